@@ -1,0 +1,206 @@
+"""Every training setting in one dataclass, the three presets, and range checks with plain messages."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+from .errors import ConfigError
+
+SEED_TEMPERATURES = (0.2, 0.5, 1.0, 1.2)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What to train and how. Defaults are the `quick` preset."""
+
+    preset: str = "quick"
+    # data
+    lowercase: bool = False
+    mode: str = "sequence"  # "sequence": a target at every position; "window": the seed's one per window
+    seq_len: int = 100
+    stride: int = 100
+    val_fraction: float = 0.1
+    max_chars: int | None = None
+    # model
+    cell: str = "lstm"
+    layers: int = 1
+    units: int = 256
+    embedding_dim: int = 32  # 0 = one-hot input, as in the seed
+    dropout: float = 0.0
+    # optimisation
+    optimizer: str = "adam"
+    learning_rate: float = 0.004
+    clipnorm: float | None = 1.0
+    batch_size: int = 64
+    epochs: int = 100
+    seconds: float | None = 120.0
+    steps_per_epoch: int | None = None
+    on_divergence: str = "lower_lr"  # or "stop"
+    seed: int = 1337
+    # samples shown after every epoch
+    sample_temperatures: tuple[float, ...] = SEED_TEMPERATURES
+    sample_length: int = 400
+
+    def replace(self, **changes) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["sample_temperatures"] = list(self.sample_temperatures)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        """Strict: unknown keys or wrong types are refused (configs may come from strangers' files)."""
+        if not isinstance(data, dict):
+            raise ConfigError("The training settings must be a JSON object.")
+        names = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise ConfigError(f"Unknown training settings: {', '.join(unknown)}.")
+        values = {}
+        for key, value in data.items():
+            if key == "sample_temperatures":
+                if not isinstance(value, list | tuple) or not all(_is_number(t) for t in value):
+                    raise ConfigError("sample_temperatures must be a list of numbers.")
+                value = tuple(float(t) for t in value)
+            elif not _type_ok(names[key], value):
+                raise ConfigError(f"The setting {key!r} has the wrong type ({type(value).__name__}).")
+            values[key] = value
+        return cls(**values).validated()
+
+    def validated(self) -> TrainConfig:
+        """Return self, or raise ConfigError saying which setting is out of range and what is allowed."""
+        _choice("mode", self.mode, ("sequence", "window"))
+        _choice("cell", self.cell, ("lstm", "gru"))
+        _choice("optimizer", self.optimizer, ("adam", "rmsprop", "sgd"))
+        _choice("on_divergence", self.on_divergence, ("lower_lr", "stop"))
+        _int_range("seq_len", self.seq_len, 2, 1000)
+        _int_range("stride", self.stride, 1, 10_000)
+        _int_range("layers", self.layers, 1, 3)
+        _int_range("units", self.units, 4, 2048)
+        _int_range("embedding_dim", self.embedding_dim, 0, 1024)
+        _int_range("batch_size", self.batch_size, 1, 4096)
+        _int_range("epochs", self.epochs, 1, 100_000)
+        _int_range("sample_length", self.sample_length, 0, 10_000)
+        _int_range("seed", self.seed, 0, 2**31 - 1)
+        if self.steps_per_epoch is not None:
+            _int_range("steps_per_epoch", self.steps_per_epoch, 1, 10_000_000)
+        if self.max_chars is not None:
+            _int_range("max_chars", self.max_chars, 1000, 10**10)
+        _float_range("dropout", self.dropout, 0.0, 0.9)
+        _float_range("val_fraction", self.val_fraction, 0.0, 0.5)
+        _float_range("learning_rate", self.learning_rate, 1e-7, 100.0, low_open=False)
+        if self.clipnorm is not None:
+            _float_range("clipnorm", self.clipnorm, 1e-3, 1e6)
+        if self.seconds is not None:
+            _float_range("seconds", self.seconds, 1.0, 7 * 24 * 3600.0)
+        if not self.sample_temperatures or len(self.sample_temperatures) > 8:
+            raise ConfigError("Give between 1 and 8 sample temperatures.")
+        for t in self.sample_temperatures:
+            _float_range("sample temperature", t, 0.0, 10.0)
+        return self
+
+    def min_corpus_chars(self) -> int:
+        """The shortest text these settings can train on: a window for training and one to validate."""
+        need = self.seq_len + 2
+        if self.val_fraction > 0:
+            return math.ceil(need / self.val_fraction) + 1
+        return need
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _type_ok(f: dataclasses.Field, value) -> bool:
+    kind = str(f.type)
+    if value is None:
+        return "None" in kind
+    if kind.startswith("int"):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind.startswith("float"):
+        return _is_number(value)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "str":
+        return isinstance(value, str)
+    return False
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)} (got {value!r}).")
+
+
+def _int_range(name: str, value: int, low: int, high: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ConfigError(f"{name} must be a whole number from {low:,} to {high:,} (got {value!r}).")
+
+
+def _float_range(name: str, value: float, low: float, high: float, low_open: bool = False) -> None:
+    if not _is_number(value) or not math.isfinite(value) or not low <= value <= high:
+        raise ConfigError(f"{name} must be a number from {low:g} to {high:g} (got {value!r}).")
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    config: TrainConfig = field(repr=False)
+
+
+PRESETS: dict[str, Preset] = {
+    "quick": Preset(
+        "quick",
+        "Fast start: writes real-looking words within about a minute. Best for trying things out.",
+        TrainConfig(),
+    ),
+    "classic": Preset(
+        "classic",
+        "The original 2017 Keras example, unchanged: lowercase text, slow, for comparison.",
+        TrainConfig(
+            preset="classic",
+            lowercase=True,
+            mode="window",
+            seq_len=60,
+            stride=3,
+            units=128,
+            embedding_dim=0,
+            optimizer="rmsprop",
+            learning_rate=0.01,
+            clipnorm=None,
+            batch_size=128,
+            epochs=60,
+            seconds=None,
+        ),
+    ),
+    "quality": Preset(
+        "quality",
+        "Best writing this computer can learn in about 15 minutes: a bigger model, trained longer.",
+        TrainConfig(
+            preset="quality",
+            layers=2,
+            units=384,
+            embedding_dim=48,
+            dropout=0.1,
+            learning_rate=0.003,
+            seq_len=128,
+            stride=128,
+            batch_size=64,
+            epochs=1000,
+            seconds=900.0,
+        ),
+    ),
+}
+
+
+def preset_config(name: str, **overrides) -> TrainConfig:
+    """A preset's settings with some changed; every value is range-checked."""
+    try:
+        base = PRESETS[name].config
+    except KeyError:
+        raise ConfigError(f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}.") from None
+    return base.replace(**overrides).validated()

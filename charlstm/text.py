@@ -1,0 +1,240 @@
+"""Turn bytes from a file, an upload or a paste into clean text, and text into ids.
+
+Users hand us anything: UTF-8 with or without a BOM, UTF-16, Windows cp1252, a PDF renamed to
+.txt. Decoding is explicit and every fallback is reported, so the app can say what it did.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import CorpusError
+
+# Characters that are legitimate in prose even though Unicode calls them control characters.
+_TEXT_CONTROLS = {"\n", "\t", "\f", "\v", "\r"}
+_MAX_CONTROL_SHARE = 0.01
+
+
+@dataclass(frozen=True)
+class DecodedText:
+    """A decoded corpus plus what we had to do to get it (shown to the user)."""
+
+    text: str
+    encoding: str
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+
+def decode_bytes(data: bytes, name: str = "the text") -> DecodedText:
+    """Decode bytes as UTF-8 (BOM dropped), UTF-16 with a BOM, else cp1252/Latin-1 with a warning.
+
+    Binary data (NUL bytes, many control characters) is refused with a message naming `name`.
+    Line endings are normalised to LF.
+    """
+    warnings: list[str] = []
+    if data.startswith(codecs.BOM_UTF8):
+        text, encoding = data[len(codecs.BOM_UTF8) :].decode("utf-8", errors="strict"), "utf-8-sig"
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text, encoding = data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise CorpusError(
+                f"{name} starts like UTF-16 text but is damaged ({exc.reason}). Save it again as UTF-8 and retry."
+            ) from None
+    else:
+        if b"\x00" in data:
+            raise _binary_error(name)
+        try:
+            text, encoding = data.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            try:
+                text, encoding = data.decode("cp1252"), "cp1252"
+            except UnicodeDecodeError:
+                text, encoding = data.decode("latin-1"), "latin-1"
+            warnings.append(
+                f"{name} is not UTF-8; it was read as {encoding} (Windows/Western European). "
+                "If some letters look wrong, save the file as UTF-8 and upload it again."
+            )
+    if "\x00" in text or _control_share(text) > _MAX_CONTROL_SHARE:
+        raise _binary_error(name)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return DecodedText(text=text, encoding=encoding, warnings=tuple(warnings))
+
+
+def _binary_error(name: str) -> CorpusError:
+    return CorpusError(
+        f"{name} looks like a binary file (an image, PDF or program), not plain text. "
+        "Export or copy the text into a .txt file and use that instead."
+    )
+
+
+def _control_share(text: str) -> float:
+    if not text:
+        return 0.0
+    sample = text[:200_000]
+    controls = sum(1 for ch in sample if ch not in _TEXT_CONTROLS and unicodedata.category(ch) in ("Cc", "Cs"))
+    return controls / len(sample)
+
+
+def read_corpus(path: str | Path) -> DecodedText:
+    """Read and decode one corpus file, with messages that name the file."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise CorpusError(f"File not found: {path}. Check the path and try again.") from None
+    except IsADirectoryError:
+        raise CorpusError(f"{path} is a folder; give a .txt file instead.") from None
+    except OSError as exc:
+        raise CorpusError(f"Could not read {path}: {exc.strerror}.") from None
+    return decode_bytes(data, name=path.name)
+
+
+def join_texts(texts: list[str]) -> str:
+    """Several files become one corpus, separated by a blank line."""
+    return "\n\n".join(t.strip("\n") for t in texts)
+
+
+def prepare_text(text: str, lowercase: bool) -> str:
+    """The exact text the model sees (the classic preset lowercases, as the seed did)."""
+    return text.lower() if lowercase else text
+
+
+def check_trainable(text: str, min_chars: int) -> None:
+    """Refuse texts that cannot make one training window plus a validation part."""
+    stripped = text.strip()
+    if not stripped:
+        what = "empty" if not text else "only spaces and line breaks"
+        raise CorpusError(f"The text is {what}. Choose a file or paste some text with words in it.")
+    if len(text) < min_chars:
+        raise CorpusError(
+            f"The text is too short: {len(text):,} characters, but these settings need at least "
+            f"{min_chars:,} (one training sequence plus a validation part). Add more text, or pick a "
+            "shorter sequence length."
+        )
+
+
+@dataclass(frozen=True)
+class CorpusStats:
+    """What the corpus page shows."""
+
+    chars: int
+    unique_chars: int
+    lines: int
+    words: int
+    top_chars: list[tuple[str, int]]
+
+
+def corpus_stats(text: str, top: int = 40) -> CorpusStats:
+    counts = Counter(text)
+    return CorpusStats(
+        chars=len(text),
+        unique_chars=len(counts),
+        lines=text.count("\n") + (1 if text and not text.endswith("\n") else 0),
+        words=len(text.split()),
+        top_chars=counts.most_common(top),
+    )
+
+
+class Vocabulary:
+    """Sorted characters <-> integer ids; saved as JSON next to the model."""
+
+    def __init__(self, chars: list[str] | str):
+        chars = list(chars)
+        if not chars or len(set(chars)) != len(chars) or any(len(c) != 1 for c in chars):
+            raise CorpusError("A vocabulary must be a list of distinct single characters.")
+        if chars != sorted(chars):
+            raise CorpusError("A vocabulary must be sorted.")
+        self.chars: list[str] = chars
+        self._index = {c: i for i, c in enumerate(chars)}
+        self._lookup = np.full(max(map(ord, chars)) + 1, -1, dtype=np.int32)
+        self._lookup[[ord(c) for c in chars]] = np.arange(len(chars), dtype=np.int32)
+
+    @classmethod
+    def from_text(cls, text: str) -> Vocabulary:
+        return cls(sorted(set(text)))
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def __contains__(self, ch: str) -> bool:
+        return ch in self._index
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Vocabulary) and other.chars == self.chars
+
+    def id_of(self, ch: str) -> int:
+        return self._index[ch]
+
+    @property
+    def id_dtype(self) -> type:
+        """The smallest integer type that holds every id (ids of a 100 MB corpus stay small)."""
+        return np.uint8 if len(self) <= 256 else np.uint16 if len(self) <= 65536 else np.int32
+
+    def encode(self, text: str, chunk: int = 1 << 20) -> np.ndarray:
+        """Ids of a text made only of known characters (use `clean_prompt` for user input).
+
+        Works in 1M-character chunks, so encoding a 100 MB corpus needs little beyond the ids.
+        """
+        out = np.empty(len(text), dtype=self.id_dtype)
+        for start in range(0, len(text), chunk):
+            piece = text[start : start + chunk]
+            codes = np.frombuffer(piece.encode("utf-32-le"), dtype=np.uint32)
+            ids = self._lookup[np.minimum(codes, self._lookup.size - 1)]
+            bad = (ids < 0) | (codes >= self._lookup.size)
+            if bad.any():
+                raise KeyError(piece[int(np.argmax(bad))])
+            out[start : start + len(piece)] = ids
+        return out
+
+    def decode(self, ids) -> str:
+        return "".join(self.chars[int(i)] for i in ids)
+
+    def unknown_chars(self, text: str) -> list[str]:
+        """Characters of `text` the model never saw, in order of first appearance."""
+        return list(dict.fromkeys(c for c in text if c not in self._index))
+
+    def clean_prompt(self, prompt: str, replace_with: str | None = " ") -> tuple[str, list[str]]:
+        """Make a prompt usable: unseen characters are replaced (or dropped) and reported.
+
+        Lowercase-only models get a lowercased prompt first, so "Hello" works on the classic preset.
+        """
+        if not any(c.isupper() for c in self.chars):
+            prompt = prompt.lower()
+        prompt = prompt.replace("\r\n", "\n").replace("\r", "\n")
+        unknown = self.unknown_chars(prompt)
+        if not unknown:
+            return prompt, []
+        substitute = replace_with if replace_with and replace_with in self._index else ""
+        cleaned = "".join(c if c in self._index else substitute for c in prompt)
+        return cleaned, unknown
+
+    def to_json(self) -> str:
+        return json.dumps({"chars": self.chars}, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, data: str) -> Vocabulary:
+        try:
+            obj = json.loads(data)
+            chars = obj["chars"]
+        except (ValueError, KeyError, TypeError):
+            raise CorpusError("The vocabulary file is not valid JSON with a 'chars' list.") from None
+        if not isinstance(chars, list) or not all(isinstance(c, str) for c in chars):
+            raise CorpusError("The vocabulary file must list characters as strings.")
+        return cls(chars)
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A decoded training text and where it came from (shown in the app and saved with a run)."""
+
+    text: str
+    name: str
+    source: str  # "builtin", "files" or "paste"
+    warnings: tuple[str, ...] = ()

@@ -1,0 +1,93 @@
+"""The weights file: named NumPy arrays in an `.npz`, never pickles, never Keras configs.
+
+Both the Keras model (training) and the NumPy generator (sampling) read this one format, and
+`expected_shapes` says exactly which arrays a config needs, so a file from a stranger is checked
+array by array before anything uses it.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .config import TrainConfig
+from .errors import BundleError
+
+Weights = dict[str, np.ndarray]
+
+
+def gate_count(cell: str) -> int:
+    return 4 if cell == "lstm" else 3
+
+
+def expected_shapes(config: TrainConfig, vocab_size: int) -> dict[str, tuple[int, ...]]:
+    """Array names and shapes for a model built from `config` over `vocab_size` characters."""
+    g = gate_count(config.cell)
+    shapes: dict[str, tuple[int, ...]] = {}
+    width = vocab_size
+    if config.embedding_dim:
+        shapes["input/embedding"] = (vocab_size, config.embedding_dim)
+        width = config.embedding_dim
+    for i in range(config.layers):
+        shapes[f"rnn{i}/kernel"] = (width, g * config.units)
+        shapes[f"rnn{i}/recurrent_kernel"] = (config.units, g * config.units)
+        # Keras GRU (reset_after=True) keeps separate input and recurrent biases.
+        shapes[f"rnn{i}/bias"] = (g * config.units,) if config.cell == "lstm" else (2, g * config.units)
+        width = config.units
+    shapes["logits/kernel"] = (config.units, vocab_size)
+    shapes["logits/bias"] = (vocab_size,)
+    return shapes
+
+
+def parameter_count(config: TrainConfig, vocab_size: int) -> int:
+    return int(sum(np.prod(s) for s in expected_shapes(config, vocab_size).values()))
+
+
+def check_weights(weights: Weights, config: TrainConfig, vocab_size: int) -> None:
+    """Refuse weights that do not fit the config and vocabulary, naming the first mismatch."""
+    expected = expected_shapes(config, vocab_size)
+    missing = sorted(set(expected) - set(weights))
+    extra = sorted(set(weights) - set(expected))
+    if missing or extra:
+        raise BundleError(
+            "The weights do not match the model settings "
+            f"(missing: {', '.join(missing) or 'none'}; unexpected: {', '.join(extra) or 'none'})."
+        )
+    for name, shape in expected.items():
+        array = weights[name]
+        if array.shape != shape:
+            raise BundleError(
+                f"The weights do not fit the vocabulary and settings: {name} has shape {array.shape}, expected {shape}."
+            )
+        if array.dtype.kind != "f":
+            raise BundleError(f"The weights array {name} is not floating point ({array.dtype}).")
+        if not np.isfinite(array).all():
+            raise BundleError(f"The weights array {name} contains NaN or infinite values.")
+
+
+def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write atomically (temp file + rename) so a crash never leaves half a checkpoint."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load_npz(path: Path, max_bytes: int = 2_000_000_000) -> dict[str, np.ndarray]:
+    """Read named arrays without ever unpickling; a damaged file becomes a BundleError."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            if sum(i.file_size for i in zf.infolist()) > max_bytes:
+                raise BundleError(f"{Path(path).name} unpacks to more than {max_bytes:,} bytes.")
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except BundleError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise BundleError(f"{Path(path).name} is unreadable or damaged ({exc}).") from None
