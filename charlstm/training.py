@@ -132,7 +132,12 @@ class TrainingJob:
     # --- construction ----------------------------------------------------------------------------
     @classmethod
     def create(
-        cls, corpus: Corpus, config: TrainConfig, root: Path | None = None, name: str | None = None
+        cls,
+        corpus: Corpus,
+        config: TrainConfig,
+        root: Path | None = None,
+        name: str | None = None,
+        run_dir: Path | None = None,
     ) -> TrainingJob:
         """Check the text and settings, write a new run folder, return a job ready to start."""
         config = config.validated()
@@ -143,7 +148,13 @@ class TrainingJob:
         vocab = Vocabulary.from_text(text)
         root = Path(root or store.runs_root())
         try:
-            run_dir = store.new_run_dir(root, name or f"{corpus.name}-{config.preset}")
+            if run_dir is None:
+                run_dir = store.new_run_dir(root, name or f"{corpus.name}-{config.preset}")
+            else:
+                run_dir = Path(run_dir)
+                if run_dir.exists() and any(run_dir.iterdir()):
+                    raise CharlstmError(f"{run_dir} already exists and is not empty; choose a new folder.")
+                run_dir.mkdir(parents=True, exist_ok=True)
             store.write_json(
                 run_dir / "meta.json",
                 {
