@@ -1,0 +1,297 @@
+"""The command line: train, resume, generate, score, info, export, import.
+
+    python -m charlstm train notes.txt --preset quick --seconds 120
+    python -m charlstm generate RUN_DIR --prompt "the " -t 0.2 0.5 1.0 1.2
+
+Every mistake a user can make ends with one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+from .config import PRESETS, TrainConfig, preset_config
+from .errors import CharlstmError, ConfigError
+
+EXIT_USER_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not argparse's usage dump
+        self.exit(EXIT_USER_ERROR, f"charlstm: error: {message} (see: python -m charlstm {self.prog.split()[-1]} -h)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="charlstm", description="Character-level LSTMs: train, generate, score.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = sub.add_parser("train", help="train a new model on text files or a built-in corpus")
+    train.add_argument("corpus", nargs="*", help="one or more UTF-8 (or cp1252/UTF-16) text files")
+    train.add_argument("--builtin", choices=["nietzsche", "python-docs"], help="a built-in corpus")
+    train.add_argument("--preset", default="quick", choices=list(PRESETS), help="quick (default), classic, quality")
+    _budget_args(train)
+    train.add_argument("--max-chars", type=int, help="use only the first N characters of the corpus")
+    train.add_argument("--out", type=Path, help="the run folder to create (default: a new one in the models folder)")
+    train.add_argument("--name", help="a display name for the model library")
+    train.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change any training setting, e.g. --set units=512 --set learning_rate=0.002",
+    )
+    train.add_argument("--json", action="store_true", help="end with one JSON line of results")
+
+    resume = sub.add_parser("resume", help="continue training a run from its last checkpoint")
+    resume.add_argument("run_dir", type=Path)
+    _budget_args(resume)
+    resume.add_argument("--json", action="store_true")
+
+    gen = sub.add_parser("generate", help="write text with a trained model")
+    gen.add_argument("run_dir", type=Path)
+    gen.add_argument("--prompt", default="", help="text to start from (default: a line break)")
+    gen.add_argument("-t", "--temperature", type=float, nargs="+", default=[0.2, 0.5, 1.0, 1.2])
+    gen.add_argument("-n", "--length", type=int, default=400)
+    gen.add_argument("--seed", type=int)
+    gen.add_argument("--top-k", type=int)
+    gen.add_argument("--json", action="store_true")
+
+    score = sub.add_parser("score", help="bits per character of a text under a model")
+    score.add_argument("run_dir", type=Path)
+    score.add_argument("file", type=Path)
+    score.add_argument("--json", action="store_true")
+
+    info = sub.add_parser("info", help="describe a run")
+    info.add_argument("run_dir", type=Path)
+    info.add_argument("--json", action="store_true")
+
+    export = sub.add_parser("export", help="write a model bundle (.zip) to share")
+    export.add_argument("run_dir", type=Path)
+    export.add_argument("bundle", type=Path)
+
+    imp = sub.add_parser("import", help="check and unpack a model bundle into the models folder")
+    imp.add_argument("bundle", type=Path)
+    imp.add_argument("--out", type=Path, help="the run folder to create")
+    return parser
+
+
+def _budget_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--epochs", type=int, help="number of epochs (passes over the text)")
+    p.add_argument("--seconds", type=float, help="time budget in seconds")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except CharlstmError as exc:
+        print(f"charlstm: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except BrokenPipeError:
+        return 0
+
+
+# --- commands --------------------------------------------------------------------------------------
+def cmd_train(args) -> int:
+    from .corpora import load_corpus
+    from .training import TrainingJob
+
+    overrides = _parse_sets(args.set)
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
+        overrides.setdefault("seconds", args.seconds)  # an epoch count alone means: no time limit
+    if args.seconds is not None:
+        overrides["seconds"] = args.seconds
+    if args.max_chars is not None:
+        overrides["max_chars"] = args.max_chars
+    config = preset_config(args.preset, **overrides)
+    corpus = load_corpus(args.corpus, builtin=args.builtin)
+    for warning in corpus.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    job = TrainingJob.create(corpus, config, name=args.name, run_dir=args.out)
+    print(f"training {config.preset} on {corpus.name} -> {job.run_dir}", file=sys.stderr)
+    return _drive(job, args.json)
+
+
+def cmd_resume(args) -> int:
+    from .training import TrainingJob
+
+    job = TrainingJob.resume(args.run_dir, epochs=args.epochs, seconds=args.seconds)
+    print(f"resuming {job.run_dir} after epoch {len(job.snapshot().history)}", file=sys.stderr)
+    return _drive(job, args.json)
+
+
+def _drive(job, as_json: bool) -> int:
+    """Run the job in its thread, print one line per epoch; Ctrl+C stops it cleanly."""
+    start = time.monotonic()
+    printed, noted = len(job.snapshot().history), 0
+    job.start()
+    while True:
+        try:
+            done = job.wait(0.5)
+        except KeyboardInterrupt:
+            print("stopping after this batch (Ctrl+C again to abandon the epoch)...", file=sys.stderr)
+            job.stop()
+            continue
+        snap = job.snapshot()
+        for rec in snap.history[printed:]:
+            val = (
+                f"val {rec.val_loss:.4f} nats ({rec.val_bpc:.3f} bpc)" if rec.val_loss is not None else "no validation"
+            )
+            part = " (partial)" if rec.partial else ""
+            print(
+                f"epoch {rec.epoch}{part}: loss {rec.loss:.4f}, {val}, {rec.seconds:.0f}s, "
+                f"{rec.chars_per_sec:,.0f} chars/s",
+                flush=True,
+            )
+        printed = len(snap.history)
+        for note in snap.notices[noted:]:
+            print(f"note: {note}", file=sys.stderr)
+        noted = len(snap.notices)
+        if done:
+            break
+    snap = job.snapshot()
+    print(snap.message, file=sys.stderr)
+    if as_json:
+        best = snap.best_val_loss
+        vals = [h.val_loss for h in snap.history if h.val_loss is not None]
+        print(
+            json.dumps(
+                {
+                    "run": str(snap.run_dir),
+                    "epochs": len(snap.history),
+                    "seconds": round(time.monotonic() - start, 2),
+                    "val_loss": min(vals) if vals else None,
+                    "val_bpc": min(vals) / math.log(2) if vals else None,
+                    "best_loss": best,
+                    "stopped": snap.stop_reason,
+                    "message": snap.message,
+                }
+            )
+        )
+    return 1 if snap.stop_reason == "error" else 0
+
+
+def cmd_generate(args) -> int:
+    from .generate import check_length
+    from .store import load_generator
+
+    gen = load_generator(args.run_dir)
+    length, note = check_length(args.length)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    prompt, unknown = gen.prepare_prompt(args.prompt)
+    if unknown:
+        shown = ", ".join(repr(c) for c in unknown[:10])
+        print(f"note: the model never saw {shown}; replaced in the prompt.", file=sys.stderr)
+    samples = gen.generate(args.prompt, args.temperature, length, seed=args.seed, top_k=args.top_k)
+    if args.json:
+        print(json.dumps([{"temperature": s.temperature, "text": s.text} for s in samples], ensure_ascii=False))
+    else:
+        for s in samples:
+            print(f"----- temperature {s.temperature:g} -----")
+            print(prompt + s.text)
+    return 0
+
+
+def cmd_score(args) -> int:
+    from .store import load_generator
+    from .text import read_corpus
+
+    gen = load_generator(args.run_dir)
+    result = gen.score(read_corpus(args.file).text)
+    if args.json:
+        print(json.dumps({"chars": result.chars, "bpc": result.bpc, "nats": result.nats, "skipped": result.skipped}))
+    else:
+        print(
+            f"{result.bpc:.4f} bits/char ({result.nats:.4f} nats/char) over {result.chars:,} characters"
+            + (f"; {result.skipped:,} unseen characters skipped" if result.skipped else "")
+        )
+    return 0
+
+
+def cmd_info(args) -> int:
+    from .store import load_config, summarize
+
+    summary = summarize(args.run_dir)
+    if not summary.readable:
+        raise CharlstmError(summary.error or f"{args.run_dir} is unreadable.")
+    config = load_config(args.run_dir)
+    info = {
+        "run": str(summary.path),
+        "name": summary.name,
+        "corpus": summary.corpus,
+        "preset": summary.preset,
+        "parameters": summary.parameters,
+        "epochs": summary.epochs,
+        "val_loss": summary.val_loss,
+        "val_bpc": summary.val_bpc,
+        "state": summary.state,
+        "config": config.to_dict(),
+    }
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False))
+    else:
+        bpc = f"{summary.val_bpc:.3f}" if summary.val_bpc is not None else "n/a"
+        print(
+            f"{summary.name}\n  run: {summary.path}\n  corpus: {summary.corpus}\n  preset: {summary.preset}, "
+            f"{config.layers}x{config.cell.upper()}({config.units}), {summary.parameters:,} parameters\n"
+            f"  epochs: {summary.epochs}, best validation: {bpc} bits/char\n  state: {summary.state}"
+        )
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .bundle import export_bundle
+
+    path = export_bundle(args.run_dir, args.bundle)
+    print(f"wrote {path} ({path.stat().st_size:,} bytes)")
+    return 0
+
+
+def cmd_import(args) -> int:
+    from .bundle import import_bundle
+
+    if args.out is not None and args.out.exists():
+        raise CharlstmError(f"{args.out} already exists; choose a new folder.")
+    root = args.out.parent if args.out else None
+    run_dir = import_bundle(args.bundle, root=root, name=args.out.name if args.out else None)
+    if args.out is not None and run_dir != args.out:
+        run_dir = run_dir.rename(args.out)
+    print(f"imported {args.bundle} -> {run_dir}")
+    return 0
+
+
+def _parse_sets(items: list[str]) -> dict:
+    """--set key=value pairs, typed like the TrainConfig field they change."""
+    fields = TrainConfig.__dataclass_fields__
+    out: dict = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in fields:
+            raise ConfigError(f"--set needs KEY=VALUE with a known setting (got {item!r}); see the README.")
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        if key == "sample_temperatures" and isinstance(value, int | float):
+            value = [value]
+        out[key] = tuple(value) if isinstance(value, list) else value
+    return out
+
+
+COMMANDS = {
+    "train": cmd_train,
+    "resume": cmd_resume,
+    "generate": cmd_generate,
+    "score": cmd_score,
+    "info": cmd_info,
+    "export": cmd_export,
+    "import": cmd_import,
+}

@@ -1,0 +1,83 @@
+"""Shared fixtures: small real corpora, tiny configs, one tiny trained run per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_NIETZSCHE = ROOT.parent / "shared" / "data" / "nietzsche.txt"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(scope="session")
+def english_text() -> str:
+    """About 60,000 characters of real English prose (Python's docstrings: offline, always there)."""
+    from charlstm.corpora import load_python_docs
+
+    return load_python_docs().decode("utf-8")[:60_000]
+
+
+@pytest.fixture(scope="session")
+def nietzsche_path() -> Path:
+    """The shared seed corpus; skipped when absent, but required in CI."""
+    if not SHARED_NIETZSCHE.is_file():
+        if IN_CI:
+            pytest.fail(f"CI must have {SHARED_NIETZSCHE}")
+        pytest.skip(f"{SHARED_NIETZSCHE} is not present")
+    return SHARED_NIETZSCHE
+
+
+@pytest.fixture
+def keras_home(tmp_path, monkeypatch, nietzsche_path) -> Path:
+    """A Keras cache pre-filled with the seed corpus, so the real get_file path runs offline."""
+    home = tmp_path / "keras"
+    (home / "datasets").mkdir(parents=True)
+    shutil.copy(nietzsche_path, home / "datasets" / "nietzsche.txt")
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """A private models folder (CHARLSTM_HOME) for one test."""
+    path = tmp_path / "charlstm-home"
+    monkeypatch.setenv("CHARLSTM_HOME", str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_config():
+    from charlstm.config import TrainConfig
+
+    return TrainConfig(
+        preset="quick",
+        units=24,
+        embedding_dim=8,
+        seq_len=24,
+        stride=24,
+        batch_size=32,
+        epochs=2,
+        seconds=None,
+        learning_rate=0.01,
+        sample_length=60,
+    )
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, english_text, tiny_config) -> Path:
+    """One tiny model trained for two short epochs; tests that only read a run share it."""
+    from charlstm.text import Corpus
+    from charlstm.training import TrainingJob
+
+    root = tmp_path_factory.mktemp("runs")
+    job = TrainingJob.create(Corpus(english_text[:20_000], "docs", "paste"), tiny_config, root=root, name="tiny")
+    snap = job.run()
+    assert snap.stop_reason == "completed", snap.message
+    return job.run_dir
