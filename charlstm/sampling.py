@@ -43,6 +43,7 @@ def reweight(logits: np.ndarray, temperature: float, top_k: int | None = None) -
 
     Works on one row or a batch of rows. T = 0 puts all mass on the argmax.
     """
+    temperature = check_temperature(temperature)
     logits = np.asarray(logits, dtype=np.float64)
     if top_k is not None and 0 < top_k < logits.shape[-1]:
         kth = np.partition(logits, -top_k, axis=-1)[..., -top_k, None]

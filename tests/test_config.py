@@ -1,0 +1,174 @@
+"""Training settings: presets, range checks with plain messages, strict loading from JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import pytest
+
+from charlstm.config import PRESETS, SEED_TEMPERATURES, TrainConfig, preset_config
+from charlstm.errors import ConfigError
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_presets_validate(name):
+    config = PRESETS[name].config
+    assert config.validated() is config
+    assert config.preset == name
+    assert preset_config(name) == config
+    assert PRESETS[name].description
+
+
+def test_classic_preset_is_the_seed():
+    c = PRESETS["classic"].config
+    assert c.lowercase is True
+    assert c.mode == "window"
+    assert (c.seq_len, c.stride) == (60, 3)
+    assert (c.cell, c.layers, c.units) == ("lstm", 1, 128)
+    assert c.embedding_dim == 0  # one-hot input
+    assert c.dropout == 0.0
+    assert c.optimizer == "rmsprop"
+    assert c.learning_rate == 0.01
+    assert c.clipnorm is None
+    assert c.batch_size == 128
+    assert c.sample_temperatures == (0.2, 0.5, 1.0, 1.2)
+    assert c.sample_length == 400
+
+
+def test_seed_temperatures():
+    assert SEED_TEMPERATURES == (0.2, 0.5, 1.0, 1.2)
+
+
+def test_preset_config_overrides_are_checked():
+    assert preset_config("quick", units=64).units == 64
+    with pytest.raises(ConfigError, match="units"):
+        preset_config("quick", units=0)
+    with pytest.raises(ConfigError, match="nonsense"):
+        preset_config("nonsense")
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("units", 0),
+        ("units", 100_000),
+        ("units", 32.5),
+        ("units", True),
+        ("learning_rate", -0.01),
+        ("learning_rate", 0.0),
+        ("learning_rate", math.nan),
+        ("learning_rate", math.inf),
+        ("batch_size", 0),
+        ("seq_len", 1),
+        ("stride", 0),
+        ("layers", 4),
+        ("epochs", 0),
+        ("dropout", math.nan),
+        ("dropout", 0.95),
+        ("val_fraction", -0.1),
+        ("clipnorm", math.nan),
+        ("clipnorm", 0.0),
+        ("seconds", 0.0),
+        ("seconds", math.inf),
+        ("mode", "nonsense"),
+        ("cell", "transformer"),
+        ("optimizer", "lion"),
+        ("on_divergence", "panic"),
+        ("embedding_dim", -1),
+        ("sample_length", -5),
+        ("max_chars", 10),
+        ("steps_per_epoch", 0),
+    ],
+)
+def test_out_of_range_values_name_the_setting(setting, value):
+    config = TrainConfig().replace(**{setting: value})
+    with pytest.raises(ConfigError) as err:
+        config.validated()
+    assert setting in str(err.value)
+    assert repr(value) in str(err.value) or str(value) in str(err.value)
+
+
+@pytest.mark.parametrize("temps", [(), (0.5,) * 9, (-0.1,), (math.nan,), (11.0,)])
+def test_sample_temperatures_are_checked(temps):
+    with pytest.raises(ConfigError, match="temperature"):
+        TrainConfig(sample_temperatures=temps).validated()
+
+
+def test_defaults_are_the_quick_preset_and_valid():
+    assert TrainConfig() == PRESETS["quick"].config
+    TrainConfig().validated()
+
+
+def test_to_dict_from_dict_round_trip():
+    for preset in PRESETS.values():
+        d = preset.config.to_dict()
+        assert json.loads(json.dumps(d)) == d  # plain JSON
+        assert TrainConfig.from_dict(json.loads(json.dumps(d))) == preset.config
+    custom = TrainConfig(cell="gru", layers=2, units=48, seconds=None, clipnorm=None, sample_temperatures=(0.0, 2.0))
+    assert TrainConfig.from_dict(json.loads(json.dumps(custom.to_dict()))) == custom
+
+
+def test_from_dict_accepts_a_partial_dict_and_ints_for_floats():
+    config = TrainConfig.from_dict({"units": 32, "learning_rate": 1, "sample_temperatures": [1, 0.5]})
+    assert config.units == 32
+    assert config.learning_rate == 1
+    assert config.sample_temperatures == (1.0, 0.5)
+
+
+def test_from_dict_refuses_unknown_keys():
+    with pytest.raises(ConfigError, match="custom_objects"):
+        TrainConfig.from_dict({**TrainConfig().to_dict(), "custom_objects": {"x": "y"}})
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("units", "128"),
+        ("units", 12.0),
+        ("units", None),
+        ("lowercase", 1),
+        ("cell", ["lstm"]),
+        ("learning_rate", "0.01"),
+        ("learning_rate", True),
+        ("epochs", None),
+        ("sample_temperatures", "0.5"),
+        ("sample_temperatures", [0.5, "hot"]),
+    ],
+)
+def test_from_dict_refuses_wrong_types(key, value):
+    with pytest.raises(ConfigError) as err:
+        TrainConfig.from_dict({**TrainConfig().to_dict(), key: value})
+    assert key in str(err.value)
+
+
+def test_from_dict_refuses_non_objects():
+    for bad in ([], "config", None, 3):
+        with pytest.raises(ConfigError):
+            TrainConfig.from_dict(bad)
+
+
+def test_from_dict_checks_ranges_too():
+    with pytest.raises(ConfigError, match="units"):
+        TrainConfig.from_dict({"units": 0})
+
+
+def test_optional_settings_accept_none():
+    d = {**TrainConfig().to_dict(), "clipnorm": None, "seconds": None, "max_chars": None, "steps_per_epoch": None}
+    config = TrainConfig.from_dict(d)
+    assert config.clipnorm is None and config.seconds is None
+
+
+def test_min_corpus_chars_leaves_room_for_validation():
+    config = TrainConfig(seq_len=100, val_fraction=0.1)
+    need = config.min_corpus_chars()
+    val_part = round(need * config.val_fraction)
+    assert val_part >= config.seq_len + 2
+    assert need - val_part >= config.seq_len + 2
+    assert TrainConfig(seq_len=100, val_fraction=0.0).min_corpus_chars() == 102
+
+
+def test_configs_are_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        TrainConfig().units = 5  # type: ignore[misc]
