@@ -107,6 +107,7 @@ class TrainingJob:
         self._checkpoint = checkpoint
         self._lock = threading.Lock()
         self._stop_requested = threading.Event()
+        self._done = threading.Event()  # not Thread.join: a Ctrl+C inside join corrupts is_alive() on 3.11
         self._thread: threading.Thread | None = None
         self._history: list[EpochRecord] = list(history or [])
         self._initial_epoch = len(self._history)
@@ -223,14 +224,14 @@ class TrainingJob:
                 self._state, self._message = "stopping", "Stopping after this batch…"
 
     def wait(self, timeout: float | None = None) -> bool:
-        if self._thread is not None:
-            self._thread.join(timeout)
-            return not self._thread.is_alive()
-        return True
+        """Block until the job has finished (or `timeout` seconds); True when it has."""
+        if self._thread is None and not self._done.is_set():
+            return True
+        return self._done.wait(timeout)
 
     @property
     def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._thread is not None and not self._done.is_set()
 
     def snapshot(self) -> Snapshot:
         with self._lock:
@@ -273,6 +274,8 @@ class TrainingJob:
             self._finish("error", str(exc))
         except OSError as exc:
             self._finish("error", self._disk_message(exc))
+        except KeyboardInterrupt:  # run() called on the main thread and interrupted mid-batch
+            self._finish("user")
         except Exception as exc:  # a bug: keep the details in the run folder, tell the user plainly
             with contextlib.suppress(OSError):
                 (self.run_dir / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
@@ -281,6 +284,8 @@ class TrainingJob:
                 f"Training failed unexpectedly ({type(exc).__name__}: {exc}). "
                 "Details are in error.log in the run folder; the best model so far is kept.",
             )
+        finally:
+            self._done.set()
         return self.snapshot()
 
     def _disk_message(self, exc: OSError) -> str:
