@@ -1,0 +1,302 @@
+"""The NumPy generator: same probabilities as the Keras model, reproducible sampling, scoring."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pytest
+
+from charlstm import store
+from charlstm.config import TrainConfig
+from charlstm.errors import BundleError, ConfigError
+from charlstm.generate import MAX_LENGTH, Generator, check_length
+from charlstm.sampling import softmax
+from charlstm.text import Vocabulary
+from charlstm.weights import expected_shapes
+
+TOLERANCE = 1e-5
+
+
+@pytest.fixture(scope="module")
+def docs(english_text) -> str:
+    return english_text[:20_000]
+
+
+def noisy_keras_weights(model, scale: float = 0.05, seed: int = 0) -> dict[str, np.ndarray]:
+    """The model's own initial weights plus small noise: realistic sizes, nothing special about them."""
+    from charlstm import model as M
+
+    rng = np.random.default_rng(seed)
+    return {k: (v + rng.normal(0, scale, v.shape)).astype(np.float32) for k, v in M.get_weights(model).items()}
+
+
+def keras_probabilities(model, vocab: Vocabulary, text: str) -> np.ndarray:
+    ids = vocab.encode(text).astype(np.int32)[None]
+    return softmax(np.asarray(model(ids), dtype=np.float64))
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        TrainConfig(cell="lstm", layers=1, units=32, embedding_dim=8),
+        TrainConfig(cell="gru", layers=2, units=32, embedding_dim=8),
+        TrainConfig(cell="lstm", layers=2, units=16, embedding_dim=0),
+    ],
+    ids=["lstm", "gru-2-layers", "lstm-2-layers-one-hot"],
+)
+def test_generator_matches_keras_in_sequence_mode(config, docs):
+    from charlstm import model as M
+
+    vocab = Vocabulary.from_text(docs)
+    model = M.build_model(config, len(vocab))
+    weights = noisy_keras_weights(model)
+    M.set_weights(model, weights, config, len(vocab))
+    prompt = docs[1000:1200]
+    ours = Generator(weights, config, vocab).probabilities(prompt)
+    theirs = keras_probabilities(model, vocab, prompt)[0]
+    assert ours.shape == theirs.shape == (200, len(vocab))
+    assert np.abs(ours - theirs).max() <= TOLERANCE
+    # The comparison is sharp: other weights give clearly different probabilities.
+    other = Generator(noisy_keras_weights(model, seed=1), config, vocab).probabilities(prompt)
+    assert np.abs(other - theirs).max() > 100 * TOLERANCE
+
+
+def test_generator_matches_keras_with_trained_weights(trained_run):
+    from charlstm import model as M
+
+    config, vocab = store.load_config(trained_run), store.load_vocab(trained_run)
+    weights, _ = store.load_checkpoint(trained_run, "best")
+    model = M.build_model(config, len(vocab))
+    M.set_weights(model, weights, config, len(vocab))
+    prompt = (trained_run / "corpus.txt").read_text(encoding="utf-8")[500:700]
+    ours = store.load_generator(trained_run).probabilities(prompt)
+    theirs = keras_probabilities(model, vocab, prompt)[0]
+    assert np.abs(ours - theirs).max() <= TOLERANCE
+
+
+def test_generator_matches_keras_in_classic_window_mode(docs):
+    from charlstm import model as M
+    from charlstm.config import PRESETS
+
+    text = docs.lower()
+    config = PRESETS["classic"].config.replace(units=32)
+    vocab = Vocabulary.from_text(text)
+    model = M.build_model(config, len(vocab))
+    weights = noisy_keras_weights(model, seed=3)
+    M.set_weights(model, weights, config, len(vocab))
+    prompt = text[3000:3200]
+    ours = Generator(weights, config, vocab).probabilities(prompt)
+    for n in (1, 2, 3, 17, 59, 60, 61, 128, 199, 200):  # the window model gives the last position only
+        theirs = keras_probabilities(model, vocab, prompt[:n])[0]
+        assert theirs.shape == (len(vocab),)
+        assert np.abs(ours[n - 1] - theirs).max() <= TOLERANCE, n
+
+
+# --- sampling from a generator (NumPy only, no TensorFlow) ------------------------------------------
+def random_generator(text: str, seed: int = 0, **overrides) -> Generator:
+    config = TrainConfig(units=24, embedding_dim=8, **overrides)
+    vocab = Vocabulary.from_text(text)
+    rng = np.random.default_rng(seed)
+    weights = {
+        name: rng.normal(0, 0.4, shape).astype(np.float32)
+        for name, shape in expected_shapes(config, len(vocab)).items()
+    }
+    return Generator(weights, config, vocab)
+
+
+@pytest.fixture(scope="module")
+def gen(docs) -> Generator:
+    return random_generator(docs)
+
+
+def test_same_seed_same_text_other_seed_other_text(gen):
+    a = gen.generate("The ", [1.0], length=200, seed=7)[0]
+    b = gen.generate("The ", [1.0], length=200, seed=7)[0]
+    c = gen.generate("The ", [1.0], length=200, seed=8)[0]
+    assert a.text == b.text
+    np.testing.assert_array_equal(a.probs, b.probs)
+    assert a.text != c.text
+    assert len(a.text) == 200
+
+
+def test_temperatures_share_random_numbers(gen):
+    prompt = "Return the"
+    samples = gen.generate(prompt, [0.0, 1.0, 1.0, 0.5], length=120, seed=11)
+    assert [s.temperature for s in samples] == [0.0, 1.0, 1.0, 0.5]
+    assert samples[1].text == samples[2].text
+    np.testing.assert_array_equal(samples[1].probs, samples[2].probs)
+    assert gen.generate(prompt, [1.0], length=120, seed=11)[0].text == samples[1].text
+    assert gen.generate(prompt, [0.5], length=120, seed=11)[0].text == samples[3].text
+    assert len({s.text for s in samples}) == 3
+
+
+def test_temperature_zero_is_greedy_decoding(gen):
+    prompt = "Return the"
+    greedy = gen.generate(prompt, [0.0, 1.0], length=80, seed=3)[0].text
+    assert len(set(greedy)) > 1  # not a degenerate model
+    # Independently: every greedy character is the argmax of the model's distribution after the text before it.
+    p = gen.probabilities(prompt + greedy)
+    for i, ch in enumerate(greedy):
+        assert gen.vocab.chars[int(p[len(prompt) - 1 + i].argmax())] == ch
+    assert gen.generate(prompt, [0.0], length=80, seed=99)[0].text == greedy  # no randomness at T = 0
+
+
+def test_sample_probs_are_the_models_probabilities(gen):
+    prompt = "It is"
+    sample = gen.generate(prompt, [0.7], length=60, seed=5)[0]
+    p = gen.probabilities(prompt + sample.text)
+    ids = gen.vocab.encode(sample.text)
+    expected = p[np.arange(len(prompt) - 1, len(prompt) - 1 + 60), ids]
+    np.testing.assert_allclose(sample.probs, expected, rtol=1e-5)
+
+
+def test_stream_yields_the_same_text_as_generate(gen):
+    pieces = list(gen.stream("The ", temperature=0.8, length=150, seed=21))
+    assert len(pieces) == 150
+    assert all(isinstance(ch, str) and len(ch) == 1 for ch, _ in pieces)
+    assert all(0.0 < p <= 1.0 for _, p in pieces)
+    sample = gen.generate("The ", [0.8], length=150, seed=21)[0]
+    assert "".join(ch for ch, _ in pieces) == sample.text
+    np.testing.assert_allclose([p for _, p in pieces], sample.probs)
+
+
+def test_top_k_limits_choices(gen):
+    prompt = "The "
+    sample = gen.generate(prompt, [1.0], length=100, seed=2, top_k=1)[0]
+    assert sample.text == gen.generate(prompt, [0.0], length=100)[0].text  # top-1 is greedy
+    wide = gen.generate(prompt, [5.0], length=200, seed=2, top_k=3)[0]
+    p = gen.probabilities(prompt + wide.text)
+    for i, ch in enumerate(wide.text):
+        top3 = np.argsort(p[len(prompt) - 1 + i])[-3:]
+        assert gen.vocab.id_of(ch) in top3
+    with pytest.raises(ConfigError, match="top-k"):
+        gen.generate(prompt, [1.0], length=10, top_k=0)
+
+
+def test_unseen_prompt_characters_do_not_raise(gen):
+    assert "☃" not in gen.vocab and "\u00a7" not in gen.vocab
+    cleaned, unknown = gen.prepare_prompt("snow☃man §")
+    assert unknown == ["☃", "\u00a7"]
+    sample = gen.generate("snow☃man §", [1.0], length=30, seed=0)[0]
+    assert len(sample.text) == 30
+    assert sample.text == gen.generate(cleaned, [1.0], length=30, seed=0)[0].text
+    assert len(list(gen.stream("☃☃☃", length=5, seed=0))) == 5
+    assert np.isclose(gen.next_distribution("☃").sum(), 1.0)
+
+
+def test_empty_prompt_works(gen):
+    sample = gen.generate("", [0.5, 1.0], length=40, seed=1)
+    assert all(len(s.text) == 40 for s in sample)
+    assert gen.prepare_prompt("") == ("\n", [])
+    no_newline = random_generator("abc def", seed=1)
+    assert no_newline.prepare_prompt("") == (" ", [])
+    assert len(no_newline.generate("", length=5, seed=0)[0].text) == 5
+
+
+def test_check_length():
+    assert check_length(0) == (0, None)
+    assert check_length(400) == (400, None)
+    assert check_length(np.int64(12)) == (12, None)
+    length, note = check_length(10**9)
+    assert length == MAX_LENGTH
+    assert "capped" in note and "1,000,000,000" in note
+    for bad in (-1, 2.5, "10", None, True):
+        with pytest.raises(ConfigError, match="Length"):
+            check_length(bad)
+
+
+def test_length_zero_and_negative(gen):
+    samples = gen.generate("The", [0.0, 1.0], length=0, seed=1)
+    assert [s.text for s in samples] == ["", ""]
+    assert all(s.probs.shape == (0,) for s in samples)
+    assert list(gen.stream("The", length=0)) == []
+    with pytest.raises(ConfigError):
+        gen.generate("The", [1.0], length=-5)
+
+
+def test_absurd_length_is_capped(gen):
+    sample = gen.generate("x", [1.0], length=MAX_LENGTH + 5, seed=0)[0]
+    assert len(sample.text) == MAX_LENGTH
+
+
+@pytest.mark.parametrize("bad", [-1.0, math.nan, math.inf])
+def test_bad_temperatures_are_refused(gen, bad):
+    with pytest.raises(ConfigError, match="Temperature"):
+        gen.generate("The", [1.0, bad], length=5)
+    with pytest.raises(ConfigError, match="Temperature"):
+        list(gen.stream("The", temperature=bad, length=5))
+    with pytest.raises(ConfigError, match="Temperature"):
+        gen.next_distribution("The", bad)
+    with pytest.raises(ConfigError):
+        gen.generate("The", [], length=5)
+
+
+def test_next_distribution_follows_temperature(gen):
+    p1 = gen.next_distribution("The", 1.0)
+    np.testing.assert_allclose(p1, gen.probabilities("The")[-1], rtol=1e-6)
+    p0 = gen.next_distribution("The", 0.0)
+    assert p0.max() == 1.0 and p0.argmax() == p1.argmax()
+
+
+def test_generator_refuses_weights_that_do_not_fit(docs):
+    config = TrainConfig(units=24, embedding_dim=8)
+    vocab = Vocabulary.from_text(docs)
+    shapes = expected_shapes(config, len(vocab) + 1)
+    weights = {k: np.zeros(s, np.float32) for k, s in shapes.items()}
+    with pytest.raises(BundleError, match="do not fit"):
+        Generator(weights, config, vocab)
+
+
+# --- scoring ------------------------------------------------------------------------------------------
+def test_score_is_mean_negative_log_likelihood(gen):
+    text = "Return the value of the"
+    score = gen.score(text)
+    p = gen.probabilities(text)
+    ids = gen.vocab.encode(text)
+    nll = -np.log(p[np.arange(len(text) - 1), ids[1:]])
+    assert score.chars == len(text) - 1
+    assert score.skipped == 0
+    assert score.nats == pytest.approx(nll.mean(), rel=1e-5)
+    assert score.bpc == pytest.approx(score.nats / math.log(2))
+
+
+def test_score_skips_unknown_characters(gen):
+    plain = gen.score("Return the value")
+    with_unknown = gen.score("Return☃ the☃ value")
+    assert with_unknown.skipped == 2
+    assert with_unknown.nats == pytest.approx(plain.nats)
+    with pytest.raises(ConfigError, match="two characters"):
+        gen.score("☃☃☃R")
+
+
+def test_score_of_long_text_is_chunked_from_fresh_states(gen, docs):
+    from charlstm.generate import SCORE_CHUNK
+
+    text = (docs * 3)[: 2 * SCORE_CHUNK + 500]
+    whole = gen.score(text)
+    parts = [gen.score(text[i : i + SCORE_CHUNK]) for i in range(0, len(text), SCORE_CHUNK)]
+    assert whole.chars == sum(p.chars for p in parts) == len(text) - 3
+    expected = sum(p.nats * p.chars for p in parts) / whole.chars
+    assert whole.nats == pytest.approx(expected, rel=1e-9)
+    assert math.isfinite(whole.bpc)
+
+
+def test_a_trained_model_scores_its_text_lower_than_shuffled_text(trained_run):
+    gen = store.load_generator(trained_run)
+    text = (trained_run / "corpus.txt").read_text(encoding="utf-8")[:6000]
+    chars = list(text)
+    random.Random(0).shuffle(chars)
+    real, shuffled = gen.score(text), gen.score("".join(chars))
+    assert math.isfinite(real.bpc) and math.isfinite(shuffled.bpc)
+    assert real.bpc == pytest.approx(real.nats / math.log(2))
+    assert real.nats < shuffled.nats
+    assert real.nats < math.log(len(gen.vocab))  # better than knowing nothing
+
+
+def test_lowercase_model_scores_and_generates_from_mixed_case(docs):
+    gen = random_generator(docs.lower(), seed=4)
+    assert gen.score("Return The Value").skipped == 0
+    assert gen.score("Return The Value").nats == pytest.approx(gen.score("return the value").nats)
+    assert gen.generate("HELLO", length=10, seed=1)[0].text == gen.generate("hello", length=10, seed=1)[0].text
