@@ -78,9 +78,9 @@ def set_weights(model: keras.Model, weights: Weights, config: TrainConfig, vocab
 
 
 def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
-    kwargs = {"learning_rate": config.learning_rate}
+    kwargs = {"learning_rate": float(config.learning_rate)}  # Keras refuses an int (JSON may hold 1, not 1.0)
     if config.clipnorm:
-        kwargs["clipnorm"] = config.clipnorm
+        kwargs["clipnorm"] = float(config.clipnorm)
     if config.optimizer == "rmsprop":
         return keras.optimizers.RMSprop(**kwargs)
     if config.optimizer == "sgd":

@@ -96,8 +96,13 @@ def read_json(path: Path):
 
 def append_jsonl(path: Path, obj) -> None:
     """One line per record, flushed to disk before returning."""
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    data = (json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8")
+    with open(path, "a+b") as fh:
+        if fh.seek(0, os.SEEK_END) > 0:
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":  # a line torn by a crash: start a fresh line, do not glue onto it
+                data = b"\n" + data
+        fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
 

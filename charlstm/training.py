@@ -84,9 +84,10 @@ def is_divergent(loss: float, recent: list[float]) -> bool:
     """NaN/inf, or a jump far above the recent typical loss (the seed went 1.30 -> 14.6 nats)."""
     if not math.isfinite(loss):
         return True
-    if len(recent) < 10:
+    if not recent:
         return loss > 50.0
-    typical = float(np.median(recent[-50:]))
+    # Few batches yet: compare with the highest of them (an early blow-up, 4.4 -> 27, is caught at once).
+    typical = float(np.median(recent[-50:])) if len(recent) >= 10 else max(recent)
     return loss > typical + max(1.5, typical)
 
 
@@ -393,10 +394,10 @@ class TrainingJob:
         """Divergence: go back to the best weights, then lower the learning rate or stop."""
         model, M = self._model, self._M
         weights, opt_state = self._best_state
+        lr = float(model.optimizer.learning_rate.numpy())  # before the restore: the state holds a learning rate too
         M.set_weights(model, weights, self.config, len(self.vocab))
         M.set_optimizer_state(model, opt_state)
         self._divergences += 1
-        lr = float(model.optimizer.learning_rate.numpy())
         where = f"epoch {self._epoch + 1}, step {self._step + 1}"
         best = f"epoch {self._best_epoch}" if self._best_epoch else "the start"
         shown = "NaN" if not math.isfinite(loss) else f"{loss:.2f}"

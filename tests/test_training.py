@@ -1,0 +1,236 @@
+"""Training jobs: real (tiny) Keras training in a thread, stop, time budget, divergence, resume."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+
+import numpy as np
+import pytest
+
+from charlstm import store
+from charlstm.errors import CharlstmError, CorpusError
+from charlstm.text import Corpus
+from charlstm.training import LR_CUT, TrainingJob, is_divergent
+
+
+@pytest.fixture(scope="module")
+def corpus(english_text) -> Corpus:
+    return Corpus(english_text[:20_000], "docs", "paste")
+
+
+def wait_for(predicate, timeout: float = 60.0, every: float = 0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("timed out waiting")
+
+
+def copy_run(run_dir, tmp_path):
+    dest = tmp_path / "runs" / run_dir.name
+    shutil.copytree(run_dir, dest)
+    return dest
+
+
+# --- a finished run on disk ----------------------------------------------------------------------------
+def test_a_tiny_job_writes_its_run_folder(trained_run, tiny_config):
+    for name in ("meta.json", "config.json", "vocab.json", "corpus.txt", "status.json"):
+        assert (trained_run / name).is_file(), name
+    for tag in ("best", "last"):
+        assert (trained_run / f"{tag}.weights.npz").is_file()
+        assert (trained_run / f"{tag}.optimizer.npz").is_file()
+    history = store.read_jsonl(trained_run / "history.jsonl")
+    assert [h["epoch"] for h in history] == [1, 2]
+    for h in history:
+        assert math.isfinite(h["loss"]) and math.isfinite(h["val_loss"])
+        assert h["val_bpc"] == pytest.approx(h["val_loss"] / math.log(2))
+        assert h["steps"] > 0 and not h["partial"]
+    assert store.read_status(trained_run)["state"] == "completed"
+    assert store.load_config(trained_run) == tiny_config
+    samples = store.read_jsonl(trained_run / "samples.jsonl")
+    corpus_text = (trained_run / "corpus.txt").read_text(encoding="utf-8")
+    assert [s["epoch"] for s in samples] == [1, 2]
+    for line in samples:
+        assert line["prompt"] and line["prompt"] in corpus_text
+        temps = [s["temperature"] for s in line["samples"]]
+        assert temps == list(tiny_config.sample_temperatures)
+        assert all(len(s["text"]) == tiny_config.sample_length for s in line["samples"])
+    best = min(h["val_loss"] for h in history)
+    weights, _ = store.load_checkpoint(trained_run, "best")
+    assert all(np.isfinite(a).all() for a in weights.values())
+    assert best < math.log(len(store.load_vocab(trained_run)))  # it learned something
+
+
+def test_job_refuses_unusable_text_before_creating_anything(tmp_path, tiny_config):
+    root = tmp_path / "runs"
+    with pytest.raises(CorpusError, match="too short"):
+        TrainingJob.create(Corpus("tiny text", "t", "paste"), tiny_config, root=root)
+    with pytest.raises(CorpusError, match="empty"):
+        TrainingJob.create(Corpus("", "t", "paste"), tiny_config, root=root)
+    assert not root.exists() or not any(root.iterdir())
+
+
+# --- stopping ------------------------------------------------------------------------------------------
+def test_stop_ends_within_a_batch(tmp_path, corpus, tiny_config):
+    job = TrainingJob.create(corpus, tiny_config.replace(epochs=1000), root=tmp_path)
+    job.start()
+    try:
+        wait_for(lambda: len(job.snapshot().batch_losses) >= 3)
+        before = len(job.snapshot().batch_losses)
+        job.stop()
+        assert job.snapshot().state in ("stopping", "finished")
+        assert job.wait(timeout=60)
+    finally:
+        job.stop()
+        job.wait(timeout=60)
+    snap = job.snapshot()
+    assert snap.finished and snap.stop_reason == "user"
+    assert before <= len(snap.batch_losses) <= before + 2
+    assert "Stopped by you" in snap.message
+    assert not job.alive
+    assert store.read_status(job.run_dir)["state"] == "user"
+    # The partial epoch is evaluated and kept.
+    history = store.read_jsonl(job.run_dir / "history.jsonl")
+    assert history and history[-1]["partial"]
+    assert (job.run_dir / "last.weights.npz").is_file()
+
+
+def test_stop_before_training_starts(tmp_path, corpus, tiny_config):
+    job = TrainingJob.create(corpus, tiny_config, root=tmp_path)
+    job.stop()
+    snap = job.run()
+    assert snap.stop_reason == "user"
+    assert snap.batch_losses == ()
+
+
+# --- time budget, and samples from one prompt ------------------------------------------------------
+def test_time_budget_and_samples_share_their_prompt(tmp_path, corpus, tiny_config):
+    config = tiny_config.replace(epochs=10_000, seconds=2.0, sample_temperatures=(0.0, 1.0, 0.0), sample_length=40)
+    started = time.monotonic()
+    snap = TrainingJob.create(corpus, config, root=tmp_path).run()
+    assert snap.stop_reason == "time", snap.message
+    assert "time limit" in snap.message
+    assert time.monotonic() - started < 30
+    assert snap.progress == 1.0
+    run_dir = snap.run_dir
+    assert store.read_status(run_dir)["state"] == "time"
+    last = store.read_jsonl(run_dir / "samples.jsonl")[-1]
+    greedy_a, sampled, greedy_b = (s["text"] for s in last["samples"])
+    assert greedy_a == greedy_b  # both T = 0 rows start from the same prompt
+    gen = store.load_generator(run_dir, "last")
+    assert gen.generate(last["prompt"], [0.0], length=40)[0].text == greedy_a
+    assert len(sampled) == 40
+
+
+# --- divergence -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("learning_rate", [10, 50.0])
+def test_divergence_stops_and_keeps_a_finite_best_model(tmp_path, corpus, tiny_config, learning_rate):
+    config = tiny_config.replace(learning_rate=learning_rate, on_divergence="stop", clipnorm=None, epochs=3)
+    snap = TrainingJob.create(corpus, config, root=tmp_path).run()
+    assert snap.stop_reason == "diverged", snap.message
+    assert len(snap.notices) == 1
+    assert "unstable" in snap.notices[0] and "lower learning rate" in snap.notices[0]
+    weights, _ = store.load_checkpoint(snap.run_dir, "best")
+    assert all(np.isfinite(a).all() for a in weights.values())
+    gen = store.load_generator(snap.run_dir)
+    assert math.isfinite(gen.score("the value of the argument").nats)
+    assert store.read_status(snap.run_dir)["state"] == "diverged"
+    assert all(math.isfinite(h["val_loss"]) for h in store.read_jsonl(snap.run_dir / "history.jsonl"))
+
+
+def test_divergence_lowers_the_learning_rate(tmp_path, corpus, tiny_config):
+    config = tiny_config.replace(learning_rate=10.0, on_divergence="lower_lr", clipnorm=None, epochs=2)
+    snap = TrainingJob.create(corpus, config, root=tmp_path).run()
+    lowered = [n for n in snap.notices if "lowered the learning rate" in n]
+    assert lowered, snap.notices
+    assert "from 10 to 3" in lowered[0]
+    # Every cut starts from the rate the previous cut left, not from the original one.
+    rate = 10.0
+    for note in lowered:
+        assert f"from {rate:.3g} to {rate * LR_CUT:.3g}" in note
+        rate *= LR_CUT
+    if snap.stop_reason != "diverged":
+        assert snap.history[-1].learning_rate == pytest.approx(rate, rel=1e-5)
+    weights, _ = store.load_checkpoint(snap.run_dir, store.best_tag(snap.run_dir))
+    assert all(np.isfinite(a).all() for a in weights.values())
+
+
+@pytest.mark.parametrize(
+    ("loss", "recent", "expected"),
+    [
+        (math.nan, [], True),
+        (math.inf, [1.0] * 20, True),
+        (-math.inf, [1.0] * 20, True),
+        (4.4, [], False),
+        (49.0, [], False),
+        (51.0, [], True),
+        (4.3, [4.45], False),
+        (27.6, [4.45], True),  # an early blow-up at a huge learning rate
+        (5.0, [4.4, 4.2, 4.0], False),
+        (14.6, [1.30] * 50, True),  # the seed's epoch 56
+        (2.0, [1.30] * 50, False),
+        (2.9, [1.30] * 50, True),
+        (1.35, [1.30] * 9 + [40.0], False),  # one old outlier does not make every later batch look fine
+        (3.0, [1.0] * 40 + [50.0] * 5, True),  # the median ignores a few spikes
+    ],
+)
+def test_is_divergent(loss, recent, expected):
+    assert is_divergent(loss, recent) is expected
+
+
+# --- history on disk and resuming -------------------------------------------------------------------
+def test_torn_history_line_is_ignored(tmp_path):
+    path = tmp_path / "history.jsonl"
+    store.append_jsonl(path, {"epoch": 1, "loss": 2.0})
+    store.append_jsonl(path, {"epoch": 2, "loss": 1.5})
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write('{"epoch": 3, "lo')  # the process died in the middle of a write
+    assert store.read_jsonl(path) == [{"epoch": 1, "loss": 2.0}, {"epoch": 2, "loss": 1.5}]
+    store.append_jsonl(path, {"epoch": 3, "loss": 1.2})  # the next run appends after the torn line
+    assert [r["epoch"] for r in store.read_jsonl(path)] == [1, 2, 3]
+    assert store.read_jsonl(tmp_path / "missing.jsonl") == []
+
+
+def test_resume_continues_the_run(trained_run, tmp_path):
+    run_dir = copy_run(trained_run, tmp_path)
+    before = store.read_jsonl(run_dir / "history.jsonl")
+    saved_opt = store.load_checkpoint(run_dir, "last")[1]
+    with open(run_dir / "history.jsonl", "a", encoding="utf-8") as fh:
+        fh.write('{"epoch": 3, "loss"')  # a crash left a torn line behind
+    job = TrainingJob.resume(run_dir, epochs=1)
+    assert store.read_status(run_dir)["state"] == "running"
+    snap = job.run()
+    assert snap.stop_reason == "completed", snap.message
+    history = store.read_jsonl(run_dir / "history.jsonl")
+    assert history[: len(before)] == before
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+    assert [h.epoch for h in snap.history] == [1, 2, 3]
+    assert snap.epochs == 3
+    # The optimizer continued: its step counter went on from the saved one instead of starting at zero.
+    steps = history[-1]["steps"]
+    resumed_opt = store.load_checkpoint(run_dir, "last")[1]
+    assert int(resumed_opt["v0000"]) == int(saved_opt["v0000"]) + steps
+    assert not np.array_equal(resumed_opt["v0002"], saved_opt["v0002"])
+    assert len(store.read_jsonl(run_dir / "samples.jsonl")) == 3
+    assert store.read_status(run_dir)["state"] == "completed"
+
+
+def test_resume_with_new_text_and_refusals(trained_run, tmp_path, english_text):
+    run_dir = copy_run(trained_run, tmp_path)
+    store.write_status(run_dir, "running")  # this very process: alive
+    with pytest.raises(CharlstmError, match="still training"):
+        TrainingJob.resume(run_dir, epochs=1)
+    store.write_status(run_dir, "user")
+    (run_dir / "corpus.txt").unlink()
+    with pytest.raises(CorpusError, match="no saved training text"):
+        TrainingJob.resume(run_dir, epochs=1)
+    text = english_text[30_000:40_000] + "☃ unseen ☃"
+    job = TrainingJob.resume(run_dir, epochs=1, corpus=Corpus(text, "more", "paste"))
+    assert "☃" not in job.text
+    assert job.run().stop_reason == "completed"
+    with pytest.raises(CharlstmError, match="not a run folder"):
+        TrainingJob.resume(tmp_path / "nothing-here")
