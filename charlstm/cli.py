@@ -83,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _budget_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, help="number of epochs (passes over the text)")
     p.add_argument("--seconds", type=float, help="time budget in seconds")
+    p.add_argument(
+        "--strategy",
+        default="default",
+        choices=["default", "mirrored", "multiworker"],
+        help="TensorFlow distribution: one device, all local GPUs, or machines from TF_CONFIG",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,7 +119,7 @@ def cmd_train(args) -> int:
     corpus = load_corpus(args.corpus, builtin=args.builtin)
     for warning in corpus.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    job = TrainingJob.create(corpus, config, name=args.name, run_dir=args.out)
+    job = TrainingJob.create(corpus, config, name=args.name, run_dir=_worker_dir(args), strategy=args.strategy)
     print(f"training {config.preset} on {corpus.name} -> {job.run_dir}", file=sys.stderr)
     return _drive(job, args.json)
 
@@ -121,9 +127,21 @@ def cmd_train(args) -> int:
 def cmd_resume(args) -> int:
     from .training import TrainingJob
 
-    job = TrainingJob.resume(args.run_dir, epochs=args.epochs, seconds=args.seconds)
+    job = TrainingJob.resume(args.run_dir, epochs=args.epochs, seconds=args.seconds, strategy=args.strategy)
     print(f"resuming {job.run_dir} after epoch {len(job.snapshot().history)}", file=sys.stderr)
     return _drive(job, args.json)
+
+
+def _worker_dir(args) -> Path | None:
+    """Multi-worker training: only the chief writes the real run folder; other workers use scratch space."""
+    if args.strategy == "multiworker":
+        from .distribute import is_chief
+
+        if not is_chief():
+            import tempfile
+
+            return Path(tempfile.mkdtemp(prefix="charlstm-worker-")) / "run"
+    return args.out
 
 
 def _drive(job, as_json: bool) -> int:

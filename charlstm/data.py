@@ -55,10 +55,6 @@ def make_dataset(
     last_start = len(ids) - span
 
     def gather(starts):
-        starts = tf.cast(starts, tf.int64) * stride
-        if jitter:  # a fresh random offset per window, so window edges move between epochs
-            starts += tf.random.uniform(tf.shape(starts), 0, stride, dtype=tf.int64)
-            starts = tf.minimum(starts, last_start)
         idx = starts[:, None] + tf.range(span, dtype=tf.int64)[None, :]
         chunk = tf.cast(tf.gather(ids_t, idx), tf.int32)
         if config.mode == "window":
@@ -68,6 +64,12 @@ def make_dataset(
     ds = tf.data.Dataset.range(count)
     if training:
         ds = ds.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.map(lambda i: i * stride)
+    if jitter:
+        # A fresh random offset per window and epoch, so window edges move between epochs. Drawn from
+        # a seeded random dataset in order (not inside a parallel map), so a seeded run is repeatable.
+        offsets = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        ds = tf.data.Dataset.zip(ds, offsets).map(lambda s, r: tf.minimum(s + r % stride, last_start))
     ds = ds.batch(batch_size, drop_remainder=training and count >= batch_size)
     return ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 

@@ -93,7 +93,7 @@ class LastBatchLoss(keras.metrics.Metric):
 
     def __init__(self, name: str = "batch_loss", **kwargs):
         super().__init__(name=name, **kwargs)
-        self.value = self.add_variable(shape=(), initializer="zeros", name="value")
+        self.value = self.add_variable(shape=(), initializer="zeros", name="value", aggregation="mean")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         losses = keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True)

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import store
 from .config import TrainConfig
-from .errors import CharlstmError, CorpusError
+from .errors import CharlstmError, ConfigError, CorpusError
 from .generate import Generator
 from .text import Corpus, Vocabulary, check_trainable, prepare_text
 
@@ -103,8 +103,10 @@ class TrainingJob:
         *,
         history: list[EpochRecord] | None = None,
         checkpoint: str | None = None,
+        strategy: str = "default",
     ):
         self.run_dir, self.text, self.config, self.vocab = Path(run_dir), text, config, vocab
+        self.strategy = strategy  # see charlstm/distribute.py
         self._checkpoint = checkpoint
         self._lock = threading.Lock()
         self._stop_requested = threading.Event()
@@ -140,6 +142,7 @@ class TrainingJob:
         root: Path | None = None,
         name: str | None = None,
         run_dir: Path | None = None,
+        strategy: str = "default",
     ) -> TrainingJob:
         """Check the text and settings, write a new run folder, return a job ready to start."""
         config = config.validated()
@@ -174,11 +177,16 @@ class TrainingJob:
                 f"Could not write to the models folder {root} ({exc.strerror or exc}). "
                 "Check that the disk has space and the folder is writable, or set CHARLSTM_HOME to another folder."
             ) from None
-        return cls(run_dir, text, config, vocab)
+        return cls(run_dir, text, config, vocab, strategy=strategy)
 
     @classmethod
     def resume(
-        cls, run_dir: Path, epochs: int | None = None, seconds: float | None = None, corpus: Corpus | None = None
+        cls,
+        run_dir: Path,
+        epochs: int | None = None,
+        seconds: float | None = None,
+        corpus: Corpus | None = None,
+        strategy: str = "default",
     ) -> TrainingJob:
         """Continue a run from its last checkpoint (optimizer state included) for more epochs."""
         run_dir = Path(run_dir)
@@ -207,7 +215,7 @@ class TrainingJob:
         config = config.replace(**overrides).validated()
         check_trainable(text, config.min_corpus_chars())
         tag = "last" if (run_dir / "last.weights.npz").exists() else store.best_tag(run_dir)
-        job = cls(run_dir, text, config, vocab, history=history, checkpoint=tag)
+        job = cls(run_dir, text, config, vocab, history=history, checkpoint=tag, strategy=strategy)
         store.write_status(run_dir, "running", message="Resuming.")
         return job
 
@@ -302,6 +310,7 @@ class TrainingJob:
 
         from . import data
         from . import model as M
+        from .distribute import make_strategy
 
         cfg = self.config
         keras.utils.set_random_seed(cfg.seed + self._initial_epoch)
@@ -312,12 +321,20 @@ class TrainingJob:
         train_ds = data.make_dataset(split.train, cfg, training=True, seed=cfg.seed).repeat()
         has_val = cfg.val_fraction > 0 and data.window_starts(len(split.val), cfg) > 0
         val_ds = data.make_dataset(split.val, cfg, training=False, batch_size=512) if has_val else None
-        self._train_text = self.vocab.decode(split.train[:2_000_000]) if len(split.train) else ""
+        self._train_text = self.text[: len(split.train)]
         steps = data.steps_per_epoch(len(split.train), cfg)
 
-        model = M.build_model(cfg, len(self.vocab))
-        M.compile_model(model, cfg, metrics=[M.LastBatchLoss()])
-        model.optimizer.build(model.trainable_variables)
+        strategy = make_strategy(self.strategy)
+        replicas = strategy.num_replicas_in_sync
+        if replicas > 1 and (cfg.batch_size % replicas or data.window_starts(len(split.train), cfg) < cfg.batch_size):
+            raise ConfigError(
+                f"With {replicas} devices the batch size must be a multiple of {replicas} and no larger than the "
+                f"number of training sequences; got batch size {cfg.batch_size}."
+            )
+        with strategy.scope():
+            model = M.build_model(cfg, len(self.vocab))
+            M.compile_model(model, cfg, metrics=[M.LastBatchLoss()])
+            model.optimizer.build(model.trainable_variables)
         if self._checkpoint:
             weights, opt_state = store.load_checkpoint(self.run_dir, self._checkpoint)
             M.set_weights(model, weights, cfg, len(self.vocab))

@@ -14,16 +14,34 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = ["--set", "units=16", "--set", "embedding_dim=8", "--set", "seq_len=20", "--set", "stride=20",
-        "--set", "batch_size=32", "--set", "sample_length=40"]
+TINY = [
+    "--set",
+    "units=16",
+    "--set",
+    "embedding_dim=8",
+    "--set",
+    "seq_len=20",
+    "--set",
+    "stride=20",
+    "--set",
+    "batch_size=32",
+    "--set",
+    "sample_length=40",
+]
 
 
 def cli(*args, env_home: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if env_home is not None:
         env["CHARLSTM_HOME"] = str(env_home)
-    return subprocess.run([sys.executable, "-m", "charlstm", *map(str, args)], capture_output=True, text=True,
-                          env=env, timeout=timeout, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "charlstm", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        cwd=ROOT,
+    )
 
 
 def assert_user_error(result: subprocess.CompletedProcess, *words: str) -> None:
@@ -67,8 +85,9 @@ def test_generate_labels_each_temperature(cli_run):
     result = cli("generate", out, "--prompt", "The ", "-t", "0.2", "1.0", "-n", "50", "--seed", "7")
     assert result.returncode == 0, result.stderr
     assert "----- temperature 0.2 -----" in result.stdout and "----- temperature 1 -----" in result.stdout
-    as_json = json.loads(cli("generate", out, "--prompt", "The ", "-t", "0.2", "1.0", "-n", "50", "--seed", "7",
-                             "--json").stdout)
+    as_json = json.loads(
+        cli("generate", out, "--prompt", "The ", "-t", "0.2", "1.0", "-n", "50", "--seed", "7", "--json").stdout
+    )
     assert [s["temperature"] for s in as_json] == [0.2, 1.0]
     assert all(len(s["text"]) == 50 for s in as_json)
     assert "The " + as_json[0]["text"] in result.stdout  # same seed, same text
@@ -126,9 +145,26 @@ def test_time_budget_stops_with_reason_time(corpus_file, tmp_path):
 def test_ctrl_c_stops_cleanly_and_keeps_the_model(corpus_file, tmp_path):
     out = tmp_path / "r"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "charlstm", "train", str(corpus_file), *TINY, "--epochs", "100000",
-                             "--out", str(out), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, cwd=ROOT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "charlstm",
+            "train",
+            str(corpus_file),
+            *TINY,
+            "--epochs",
+            "100000",
+            "--out",
+            str(out),
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
     deadline = time.monotonic() + 90
     while not (out / "history.jsonl").exists() and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -141,8 +177,19 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_model(corpus_file, tmp_path):
 
 
 def test_builtin_nietzsche_through_keras_cache(keras_home, tmp_path):
-    result = cli("train", "--builtin", "nietzsche", *TINY, "--max-chars", "20000", "--epochs", "1",
-                 "--out", tmp_path / "n", "--json")
+    result = cli(
+        "train",
+        "--builtin",
+        "nietzsche",
+        *TINY,
+        "--max-chars",
+        "20000",
+        "--epochs",
+        "1",
+        "--out",
+        tmp_path / "n",
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     assert "nietzsche" in json.loads((tmp_path / "n" / "meta.json").read_text())["corpus"]
     text = (tmp_path / "n" / "corpus.txt").read_text()
