@@ -42,11 +42,17 @@ def load_nietzsche() -> bytes:
         path = get_file("nietzsche.txt", origin=NIETZSCHE_URL, file_hash=NIETZSCHE_SHA256)
     except Exception as exc:  # network errors come in many types; all mean the same to a user
         raise CorpusError(
-            f"Could not download the Nietzsche corpus ({type(exc).__name__}). Check the internet "
+            f"Could not download the Nietzsche corpus ({_reason(exc)}). Check the internet "
             f"connection, or download {NIETZSCHE_URL} yourself and save it as "
             f"{keras_cache_path('nietzsche.txt')}; or use the offline 'python-docs' corpus or your own text."
         ) from None
     return Path(path).read_bytes()
+
+
+def _reason(exc: Exception) -> str:
+    """The first line of an error, short enough for one line of a message."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def _docstring_paragraphs(source: str) -> list[str]:
