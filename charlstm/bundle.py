@@ -13,6 +13,7 @@ import io
 import json
 import time
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -90,8 +91,11 @@ def _read_entries(data: bytes) -> dict[str, bytes]:
                     f"{name} in the bundle unpacks to {info.file_size:,} bytes, "
                     "which is not plausible for a model (a zip bomb?)."
                 )
-            with zf.open(info) as fh:  # never trust the header: stop reading at the limit
-                content = fh.read(limit + 1)
+            try:
+                with zf.open(info) as fh:  # never trust the header: stop reading at the limit
+                    content = fh.read(limit + 1)
+            except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:
+                raise BundleError(f"The bundle is damaged: {name} cannot be unpacked ({exc}).") from None
             if len(content) > limit:
                 raise BundleError(f"{name} in the bundle is larger than its header says; refusing it.")
             entries[name] = content
@@ -139,7 +143,7 @@ def _load_weights(blob: bytes) -> dict[str, np.ndarray]:
             return {name: npz[name] for name in npz.files}
     except BundleError:
         raise
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+    except (ValueError, OSError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:
         raise BundleError(f"weights.npz in the bundle is not a plain array file ({exc}).") from None
 
 
@@ -150,7 +154,10 @@ def import_bundle(source: Path | bytes, root: Path | None = None, name: str | No
     label = name or (Path(source).stem if not isinstance(source, bytes) else "imported")
     run_dir = new_run_dir(Path(root or runs_root()), label)
     try:
-        meta = json.loads(entries.get("meta.json", b"{}"))
+        try:
+            meta = json.loads(entries.get("meta.json", b"{}"))
+        except ValueError:  # optional and only descriptive: a damaged one is dropped
+            meta = {}
         meta = meta if isinstance(meta, dict) else {}
         write_json(
             run_dir / "meta.json",

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import TrainConfig
-from .errors import BundleError, CharlstmError
+from .errors import BundleError, CharlstmError, ConfigError
 from .generate import Generator
 from .text import Vocabulary
-from .weights import Weights, load_npz, parameter_count, save_npz
+from .weights import Weights, check_weights, load_npz, parameter_count, save_npz
 
 FINAL_STATES = ("completed", "time", "user", "diverged", "error")
 
@@ -174,7 +174,10 @@ def write_status(run_dir: Path, state: str, **fields) -> None:
 
 
 def load_config(run_dir: Path) -> TrainConfig:
-    return TrainConfig.from_dict(read_json(Path(run_dir) / "config.json"))
+    try:
+        return TrainConfig.from_dict(read_json(Path(run_dir) / "config.json"))
+    except ConfigError as exc:
+        raise BundleError(f"config.json in {Path(run_dir).name} does not hold valid settings: {exc}") from None
 
 
 def load_vocab(run_dir: Path) -> Vocabulary:
@@ -231,6 +234,8 @@ def summarize(run_dir: Path) -> RunSummary:
         state = read_status(run_dir).get("state", "unknown")
         if not has_weights and state not in ("running",):
             raise BundleError("no saved weights")
+        if has_weights:  # a damaged weights file shows here, not later on the Generate page
+            check_weights(load_npz(run_dir / f"{best_tag(run_dir)}.weights.npz"), config, len(vocab))
         return RunSummary(
             path=run_dir,
             name=str(meta.get("name", run_dir.name)),

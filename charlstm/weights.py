@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -89,5 +90,5 @@ def load_npz(path: Path, max_bytes: int = 2_000_000_000) -> dict[str, np.ndarray
             return {name: data[name] for name in data.files}
     except BundleError:
         raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise BundleError(f"{Path(path).name} is unreadable or damaged ({exc}).") from None

@@ -1,0 +1,256 @@
+"""Model bundles: export/import round trip, and every way a stranger's zip is refused."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from charlstm import bundle, store
+from charlstm.errors import BundleError
+
+
+@pytest.fixture(scope="module")
+def exported(trained_run, tmp_path_factory) -> Path:
+    return bundle.export_bundle(trained_run, tmp_path_factory.mktemp("export") / "tiny.zip")
+
+
+@pytest.fixture(scope="module")
+def entries(exported) -> dict[str, bytes]:
+    with zipfile.ZipFile(exported) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def required(entries: dict[str, bytes]) -> dict[str, bytes]:
+    """Only the required entries, leaving room under the entry-count limit for one more."""
+    return {name: entries[name] for name in bundle.REQUIRED}
+
+
+def make_zip(entries: dict[str, bytes | str], compression=zipfile.ZIP_DEFLATED) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=compression) as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def npz_bytes(arrays: dict[str, np.ndarray], allow_pickle: bool = False) -> bytes:
+    """An .npz written entry by entry, so an object array (a pickle) can go inside."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, array in arrays.items():
+            member = io.BytesIO()
+            np.save(member, array, allow_pickle=allow_pickle)
+            zf.writestr(f"{name}.npy", member.getvalue())
+    return buf.getvalue()
+
+
+def files_under(path: Path) -> list[Path]:
+    return sorted(p for p in path.rglob("*")) if path.exists() else []
+
+
+# --- the round trip -----------------------------------------------------------------------------------
+def test_export_import_round_trip_generates_the_same_text(trained_run, exported, tmp_path):
+    assert set(zipfile.ZipFile(exported).namelist()) >= set(bundle.REQUIRED)
+    root = tmp_path / "models" / "runs"
+    imported = bundle.import_bundle(exported, root=root)
+    assert imported.parent == root
+    original, copy = store.load_generator(trained_run), store.load_generator(imported)
+    temps = [0.0, 0.5, 1.0]
+    a = original.generate("The value", temps, length=200, seed=123)
+    b = copy.generate("The value", temps, length=200, seed=123)
+    assert [s.text for s in a] == [s.text for s in b]
+    assert store.load_config(imported) == store.load_config(trained_run)
+    assert store.load_vocab(imported) == store.load_vocab(trained_run)
+    assert store.read_jsonl(imported / "history.jsonl") == store.read_jsonl(trained_run / "history.jsonl")
+    assert store.read_status(imported)["state"] == "completed"
+    (summary,) = store.list_runs(root)
+    assert summary.readable and summary.epochs == 2
+    assert not (imported / "corpus.txt").exists()  # the training text stays with its owner
+
+
+def test_import_from_bytes_and_with_a_name(exported, tmp_path):
+    root = tmp_path / "runs"
+    run = bundle.import_bundle(exported.read_bytes(), root=root, name="Shared model")
+    assert store.list_runs(root)[0].name == "Shared model"
+    assert "Shared-model" in run.name
+
+
+def test_export_of_a_run_without_weights_is_refused(tmp_path):
+    (tmp_path / "empty-run").mkdir()
+    with pytest.raises(BundleError, match="nothing to export"):
+        bundle.export_bundle(tmp_path / "empty-run", tmp_path / "out.zip")
+    assert not (tmp_path / "out.zip").exists()
+
+
+# --- refusals -----------------------------------------------------------------------------------------
+def refused(data: bytes, tmp_path: Path, *phrases: str) -> str:
+    """Import must fail with a BundleError naming the problem, and write nothing anywhere under tmp_path."""
+    world = tmp_path / "world"
+    root = world / "models" / "runs"
+    root.mkdir(parents=True)
+    before = files_under(world)
+    with pytest.raises(BundleError) as err:
+        bundle.import_bundle(data, root=root)
+    assert files_under(world) == before
+    message = str(err.value)
+    for phrase in phrases:
+        assert phrase in message, message
+    return message
+
+
+def test_not_a_zip(tmp_path):
+    refused(b"PK but not really a zip file", tmp_path, "not a zip")
+    refused(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, tmp_path / "2", "not a zip")
+
+
+@pytest.mark.parametrize(
+    "evil", ["../evil.txt", "../../etc/cron.d/evil", "/tmp/evil.txt", "sub/config.json", "..\\evil"]
+)
+def test_entries_that_point_elsewhere_are_refused(entries, tmp_path, evil):
+    data = make_zip({**required(entries), evil: "owned"})
+    refused(data, tmp_path, "unexpected entry")
+    assert not (tmp_path / "evil.txt").exists()
+    assert not Path("/tmp/evil.txt").exists()
+
+
+@pytest.mark.parametrize("name", ["model.keras", "extra.py", "weights.pkl", "config.json.bak"])
+def test_unexpected_entry_names_are_refused(entries, tmp_path, name):
+    refused(make_zip({**required(entries), name: b"x"}), tmp_path, "unexpected entry", name)
+
+
+def test_path_entry_replacing_a_required_one_is_refused(entries, tmp_path):
+    data = {k: v for k, v in required(entries).items() if k != "config.json"}
+    refused(make_zip({**data, "../config.json": entries["config.json"]}), tmp_path, "unexpected entry")
+
+
+def test_missing_entries_and_duplicates(entries, tmp_path):
+    without = {k: v for k, v in entries.items() if k != "weights.npz"}
+    refused(make_zip(without), tmp_path / "a", "missing weights.npz")
+    buf = io.BytesIO()
+    with pytest.warns(UserWarning), zipfile.ZipFile(buf, "w") as zf:
+        for name, data in required(entries).items():
+            zf.writestr(name, data)
+        zf.writestr("config.json", entries["config.json"])
+    refused(buf.getvalue(), tmp_path / "b", "twice")
+    many = make_zip({**entries, **{f"x{i}": b"" for i in range(10)}})
+    refused(many, tmp_path / "c", "files")
+
+
+def test_zip_bomb_is_refused(entries, tmp_path):
+    # 30 MB of zeros compress to about 30 KB: refused from the header, before anything is unpacked.
+    bomb = make_zip({**entries, "history.jsonl": b"\0" * 30_000_000})
+    assert len(bomb) < 200_000
+    refused(bomb, tmp_path / "a", "history.jsonl", "zip bomb")
+    # A smaller entry with an absurd compression ratio is refused too.
+    refused(make_zip({**entries, "samples.jsonl": b"\0" * 5_000_000}), tmp_path / "b", "zip bomb")
+    # So is a weights.npz whose arrays declare far more than the limit.
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("logits/bias.npy", b"\0" * 2_000_000)
+    data = bytearray(inner.getvalue())
+    cd = data.find(b"PK\x01\x02")
+    struct.pack_into("<I", data, cd + 24, 300_000_000)  # the central directory now claims 300 MB
+    refused(make_zip({**entries, "weights.npz": bytes(data)}, zipfile.ZIP_STORED), tmp_path / "c", "weights.npz")
+
+
+def test_lying_size_header_is_refused(entries, tmp_path):
+    data = bytearray(make_zip({**entries, "samples.jsonl": b"{}\n" * 100_000}))
+    # Shrink the declared size of samples.jsonl in both headers (local and central); its content is far larger.
+    for signature, size_at, name_at in ((b"PK\x03\x04", 22, 30), (b"PK\x01\x02", 24, 46)):
+        start = data.find(signature)
+        while start != -1:
+            if data[start + name_at : start + name_at + 13] == b"samples.jsonl":
+                struct.pack_into("<I", data, start + size_at, 1000)
+            start = data.find(signature, start + 4)
+    assert zipfile.ZipFile(io.BytesIO(bytes(data))).getinfo("samples.jsonl").file_size == 1000
+    refused(bytes(data), tmp_path, "samples.jsonl")
+
+
+def test_damaged_zip_data_is_refused(entries, tmp_path):
+    data = bytearray(make_zip(entries))
+    at = data.find(b"config.json") + len("config.json") + 2  # inside config.json's compressed bytes
+    data[at] ^= 0xFF
+    refused(bytes(data), tmp_path, "damaged")
+
+
+@pytest.mark.parametrize(
+    ("change", "phrase"),
+    [
+        ({"custom_objects": {"Lambda": "os.system"}}, "custom_objects"),
+        ({"cell": "Lambda"}, "cell"),
+        ({"layers": 40}, "layers"),
+        ({"units": "128"}, "units"),
+        ({"class_name": "Sequential", "config": {}}, "class_name"),
+    ],
+)
+def test_configs_asking_for_other_layers_or_unknown_keys_are_refused(entries, tmp_path, change, phrase):
+    config = {**json.loads(entries["config.json"]), **change}
+    msg = refused(make_zip({**entries, "config.json": json.dumps(config)}), tmp_path, "settings", phrase)
+    assert "charlstm" in msg
+
+
+def test_config_and_manifest_must_be_json(entries, tmp_path):
+    refused(make_zip({**entries, "config.json": "{not json"}), tmp_path / "a", "config.json")
+    refused(make_zip({**entries, "manifest.json": "[]"}), tmp_path / "b", "manifest")
+    manifest = {**json.loads(entries["manifest.json"]), "version": 99}
+    refused(make_zip({**entries, "manifest.json": json.dumps(manifest)}), tmp_path / "c", "version 99")
+    refused(make_zip({**entries, "vocab.json": b"\xff\xfe"}), tmp_path / "d", "vocabulary")
+
+
+def test_weights_that_do_not_fit_the_vocabulary_are_refused(entries, tmp_path):
+    chars = json.loads(entries["vocab.json"])["chars"]
+    smaller = json.dumps({"chars": chars[:-1]})
+    refused(make_zip({**entries, "vocab.json": smaller}), tmp_path / "a", "do not fit", "expected")
+    config = {**json.loads(entries["config.json"]), "units": 32}
+    refused(make_zip({**entries, "config.json": json.dumps(config)}), tmp_path / "b", "do not fit")
+
+
+def test_weights_with_missing_or_bad_arrays_are_refused(entries, tmp_path):
+    with np.load(io.BytesIO(entries["weights.npz"])) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    missing = {k: v for k, v in arrays.items() if k != "logits/bias"}
+    refused(make_zip({**entries, "weights.npz": npz_bytes(missing)}), tmp_path / "a", "missing: logits/bias")
+    nan = {**arrays, "logits/bias": np.full_like(arrays["logits/bias"], np.nan)}
+    refused(make_zip({**entries, "weights.npz": npz_bytes(nan)}), tmp_path / "b", "NaN")
+    ints = {**arrays, "logits/bias": arrays["logits/bias"].astype(np.int64)}
+    refused(make_zip({**entries, "weights.npz": npz_bytes(ints)}), tmp_path / "c", "floating point")
+
+
+def test_pickled_object_arrays_are_refused(entries, tmp_path):
+    with np.load(io.BytesIO(entries["weights.npz"])) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    evil = np.empty(1, dtype=object)
+    evil[0] = {"payload": "would run on unpickling"}
+    blob = npz_bytes({**arrays, "logits/bias": evil}, allow_pickle=True)
+    refused(make_zip({**entries, "weights.npz": blob}), tmp_path / "a", "weights.npz", "not a plain array file")
+    # A bare pickle renamed to weights.npz is not even a zip.
+    import pickle
+
+    refused(make_zip({**entries, "weights.npz": pickle.dumps(arrays)}), tmp_path / "b", "weights.npz")
+
+
+def test_damaged_optional_files_do_not_break_an_import(entries, tmp_path):
+    root = tmp_path / "runs"
+    data = make_zip({**entries, "meta.json": "{broken", "history.jsonl": 'not json\n{"epoch": 1}\n[1, 2]\n'})
+    run = bundle.import_bundle(data, root=root)
+    assert store.read_jsonl(run / "history.jsonl") == [{"epoch": 1}]
+    assert store.list_runs(root)[0].readable
+
+
+def test_import_from_a_path_refuses_missing_and_huge_files(tmp_path, monkeypatch):
+    with pytest.raises(BundleError, match="not found"):
+        bundle.import_bundle(tmp_path / "nope.zip", root=tmp_path / "runs")
+    big = tmp_path / "big.zip"
+    big.write_bytes(b"\0" * 2000)
+    monkeypatch.setattr(bundle, "MAX_BUNDLE_BYTES", 1000)
+    with pytest.raises(BundleError, match="larger than"):
+        bundle.import_bundle(big, root=tmp_path / "runs")
+    with pytest.raises(BundleError, match="larger than"):
+        bundle.import_bundle(big.read_bytes(), root=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
