@@ -1,0 +1,101 @@
+"""python -m bench [--full | --quick | --smoke] [--out PATH] [--sections learning,generation,memory,app]
+
+--full (make bench, ~30 min) and --quick (make bench-quick, ~8-10 min) rewrite docs/benchmarks.md,
+docs/benchmarks.json and docs/loss_vs_time.png. --smoke runs every section with tiny budgets
+(a few minutes) and writes to a scratch folder unless --out is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+from . import app_response, generation, learning, memory, report
+from .common import Section, machine_info
+from .corpus import ROOT, load_bench_text
+from .modes import MODES
+
+SECTIONS = {
+    "learning": (learning.run, learning.TITLE),
+    "generation": (generation.run, generation.TITLE),
+    "memory": (memory.run, memory.TITLE),
+    "app": (app_response.run, app_response.TITLE),
+}
+SMOKE_OUT = Path(tempfile.gettempdir()) / "charlstm-bench-smoke" / "benchmarks.md"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    group = parser.add_mutually_exclusive_group()
+    for name in MODES:
+        group.add_argument(f"--{name}", dest="mode", action="store_const", const=name, help=f"{name} budgets")
+    parser.add_argument("--out", type=Path, help="where to write benchmarks.md (default: docs/ for full/quick)")
+    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, from: {', '.join(SECTIONS)}")
+    args = parser.parse_args(argv)
+    args.mode = args.mode or "quick"
+    args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    unknown = sorted(set(args.sections) - set(SECTIONS))
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(unknown)}")
+    if args.out is None:
+        args.out = SMOKE_OUT if args.mode == "smoke" else ROOT / "docs" / "benchmarks.md"
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    mode = MODES[args.mode]
+    started = time.monotonic()
+    machine = machine_info()
+    bench = load_bench_text()
+    corpus = (
+        f"Nietzsche ({len(bench.text):,} characters, lowercased; read from {bench.source}); the last 10% "
+        f"({len(bench.heldout):,} characters) is held out"
+        if bench is not None
+        else "Nietzsche not available: Nietzsche-only parts are skipped"
+    )
+    print(f"bench: {args.mode} mode, sections {', '.join(args.sections)} -> {args.out}", file=sys.stderr)
+    ctx: dict = {}
+    sections: list[Section] = []
+    failed = False
+    for key in sorted(args.sections, key=list(SECTIONS).index):  # learning first: later sections reuse its models
+        fn, title = SECTIONS[key]
+        t = time.monotonic()
+        print(f"bench: {title} …", file=sys.stderr, flush=True)
+        try:
+            section = fn(mode, bench, ctx)
+        except Exception as exc:
+            traceback.print_exc()
+            section, failed = Section(key, title, status="error", reason=f"{type(exc).__name__}: {exc}"), True
+        section.seconds = time.monotonic() - t
+        sections.append(section)
+        print(f"bench: {title}: {section.status} in {section.seconds:.0f} s {section.reason}", file=sys.stderr)
+        for target in section.targets:
+            state = {True: "met", False: "MISSED", None: "n/a"}[target.met]
+            print(
+                f"  {state:6} {target.name}: {target.value} {target.unit} ({target.op} {target.threshold:g})",
+                file=sys.stderr,
+            )
+        meta = {
+            "mode": args.mode,
+            "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+            "seconds": time.monotonic() - started,
+            "machine": machine,
+            "corpus": corpus,
+            "sections": args.sections,
+        }
+        report.write(args.out, meta, sections)  # after every section, so a long run keeps what it has
+    print(f"bench: wrote {args.out} ({(time.monotonic() - started) / 60:.1f} min)", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,243 @@
+"""Section 2: generation speed. charlstm's NumPy Generator against the seed's `model.predict` loop.
+
+The 128-unit model is the seed's own network: its trained weights (from section 1 when it ran, else
+Keras' initial weights) are loaded into charlstm's classic preset. Speed does not depend on what
+the weights learned. Correctness: the fast path's probabilities against the Keras model's.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from charlstm.config import PRESETS, SEED_TEMPERATURES, TrainConfig, preset_config
+from charlstm.generate import Generator
+from charlstm.sampling import softmax
+from charlstm.text import Vocabulary
+
+from . import seed
+from .common import Section, Table, Target, fmt, median, run_worker, timed_median
+from .corpus import BenchText
+from .modes import Mode
+
+TITLE = "2. Generation speed"
+SPEED_TARGET, RATIO_TARGET, FOUR_TARGET_MS = 20_000.0, 1000.0, 50.0
+PROMPT_CHARS, CHECK_CHARS, SAMPLE_LENGTH = 60, 200, 400
+
+
+def _text_and_vocab(bench: BenchText | None, ctx: dict) -> tuple[str, Vocabulary, str]:
+    if bench is not None:
+        return bench.heldout, Vocabulary(ctx.get("seed_chars") or sorted(set(bench.text))), "Nietzsche (held-out tail)"
+    from charlstm.corpora import load_python_docs
+
+    text = load_python_docs().decode("utf-8").lower()
+    return text, Vocabulary.from_text(text), "Python docstrings (Nietzsche absent)"
+
+
+def keras_probabilities(config: TrainConfig, weights: dict, vocab: Vocabulary, text: str) -> np.ndarray:
+    """p(next | prefix) at every position from the Keras model built by charlstm (sequence mode)."""
+    from charlstm.model import build_model, set_weights
+
+    config = config.replace(mode="sequence")
+    model = build_model(config, len(vocab))
+    set_weights(model, weights, config, len(vocab))
+    logits = np.asarray(model(vocab.encode(text).astype(np.int32)[None], training=False), dtype=np.float64)
+    return softmax(logits[0])
+
+
+def speed(gen: Generator, prompt: str, n: int, repeats: int) -> dict[str, float]:
+    """One stream's chars/s (n characters) and the time for the four seed temperatures x 400 characters."""
+    gen.generate(prompt, (1.0,), 50, seed=0)  # warm up
+    one, _ = timed_median(lambda: gen.generate(prompt, (1.0,), n, seed=1), repeats)
+    four, _ = timed_median(lambda: gen.generate(prompt, SEED_TEMPERATURES, SAMPLE_LENGTH, seed=1), repeats)
+    return {"chars_per_s": n / one, "four_x_400_ms": four * 1000, "stream_chars": n}
+
+
+def speed_one_blas_thread(weights: dict, config: TrainConfig, vocab: Vocabulary, prompt: str, mode: Mode) -> dict:
+    """The same measurement in a fresh process with OpenBLAS/OpenMP limited to one thread."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "w.npz"
+        np.savez(path, **weights)
+        args = {
+            "weights": str(path),
+            "config": config.to_dict(),
+            "chars": vocab.chars,
+            "prompt": prompt,
+            "n": _stream_chars(mode),
+            "repeats": mode.gen_repeats,
+        }
+        return run_worker("gen_speed", args, env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
+
+
+def _stream_chars(mode: Mode) -> int:
+    return 2000 if mode.name != "smoke" else 500
+
+
+def run(mode: Mode, bench: BenchText | None, ctx: dict) -> Section:
+    section = Section("generation", TITLE)
+    text, vocab, source = _text_and_vocab(bench, ctx)
+    prompt, check = text[:PROMPT_CHARS], text[PROMPT_CHARS : PROMPT_CHARS + CHECK_CHARS]
+    model = ctx.get("seed_model")
+    trained = model is not None
+    if model is None:
+        import keras
+
+        keras.utils.set_random_seed(1337)
+        model = seed.build_model(len(vocab))
+    data = seed.SeedData(np.empty(0), np.empty(0), vocab.chars, {c: i for i, c in enumerate(vocab.chars)})
+
+    # the seed's loop: n characters at T = 0.5, then its time for 4 x 400 extrapolated
+    seed.generate(model, data, prompt, 0.5, 2, np.random.RandomState(0))  # warm up predict
+    seed_times = []
+    for r in range(max(1, mode.gen_repeats // 3)):  # slow: fewer repeats
+        t = time.perf_counter()
+        seed.generate(model, data, prompt, 0.5, mode.seed_gen_chars, np.random.RandomState(r))
+        seed_times.append(time.perf_counter() - t)
+    seed_cps = mode.seed_gen_chars / median(seed_times)
+
+    classic = PRESETS["classic"].config
+    weights = seed.to_charlstm_weights(model)
+    gen = Generator(weights, classic, vocab)
+    ours = speed(gen, prompt, _stream_chars(mode), mode.gen_repeats)
+    ours_1t = speed_one_blas_thread(weights, classic, vocab, prompt, mode)
+
+    # correctness: the fast path against Keras, on the same weights
+    fast = gen.probabilities(check)
+    keras_p = keras_probabilities(classic, weights, vocab, check)
+    diff_seq = float(np.abs(fast - keras_p).max())
+    window = check[-seed.MAXLEN :]
+    x = np.zeros((1, seed.MAXLEN, len(vocab)))
+    x[0, np.arange(seed.MAXLEN), vocab.encode(window)] = 1.0
+    seed_p = model.predict(x, verbose=0)[0].astype(np.float64)
+    diff_window = float(np.abs(gen.next_distribution(window, 1.0) - seed_p).max())
+
+    seed_four_s = 4 * SAMPLE_LENGTH / seed_cps
+    rows = [
+        [
+            "seed loop (`model.predict` per char), LSTM(128)",
+            fmt(seed_cps, 1),
+            f"{seed_four_s:,.0f} s (extrapolated)",
+            "",
+            "",
+            "1x",
+            f"{mode.seed_gen_chars} chars at T=0.5, median of {len(seed_times)}",
+        ],
+        _row("charlstm Generator, same LSTM(128) weights", ours, ours_1t, seed_cps, "same weights as the seed's"),
+    ]
+    raw_models = {
+        "seed_loop": {"chars_per_s": seed_cps, "times": seed_times},
+        "classic_128": {**ours, "one_blas_thread": ours_1t},
+    }
+    for preset in ("quick", "quality"):
+        config, w = _weights_for(preset, ctx, vocab)
+        g = Generator(w, config, vocab)
+        s = speed(g, prompt, _stream_chars(mode), mode.gen_repeats)
+        s1 = speed_one_blas_thread(w, config, vocab, prompt, mode)
+        d = float(np.abs(g.probabilities(check) - keras_probabilities(config, w, vocab, check)).max())
+        raw_models[preset] = {**s, "one_blas_thread": s1, "max_abs_diff": d}
+        shape = f"{config.layers}x{config.cell.upper()}({config.units}), embedding {config.embedding_dim}"
+        rows.append(_row(f"charlstm Generator, {preset} ({shape})", s, s1, seed_cps, f"max |p − Keras p| = {d:.1e}"))
+    weights_source = (
+        "the seed model trained in section 1" if trained else "Keras initial weights (section 1 did not run)"
+    )
+    section.tables.append(
+        Table(
+            "Characters per second (one stream) and 4 temperatures x 400 characters at once",
+            [
+                "generator",
+                "chars/s, one stream",
+                "4 x 400 chars (ms)",
+                "chars/s, BLAS 1 thread",
+                "4 x 400 ms, BLAS 1 thread",
+                "one stream vs seed",
+                "notes",
+            ],
+            rows,
+            note=(
+                f"Prompt: {PROMPT_CHARS} characters of {source}; times include feeding the prompt. "
+                f"Weights of the 128-unit model: {weights_source}; "
+                "quick/quality: section 1's trained weights when it ran, else initial weights. "
+                "Temperatures 0.2/0.5/1.0/1.2 run as one batch of 4 rows. 'BLAS 1 thread': the same measurement "
+                "in a fresh process with OPENBLAS_NUM_THREADS=1 (NumPy's default lets OpenBLAS use every core, "
+                "which for these small matrices costs more in thread hand-offs than it gains, worst when the "
+                "machine is busy)."
+            ),
+        )
+    )
+    section.tables.append(
+        Table(
+            "Correctness of the fast path",
+            ["check", "max abs difference"],
+            [
+                [
+                    f"Generator.probabilities vs Keras softmax (charlstm build_model), {CHECK_CHARS}-char text",
+                    f"{diff_seq:.2e}",
+                ],
+                [
+                    f"Generator.next_distribution vs the seed model's `predict` on one {seed.MAXLEN}-char window",
+                    f"{diff_window:.2e}",
+                ],
+            ],
+            note="Both in probability units (float32 arithmetic on each side).",
+        )
+    )
+    ratio = ours["chars_per_s"] / seed_cps
+    load_cause = (
+        "NumPy step time is bound by per-call overhead on this CPU; with the machine shared the process got "
+        "less than a core. Rerun on a quiet machine"
+    )
+    section.targets += [
+        Target("one stream, 128-unit model", ours["chars_per_s"], ">=", SPEED_TARGET, "chars/s", cause=load_cause),
+        Target("speed-up over the seed's loop", ratio, ">=", RATIO_TARGET, "x", cause=load_cause),
+        Target(
+            "4 temperatures x 400 chars, 128-unit model",
+            ours["four_x_400_ms"],
+            "<=",
+            FOUR_TARGET_MS,
+            "ms",
+            cause=load_cause,
+        ),
+        Target(
+            "fast path = Keras probabilities",
+            max(diff_seq, diff_window),
+            "<=",
+            1e-4,
+            "",
+            cause="the NumPy step and Keras disagree beyond float32 round-off",
+        ),
+    ]
+    section.raw = {
+        "models": raw_models,
+        "max_abs_diff_sequence": diff_seq,
+        "max_abs_diff_window": diff_window,
+        "trained": trained,
+    }
+    return section
+
+
+def _row(name: str, s: dict, s1: dict, seed_cps: float, note: str) -> list[str]:
+    return [
+        name,
+        f"{s['chars_per_s']:,.0f}",
+        fmt(s["four_x_400_ms"], 1),
+        f"{s1['chars_per_s']:,.0f}",
+        fmt(s1["four_x_400_ms"], 1),
+        f"{s['chars_per_s'] / seed_cps:,.0f}x",
+        note,
+    ]
+
+
+def _weights_for(preset: str, ctx: dict, vocab: Vocabulary) -> tuple[TrainConfig, dict]:
+    trained = ctx.get("trained", {}).get(preset)
+    if trained is not None and trained[2] == vocab:
+        return trained[0], trained[1]
+    import keras
+
+    from charlstm.model import build_model, get_weights
+
+    keras.utils.set_random_seed(1337)
+    config = preset_config(preset, lowercase=True)
+    return config, get_weights(build_model(config, len(vocab)))

@@ -1,0 +1,87 @@
+"""How long each section may run in each mode: `full` (make bench), `quick` (make bench-quick), `smoke`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    # 1. learning per CPU-second (wall-clock training budgets, seconds)
+    seed_seconds: float
+    quick_seconds: float
+    quality_seconds: float | None  # None: skipped
+    seed_stop_at: float | None  # the seed stops early once it reaches this held-out loss
+    eval_every: float  # take the validation measure every this many training seconds
+    quality_eval_every: float
+    eval_stride: int
+    eval_max_windows: int | None
+    classic_steps: int | None  # None: one whole epoch on the full corpus (the seed's first epoch)
+    # 2. generation
+    seed_gen_chars: int
+    gen_repeats: int
+    # 3. memory
+    mem_train_seconds: float
+    scale_sizes_mb: tuple[int, ...]
+    scale_repeats: int
+    # 4. app
+    app_tries: int
+
+
+MODES: dict[str, Mode] = {
+    "full": Mode(
+        name="full",
+        seed_seconds=600,
+        quick_seconds=150,
+        quality_seconds=900,
+        seed_stop_at=1.60,
+        eval_every=30,
+        quality_eval_every=90,
+        eval_stride=6,
+        eval_max_windows=None,
+        classic_steps=None,
+        seed_gen_chars=200,
+        gen_repeats=7,
+        mem_train_seconds=30,
+        scale_sizes_mb=(1, 10, 100),
+        scale_repeats=3,
+        app_tries=5,
+    ),
+    "quick": Mode(
+        name="quick",
+        seed_seconds=150,
+        quick_seconds=150,
+        quality_seconds=120,
+        seed_stop_at=None,
+        eval_every=30,
+        quality_eval_every=60,
+        eval_stride=6,
+        eval_max_windows=None,
+        classic_steps=300,
+        seed_gen_chars=100,
+        gen_repeats=5,
+        mem_train_seconds=15,
+        scale_sizes_mb=(1, 10, 100),
+        scale_repeats=1,
+        app_tries=3,
+    ),
+    "smoke": Mode(
+        name="smoke",
+        seed_seconds=6,
+        quick_seconds=6,
+        quality_seconds=5,
+        seed_stop_at=None,
+        eval_every=3,
+        quality_eval_every=3,
+        eval_stride=6,
+        eval_max_windows=300,
+        classic_steps=10,
+        seed_gen_chars=10,
+        gen_repeats=2,
+        mem_train_seconds=2,
+        scale_sizes_mb=(1, 2),
+        scale_repeats=1,
+        app_tries=1,
+    ),
+}
