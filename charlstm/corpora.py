@@ -39,7 +39,9 @@ def load_nietzsche() -> bytes:
     from keras.utils import get_file  # lazy: TensorFlow is slow to import
 
     try:
-        path = get_file("nietzsche.txt", origin=NIETZSCHE_URL, file_hash=NIETZSCHE_SHA256)
+        # cache_dir explicitly: Keras reads $KERAS_HOME only once, when it is first imported.
+        cache = keras_cache_path("nietzsche.txt").parent.parent
+        path = get_file("nietzsche.txt", origin=NIETZSCHE_URL, file_hash=NIETZSCHE_SHA256, cache_dir=str(cache))
     except Exception as exc:  # network errors come in many types; all mean the same to a user
         raise CorpusError(
             f"Could not download the Nietzsche corpus ({_reason(exc)}). Check the internet "

@@ -100,7 +100,7 @@ class LastBatchLoss(keras.metrics.Metric):
         self.value.assign(ops.mean(losses))
 
     def result(self):
-        return self.value
+        return ops.convert_to_tensor(self.value)
 
     def reset_state(self):
         self.value.assign(0.0)

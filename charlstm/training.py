@@ -9,6 +9,7 @@ optimizer state, the samples. A stopped, crashed or diverged run keeps its best 
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import random
 import threading
@@ -208,7 +209,7 @@ class TrainingJob:
                     f"{run_dir.name} has no saved training text (it was imported). "
                     "Continue it with a corpus: give text files or --builtin."
                 ) from None
-        history = [EpochRecord(**h) for h in store.read_jsonl(run_dir / "history.jsonl")]
+        history = _read_history(run_dir)
         overrides: dict = {"epochs": epochs or config.epochs}
         if seconds is not None:
             overrides["seconds"] = seconds
@@ -343,7 +344,7 @@ class TrainingJob:
         self._model, self._M = model, M
         self._best_state = (M.get_weights(model), M.optimizer_state(model))
         self._val_ds = val_ds
-        self._val_step = tf.function(lambda x, y: self._sum_loss(model, x, y))
+        self._val_step = tf.function(functools.partial(self._sum_loss, model))
         with self._lock:
             self._steps_per_epoch = steps
             self._state, self._message = "running", "Training…"
@@ -526,6 +527,12 @@ class TrainingJob:
             "user": f"Stopped by you after {n} epochs.",
             "diverged": "Stopped because training became unstable.",
         }.get(reason, "Finished.") + best
+
+
+def _read_history(run_dir: Path) -> list[EpochRecord]:
+    """history.jsonl as records; lines with other fields (an imported run's) are skipped."""
+    names = set(EpochRecord.__dataclass_fields__)
+    return [EpochRecord(**h) for h in store.read_jsonl(run_dir / "history.jsonl") if set(h) == names]
 
 
 def _monitor(job: TrainingJob):
