@@ -184,7 +184,7 @@ def _report(result: dict[str, Any]) -> Section:
     slider = result["slider"]
     rows = [
         [
-            "Start -> first batch loss in the job (cold: first Start after the server started)",
+            "Start -> first batch loss in the job (cold: the first Start in a fresh server process)",
             fmt(cold["first_batch_s"], 2),
             "1",
         ],

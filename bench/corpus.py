@@ -1,17 +1,20 @@
 """The benchmark corpus: the seed's Nietzsche text, lowercased, with its last 10% held out.
 
-Looked for in ../shared/data/nietzsche.txt, then in the Keras cache (`charlstm.corpora.load_nietzsche`,
-which reads the cache and never downloads when the file is there). When neither has it, the
-Nietzsche-only sections are skipped with the reason below.
+Looked for in ../shared/data/nietzsche.txt (or $BENCH_NIETZSCHE), then in the Keras cache through
+`charlstm.corpora.load_nietzsche` (which reads the cache and never downloads when the file is there).
+When neither has it, the Nietzsche-only sections are skipped with the reason below.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from .common import ROOT
 
-SHARED_NIETZSCHE = ROOT.parent / "shared" / "data" / "nietzsche.txt"
+# BENCH_NIETZSCHE points at another copy (a path that does not exist simulates its absence)
+SHARED_NIETZSCHE = Path(os.environ.get("BENCH_NIETZSCHE") or ROOT.parent / "shared" / "data" / "nietzsche.txt")
 VAL_FRACTION = 0.1
 NO_NIETZSCHE = (
     f"the Nietzsche corpus is not available: neither {SHARED_NIETZSCHE} nor the Keras cache "

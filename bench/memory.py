@@ -88,7 +88,7 @@ def _nietzsche(section: Section, mode: Mode, imports: list[float]) -> None:
             ["what", "who", "peak RSS (MB)", "above the TF import (MB)", "seconds", "notes"],
             rows,
             note=(
-                f"Peak RSS from `getrusage(RUSAGE_SELF).ru_maxrss`. Ratios, seed / charlstm: data preparation "
+                f"Peak RSS: VmHWM of each process (/proc/self/status). Ratios, seed / charlstm: data preparation "
                 f"{prep_ratio:,.0f}x above the import baseline; whole process {train_ratio:.2f}x. "
                 "The seed's arrays are for the whole lowercased corpus, as the seed built them."
             ),
@@ -99,7 +99,6 @@ def _nietzsche(section: Section, mode: Mode, imports: list[float]) -> None:
 
 def _scaling(section: Section, mode: Mode, bench: BenchText | None, imports: list[float]) -> None:
     rows, raw = [], []
-    vocab_size = len(set(bench.text)) if bench is not None else None
     for size in mode.scale_sizes_mb:
         r = worker("ours_prep", {"chars": size * MB, "repeats": mode.scale_repeats}, timeout=1800)
         imports.append(r["rss_after_import_mb"])
@@ -108,7 +107,7 @@ def _scaling(section: Section, mode: Mode, bench: BenchText | None, imports: lis
         text_mb = r["rss_after_text_mb"] - r["rss_after_import_mb"]
         extra = r["peak_rss_mb"] - r["rss_after_text_mb"]
         rest = extra - first["ids_mb"]
-        seed_gb = onehot_bytes(size * MB, vocab_size) / 1e9 if vocab_size else None
+        seed_gb = onehot_bytes(size * MB, first["vocab_size"]) / 1e9
         raw.append(
             {
                 "size_mb": size,
@@ -132,7 +131,7 @@ def _scaling(section: Section, mode: Mode, bench: BenchText | None, imports: lis
                 fmt(first["ids_mb"], 1),
                 fmt(extra, 0),
                 fmt(rest, 0),
-                fmt(seed_gb, 1) if seed_gb is not None else "n/a",
+                fmt(seed_gb, 1),
             ]
         )
     section.tables.append(
@@ -177,7 +176,7 @@ def _scaling(section: Section, mode: Mode, bench: BenchText | None, imports: lis
         small = raw[0]
         growth = (big["rest_mb"] - small["rest_mb"]) * 2**20 / ((big["size_mb"] - small["size_mb"]) * MB)
         windows = big["runs"][0]["windows"]
-        below = f"{big['seed_onehot_gb'] * 1e3 / big['extra_mb']:,.0f}x" if big["seed_onehot_gb"] else "far"
+        below = f"{big['seed_onehot_gb'] * 1e9 / (big['extra_mb'] * 2**20):,.0f}x"
         section.targets.append(
             Target(
                 f"peak memory flat apart from the ids: growth beyond text and ids, "

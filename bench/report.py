@@ -37,7 +37,10 @@ def loss_chart(sections: list[Section], path: Path) -> bool:
         y=alt.Y("nats:Q", title="held-out loss (nats per character)", scale=alt.Scale(zero=False)),
         color=alt.Color("contender:N", legend=alt.Legend(orient="top", title=None)),
     )
-    level = alt.Chart(pd.DataFrame({"nats": [1.60]})).mark_rule(strokeDash=[4, 4], color="gray").encode(y="nats:Q")
+    marks = pd.DataFrame({"nats": [1.60], "label": ["1.60 nats"]})
+    rule = alt.Chart(marks).mark_rule(strokeDash=[4, 4], color="gray").encode(y="nats:Q")
+    label = alt.Chart(marks).mark_text(align="left", dx=4, dy=-6, color="gray").encode(y="nats:Q", text="label:N")
+    level = rule + label
     chart = (base.mark_line() + base.mark_point(filled=True, size=30) + level).properties(
         width=640, height=360, title="charlstm vs the seed's method: held-out loss against training time"
     )

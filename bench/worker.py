@@ -1,5 +1,5 @@
 """Memory workers: each runs in a fresh process (`python -m bench.worker TASK JSON`) and prints one
-RESULT line of JSON with its timings and its peak resident memory (`ru_maxrss`)."""
+RESULT line of JSON with its timings and its peak resident memory (VmHWM)."""
 
 from __future__ import annotations
 
@@ -96,6 +96,7 @@ def _prepare(text: str, batches: int) -> dict[str, float]:
         "dataset_s": t3 - t2,
         "total_s": t3 - t0,
         "ids_mb": ids.nbytes / 2**20,
+        "vocab_size": len(vocab),
         "windows": data.window_starts(len(split.train), config),
     }
 
