@@ -36,7 +36,10 @@ class Target:
     def met(self) -> bool | None:
         if self.value is None or not math.isfinite(self.value):
             return None
-        return self.value <= self.threshold if self.op == "<=" else self.value >= self.threshold
+        met = self.value <= self.threshold if self.op == "<=" else self.value >= self.threshold
+        if self.lower_bound and not met:
+            return None  # a lower bound below the target says nothing either way
+        return met
 
     @property
     def gap(self) -> float | None:

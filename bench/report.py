@@ -49,7 +49,7 @@ def loss_chart(sections: list[Section], path: Path) -> bool:
 
 
 def _target_row(t: Target) -> list[str]:
-    met = {True: "met", False: "**missed**", None: "not measured"}[t.met]
+    met = {True: "met", False: "**missed**", None: "not measured" if t.value is None else "inconclusive"}[t.met]
     value = fmt(t.value, 3 if abs(t.value or 0) < 100 else 0) if t.value is not None else "n/a"
     if t.lower_bound and t.value is not None:
         value = "> " + value
