@@ -1,17 +1,21 @@
-"""Integer ids to tf.data pipelines: never a one-hot copy of the corpus.
+"""Integer ids to tf.data pipelines: never a one-hot copy of the corpus, never a copy of the ids.
 
 Two modes. `sequence` (default): windows of `seq_len` ids, the target is the same window shifted
 by one, so every position teaches the model something. `window` (the seed's): a 60-id window and
 the single id that follows it, windows every `stride` characters. The last `val_fraction` of the
 corpus is held out in both modes.
+
+Batches are cut from the id array in NumPy as they are needed, in an order drawn from a seeded
+generator once per epoch. Beyond the ids themselves this costs one index per window (8 bytes),
+so a 100 MB corpus prepares in about the memory of its ids.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import tensorflow as tf
 
 from .config import TrainConfig
 
@@ -29,10 +33,36 @@ def split_ids(ids: np.ndarray, val_fraction: float) -> Split:
 
 
 def window_starts(n_ids: int, config: TrainConfig) -> int:
-    """How many training examples `config` makes from `n_ids` ids (shown on the corpus page)."""
+    """How many training examples `config` makes from `n_ids` ids (no TensorFlow needed)."""
     if config.mode == "window":
         return max(0, len(range(0, n_ids - config.seq_len, config.stride)))
     return max(0, len(range(0, n_ids - config.seq_len - 1, config.stride)))
+
+
+def iterate_batches(
+    ids: np.ndarray, config: TrainConfig, *, training: bool, rng: np.random.Generator, batch_size: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """One epoch of (inputs, targets) batches.
+
+    Training: every window once, in a fresh random order, with a fresh random offset of up to
+    `stride` (sequence mode) so window edges move between epochs; the last partial batch is
+    dropped. Validation: every window in order, the last batch kept.
+    """
+    seq_len, stride = config.seq_len, config.stride
+    count = window_starts(len(ids), config)
+    span = seq_len + 1
+    order = rng.permutation(count) if training else np.arange(count)
+    starts = order.astype(np.int64) * stride
+    if training and config.mode == "sequence" and stride > 1:
+        starts = np.minimum(starts + rng.integers(0, stride, count), len(ids) - span)
+    stop = count - count % batch_size if training and count >= batch_size else count
+    offsets = np.arange(span, dtype=np.int64)
+    for b in range(0, stop, batch_size):
+        chunk = ids[starts[b : b + batch_size, None] + offsets].astype(np.int32)
+        if config.mode == "window":
+            yield chunk[:, :seq_len], chunk[:, seq_len]
+        else:
+            yield chunk[:, :-1], chunk[:, 1:]
 
 
 def make_dataset(
@@ -42,36 +72,27 @@ def make_dataset(
     training: bool,
     seed: int | None = None,
     batch_size: int | None = None,
-) -> tf.data.Dataset:
-    """Batches of (inputs, targets). Training shuffles every epoch; validation is fixed."""
+):
+    """A tf.data pipeline over `iterate_batches`: each pass is one epoch (reshuffled when training)."""
+    import tensorflow as tf
+
     batch_size = batch_size or config.batch_size
-    seq_len, stride = config.seq_len, config.stride
     count = window_starts(len(ids), config)
     if count == 0:
         raise ValueError("corpus part shorter than one window")
-    ids_t = tf.constant(ids)
-    span = seq_len + 1
-    jitter = training and config.mode == "sequence" and stride > 1
-    last_start = len(ids) - span
+    rng = np.random.default_rng(seed)  # shared by all passes, so every epoch gets a new order
 
-    def gather(starts):
-        idx = starts[:, None] + tf.range(span, dtype=tf.int64)[None, :]
-        chunk = tf.cast(tf.gather(ids_t, idx), tf.int32)
-        if config.mode == "window":
-            return chunk[:, :seq_len], chunk[:, seq_len]
-        return chunk[:, :-1], chunk[:, 1:]
+    def one_epoch():
+        yield from iterate_batches(ids, config, training=training, rng=rng, batch_size=batch_size)
 
-    ds = tf.data.Dataset.range(count)
-    if training:
-        ds = ds.shuffle(count, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.map(lambda i: i * stride)
-    if jitter:
-        # A fresh random offset per window and epoch, so window edges move between epochs. Drawn from
-        # a seeded random dataset in order (not inside a parallel map), so a seeded run is repeatable.
-        offsets = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        ds = tf.data.Dataset.zip(ds, offsets).map(lambda s, r: tf.minimum(s + r % stride, last_start))
-    ds = ds.batch(batch_size, drop_remainder=training and count >= batch_size)
-    return ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    rows = batch_size if training and count >= batch_size else None  # static when every batch is full
+    x_shape = (rows, config.seq_len)
+    y_shape = (rows,) if config.mode == "window" else (rows, config.seq_len)
+    ds = tf.data.Dataset.from_generator(
+        one_epoch,
+        output_signature=(tf.TensorSpec(x_shape, tf.int32), tf.TensorSpec(y_shape, tf.int32)),
+    )
+    return ds.prefetch(4)
 
 
 def steps_per_epoch(n_train_ids: int, config: TrainConfig) -> int:
