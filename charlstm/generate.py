@@ -8,7 +8,9 @@ characters a second on one core. Probabilities match the Keras model's to float3
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +23,22 @@ from .weights import Weights, check_weights
 
 MAX_LENGTH = 20_000
 SCORE_CHUNK = 20_000
+
+
+@functools.cache
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def one_blas_thread() -> AbstractContextManager:
+    """Run NumPy's matrix products on one thread while generating.
+
+    Our products are tiny (128 x 512); splitting them over threads costs more than it saves, and on a
+    busy 2-core machine multi-threaded BLAS made generation 15x slower (measured in bench/).
+    """
+    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 def check_length(length: int) -> tuple[int, str | None]:
@@ -188,9 +206,10 @@ class Generator:
         if not temps:
             raise ConfigError("Give at least one temperature.")
         id_steps, p_steps = [], []
-        for ids, probs in self._run(prompt, temps, length, seed, top_k):
-            id_steps.append(ids)
-            p_steps.append(probs)
+        with one_blas_thread():
+            for ids, probs in self._run(prompt, temps, length, seed, top_k):
+                id_steps.append(ids)
+                p_steps.append(probs)
         ids = np.array(id_steps, dtype=np.int64).reshape(length, len(temps))
         probs = np.array(p_steps, dtype=np.float64).reshape(length, len(temps))
         return [Sample(t, self.vocab.decode(ids[:, r]), probs[:, r]) for r, t in enumerate(temps)]
@@ -205,20 +224,23 @@ class Generator:
     ) -> Iterator[tuple[str, float]]:
         """Characters one at a time with the model's probability for each (for live display)."""
         length, _ = check_length(length)
-        for ids, probs in self._run(prompt, [temperature], length, seed, top_k):
-            yield self.vocab.chars[int(ids[0])], float(probs[0])
+        with one_blas_thread():
+            for ids, probs in self._run(prompt, [temperature], length, seed, top_k):
+                yield self.vocab.chars[int(ids[0])], float(probs[0])
 
     def next_distribution(self, prompt: str, temperature: float = 1.0) -> np.ndarray:
         """Probabilities of every character right after the prompt, at a temperature."""
         t = check_temperature(temperature)
         cleaned, _ = self.prepare_prompt(prompt)
-        _, logits = self._feed(self.vocab.encode(cleaned))
+        with one_blas_thread():
+            _, logits = self._feed(self.vocab.encode(cleaned))
         return reweight(logits[0], t)
 
     def probabilities(self, text: str) -> np.ndarray:
         """p(next char | prefix) at every position of a known-character text: (len, vocab)."""
         state = self._zero_state(1)
-        return np.stack([softmax(self._step(state, np.array([i]))[0]) for i in self.vocab.encode(text)])
+        with one_blas_thread():
+            return np.stack([softmax(self._step(state, np.array([i]))[0]) for i in self.vocab.encode(text)])
 
     # --- scoring -----------------------------------------------------------------------------
     def score(self, text: str) -> Score:
@@ -243,13 +265,14 @@ class Generator:
         for r, ch in enumerate(chunks):
             padded[r, : len(ch)], mask[r, : len(ch)] = ch, True
         state = self._zero_state(len(chunks))
-        total, count = 0.0, 0
         rows = np.arange(len(chunks))
-        for t in range(width - 1):
-            logits = self._step(state, padded[:, t]).astype(np.float64)
-            z = logits - logits.max(axis=-1, keepdims=True)
-            logp = z[rows, padded[:, t + 1]] - np.log(np.exp(z).sum(axis=-1))
-            live = mask[:, t + 1]
-            total -= float(logp[live].sum())
-            count += int(live.sum())
+        total, count = 0.0, 0
+        with one_blas_thread():
+            for t in range(width - 1):
+                logits = self._step(state, padded[:, t]).astype(np.float64)
+                z = logits - logits.max(axis=-1, keepdims=True)
+                logp = z[rows, padded[:, t + 1]] - np.log(np.exp(z).sum(axis=-1))
+                live = mask[:, t + 1]
+                total -= float(logp[live].sum())
+                count += int(live.sum())
         return Score(chars=count, nats=total / count, skipped=skipped)
