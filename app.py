@@ -1,0 +1,24 @@
+"""charlstm studio: pick a text, train a character-level LSTM live, play with what it writes.
+
+Run with `make run` (or `streamlit run app.py`). The pages are in app_pages/; the shared glue in ui/.
+The folder is deliberately not called `pages/`: Streamlit treats a `pages/` folder next to the main
+script as an old-style multipage app until the first session runs st.navigation, so the first visit
+to e.g. /train on a fresh server would run that page alone, without this script.
+"""
+
+import streamlit as st
+
+from ui import state, widgets
+
+st.set_page_config(page_title="charlstm studio", page_icon="✍️", layout="wide")
+
+pages = [
+    st.Page("app_pages/corpus.py", title="Corpus", icon=":material/description:", default=True),
+    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("app_pages/generate.py", title="Generate", icon=":material/edit_note:"),
+    st.Page("app_pages/models.py", title="Models", icon=":material/inventory_2:"),
+]
+page = st.navigation(pages)
+state.init()
+page.run()
+widgets.sidebar()  # after the page, so it shows what the page just chose

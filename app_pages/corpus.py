@@ -1,0 +1,159 @@
+"""Corpus page: choose the text the model learns from, and see what the model will see.
+
+Widget keys (for tests and the browser suite):
+    corpus_next            button   "Next: train a model"
+    corpus_builtin         radio    built-in text (python-docs, nietzsche)
+    corpus_builtin_use     button   use the chosen built-in text (downloads Nietzsche once)
+    corpus_upload          file_uploader  one or more .txt files
+    corpus_paste           text_area      pasted text
+    corpus_paste_use       button   use the pasted text
+    corpus_lowercase       checkbox lowercase everything
+"""
+
+import streamlit as st
+
+from charlstm.charts import char_frequency_chart
+from charlstm.corpora import BUILTINS, nietzsche_is_cached
+from charlstm.errors import CharlstmError
+from charlstm.text import Corpus, corpus_stats, prepare_text
+from ui import state, widgets
+from ui.corpus_tools import corpus_from_files, download_nietzsche, training_sequences
+
+st.title("Choose a text")
+st.markdown(
+    "The model learns to write like the text you give it, one character at a time. "
+    "A built-in text is already chosen, so you can go straight to training."
+)
+if st.button("Next: train a model →", key="corpus_next", type="primary"):
+    st.switch_page("app_pages/train.py")
+
+builtin_tab, upload_tab, paste_tab = st.tabs(["Built-in texts", "Upload files", "Paste text"])
+
+# --- built-in texts --------------------------------------------------------------------------
+with builtin_tab:
+    names = list(BUILTINS)
+    widgets.keep("corpus_builtin", state.default_builtin())
+
+    def describe(name: str) -> str:
+        corpus = BUILTINS[name]
+        if corpus.needs_network and not nietzsche_is_cached():
+            return corpus.description + " (Needs an internet connection the first time.)"
+        return corpus.description
+
+    choice = st.radio(
+        "Built-in text",
+        names,
+        key="corpus_builtin",
+        format_func=lambda n: BUILTINS[n].title,
+        captions=[describe(n) for n in names],
+    )
+    if st.button("Use this text", key="corpus_builtin_use"):
+        try:
+            if choice == "nietzsche" and not nietzsche_is_cached():
+                bar = st.progress(0.0, text="Downloading the Nietzsche text…")
+
+                def progress(done: int, total: int | None) -> None:
+                    of = f" of {total / 1000:,.0f} KB" if total else ""
+                    bar.progress(
+                        min(1.0, done / total) if total else 0.0, text=f"Downloading… {done / 1000:,.0f} KB{of}"
+                    )
+
+                download_nietzsche(progress)
+                bar.empty()
+            state.set_corpus(state.builtin_corpus(choice))
+            st.success(f"Using {BUILTINS[choice].title}.")
+        except CharlstmError as exc:
+            st.error(str(exc))
+
+# --- uploads -----------------------------------------------------------------------------------
+with upload_tab:
+    limit_mb = st.get_option("server.maxUploadSize")
+    files = st.file_uploader(
+        "Text files (.txt)",
+        type=["txt"],
+        accept_multiple_files=True,
+        key="corpus_upload",
+        help=f"Plain text files, up to {limit_mb} MB each. Several files are joined into one text.",
+    )
+    st.caption(
+        f"Up to {limit_mb} MB per file. Plain text only (UTF-8 is best; Windows and UTF-16 files are read "
+        "too). Word or PDF documents: copy the text into a .txt file first."
+    )
+    signature = tuple(f.file_id for f in files or [])
+    if signature and signature != st.session_state.get("_upload_signature"):
+        uploaded = corpus_from_files([(f.name, f.getvalue()) for f in files])
+        st.session_state["_upload_signature"] = signature
+        st.session_state["_upload_errors"] = uploaded.errors
+        if uploaded.corpus is not None:
+            state.set_corpus(uploaded.corpus)
+    if signature:
+        for message in st.session_state.get("_upload_errors", ()):
+            st.error(message, icon=":material/error:")
+
+# --- paste ---------------------------------------------------------------------------------------
+with paste_tab:
+    pasted = st.text_area("Paste any text here", key="corpus_paste", height=200)
+    if st.button("Use this text", key="corpus_paste_use"):
+        if not pasted.strip():
+            st.error("There is nothing to use yet: paste some text into the box first.")
+        else:
+            state.set_corpus(Corpus(pasted.replace("\r\n", "\n"), "pasted text", "paste"))
+            st.success(f"Using your pasted text ({len(pasted):,} characters).")
+
+# --- what the model will see ---------------------------------------------------------------------
+corpus = state.corpus()
+st.header(f"What the model will see: {widgets.corpus_title(corpus.name)}")
+for warning in corpus.warnings:
+    st.warning(warning)
+
+if "corpus_lowercase" not in st.session_state:
+    st.session_state["corpus_lowercase"] = st.session_state["lowercase"]
+st.checkbox(
+    "Lowercase everything",
+    key="corpus_lowercase",
+    on_change=lambda: st.session_state.update(lowercase=st.session_state["corpus_lowercase"]),
+    help="Fewer different characters to learn, so the model learns a little faster; it will never write capitals.",
+)
+lowercase = st.session_state["lowercase"]
+
+cached = st.session_state.get("_stats")
+if cached and cached[0] is corpus and cached[1] == lowercase:
+    stats = cached[2]
+else:
+    stats = corpus_stats(prepare_text(corpus.text, lowercase))
+    st.session_state["_stats"] = (corpus, lowercase, stats)
+
+config = st.session_state.get("train_config") or state.preset_base()
+config = config.replace(lowercase=lowercase)
+sequences = training_sequences(stats.chars, config)
+c1, c2, c3, c4, c5 = st.columns(5)
+c1.metric("Characters", f"{stats.chars:,}")
+c2.metric("Different characters", f"{stats.unique_chars:,}")
+c3.metric("Lines", f"{stats.lines:,}")
+c4.metric("Words", f"{stats.words:,}")
+c5.metric(
+    "Training sequences",
+    f"{sequences:,}",
+    help=f"Pieces of {config.seq_len} characters the model practises on with the current training settings "
+    f"({config.preset} preset); {config.val_fraction:.0%} of the text is kept aside to check the model.",
+)
+if stats.chars < config.min_corpus_chars():
+    st.error(
+        f"This text is too short for training: {stats.chars:,} characters, but the current settings need at "
+        f"least {config.min_corpus_chars():,}. Add more text, or choose a shorter sequence length on the Train page."
+    )
+elif stats.unique_chars > 500:
+    st.info(
+        f"This text uses {stats.unique_chars:,} different characters (for example Chinese or Japanese). "
+        "That works, but the model needs more text and time to learn each one."
+    )
+
+left, right = st.columns([3, 2])
+with left:
+    st.altair_chart(char_frequency_chart(stats.top_chars[:30], stats.chars), width="stretch")
+with right:
+    st.caption("The beginning of the text")
+    preview = prepare_text(corpus.text[:1500], lowercase)
+    widgets.text_block(preview + ("…" if len(corpus.text) > 1500 else ""))
+
+widgets.remember("corpus_builtin")

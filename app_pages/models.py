@@ -1,0 +1,198 @@
+"""Models page: the library of trained models. Rename, delete, download, upload, continue training.
+
+Widget keys (for tests and the browser suite):
+    models_pick            selectbox      the model the actions below apply to
+    models_use             button         open it in the playground
+    models_new_name        text_input     new name
+    models_rename          button         rename
+    models_delete          button         delete (asks first)
+    models_delete_confirm  button         yes, delete it
+    models_delete_cancel   button         keep it
+    models_download        download_button  the model as a .zip bundle
+    models_more_epochs     number_input   epochs to add
+    models_more_minutes    number_input   time limit for them (minutes)
+    models_continue        button         continue training
+    models_upload          file_uploader  a .zip bundle exported by charlstm
+"""
+
+import datetime as dt
+import functools
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from charlstm import store
+from charlstm.bundle import export_bundle, import_bundle
+from charlstm.errors import CharlstmError
+from charlstm.training import TrainingJob
+from ui import state, widgets
+
+STATES = {
+    "completed": "finished",
+    "time": "finished (time limit)",
+    "user": "stopped by you",
+    "diverged": "stopped: unstable",
+    "error": "failed",
+    "running": "training",
+    "interrupted": "interrupted",
+    "unreadable": "unreadable",
+}
+
+
+def bundle_bytes(run_dir: Path) -> bytes:
+    """The run's best model as a zip (Keras-free weights, vocabulary, settings, history)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = export_bundle(run_dir, Path(tmp) / "model.zip")
+        return path.read_bytes()
+
+
+st.title("Your models")
+st.caption(f"Saved in {store.runs_root()}")
+
+# --- upload ------------------------------------------------------------------------------------------
+with st.expander("Add a model from a file (.zip)", icon=":material/upload:"):
+    upload = st.file_uploader(
+        "A model bundle exported from charlstm", type=["zip"], key="models_upload", max_upload_size=300
+    )
+    st.caption("Only the model's numbers are read from the file; nothing in it is run as code.")
+    if upload is not None and upload.file_id != st.session_state.get("_imported_id"):
+        st.session_state["_imported_id"] = upload.file_id
+        try:
+            run_dir = import_bundle(upload.getvalue(), store.runs_root())
+            st.session_state["_import_result"] = ("ok", f"Added {widgets.run_name(run_dir)} to your models.")
+            st.session_state["models_pick"] = run_dir.name
+        except CharlstmError as exc:
+            st.session_state["_import_result"] = ("error", f"{upload.name}: {exc}")
+    result = st.session_state.get("_import_result")
+    if upload is not None and result:
+        (st.success if result[0] == "ok" else st.error)(result[1])
+
+
+def library(runs: list[store.RunSummary]) -> None:
+    """The table of models, then actions on the one picked."""
+    table = pd.DataFrame(
+        {
+            "name": [r.name for r in runs],
+            "text": [r.corpus for r in runs],
+            "preset": [r.preset for r in runs],
+            "size (numbers)": [r.parameters or None for r in runs],
+            "held-out bits/char": [r.val_bpc for r in runs],
+            "epochs": [r.epochs for r in runs],
+            "created": [dt.datetime.fromtimestamp(r.created).strftime("%Y-%m-%d %H:%M") for r in runs],
+            "state": [STATES.get(r.state, r.state) for r in runs],
+            "problem": [r.error or "" for r in runs],
+        }
+    )
+    if not any(r.error for r in runs):
+        table = table.drop(columns=["problem"])
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "held-out bits/char": st.column_config.NumberColumn(format="%.3f", help=widgets.HELP["bpc"]),
+            "size (numbers)": st.column_config.NumberColumn(format="localized"),
+        },
+    )
+    widgets.help_box("bpc")
+
+    # --- one model ------------------------------------------------------------------------------------------
+    by_id = {r.path.name: r for r in runs}
+    if st.session_state.get("models_pick") not in by_id:
+        preferred = [state.model_run(), st.session_state.get("run_id")]
+        st.session_state["models_pick"] = next((p for p in preferred if p in by_id), runs[0].path.name)
+    run_id = st.selectbox(
+        "Model", list(by_id), key="models_pick", format_func=lambda i: f"{by_id[i].name} ({STATES.get(by_id[i].state)})"
+    )
+    run = by_id[run_id]
+    has_model = run.readable and any((run.path / f"{t}.weights.npz").exists() for t in ("best", "last"))
+    training_now = state.registry().is_active(run_id) or run.state == "running"
+    if run.error:
+        st.error(f"{run.error}. You can delete it.")
+
+    actions, danger = st.columns([3, 2])
+    with actions:
+        if has_model and st.button("Write with this model →", key="models_use", type="primary"):
+            state.set_model(run_id)
+            st.switch_page("app_pages/generate.py")
+
+        if has_model:
+            st.download_button(
+                "Download as a file (.zip)",
+                data=functools.partial(bundle_bytes, run.path),
+                file_name=f"{store.slugify(run.name)}.zip",
+                mime="application/zip",
+                key="models_download",
+                on_click="ignore",
+                icon=":material/download:",
+            )
+
+        if run.readable:
+            new_name = st.text_input("New name", key="models_new_name", max_chars=80, placeholder=run.name)
+            if st.button("Rename", key="models_rename", icon=":material/edit:"):
+                try:
+                    store.rename_run(run.path, new_name)
+                    st.toast(f"Renamed to {new_name.strip()}.")
+                    st.rerun()
+                except CharlstmError as exc:
+                    st.error(str(exc))
+
+        if run.readable and not training_now:
+            st.markdown("**Continue training**")
+            c1, c2 = st.columns(2)
+            more = c1.number_input("More epochs", 1, 1000, value=5, key="models_more_epochs")
+            minutes = c2.number_input(
+                "Time limit (minutes)", 0.1, 240.0, value=10.0, step=1.0, key="models_more_minutes"
+            )
+            if st.button("Continue training", key="models_continue", icon=":material/play_arrow:"):
+                if any(v.active for v in state.registry().for_owner(state.owner())):
+                    st.error("You already have a training running or waiting. Stop it first, or wait until it ends.")
+                else:
+                    try:
+                        corpus = None if (run.path / "corpus.txt").exists() else state.corpus()
+                        job = TrainingJob.resume(
+                            run.path, epochs=int(more), seconds=float(minutes) * 60.0, corpus=corpus
+                        )
+                        state.registry().submit(job, state.owner(), label=run.name)
+                        state.set_run(run_id)
+                        st.switch_page("app_pages/train.py")
+                    except CharlstmError as exc:
+                        st.error(str(exc))
+            if not (run.path / "corpus.txt").exists():
+                st.caption("This model came from a file without its training text: it continues on your current text.")
+
+    with danger:
+        if training_now:
+            st.caption("This model is training now; stop it on the Train page before deleting it.")
+        elif st.session_state.get("_delete_pending") != run_id:
+            if st.button("Delete…", key="models_delete", icon=":material/delete:"):
+                st.session_state["_delete_pending"] = run_id
+                st.rerun()
+        else:
+            st.warning(f"Delete **{run.name}** for good? This cannot be undone.")
+            yes, no = st.columns(2)
+            if yes.button("Yes, delete it", key="models_delete_confirm", type="primary"):
+                try:
+                    store.delete_run(run.path, store.runs_root())
+                    st.session_state.pop("_delete_pending", None)
+                    if state.model_run() == run_id:
+                        state.set_model(None)
+                    if st.session_state.get("run_id") == run_id:
+                        state.set_run(None)
+                    st.toast(f"Deleted {run.name}.")
+                    st.rerun()
+                except CharlstmError as exc:
+                    st.error(str(exc))
+            if no.button("Keep it", key="models_delete_cancel"):
+                st.session_state.pop("_delete_pending", None)
+                st.rerun()
+
+
+runs = state.visible_runs()
+if runs:
+    library(runs)
+else:
+    st.info("No models yet. Train one on the Train page, or add a model file above.")
+    st.page_link("app_pages/train.py", label="Go to the Train page", icon=":material/model_training:")

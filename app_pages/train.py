@@ -1,0 +1,434 @@
+"""Train page: pick a preset (or tune it), start, watch the model learn, stop.
+
+Widget keys (for tests and the browser suite):
+    train_preset       radio         quick / classic / quality
+    train_layers       number_input  LSTM layers (1-3)          } in the "Advanced settings"
+    train_units        number_input  units per layer            } expander
+    train_seq_len      number_input  sequence length
+    train_mode         selectbox     sequence / window
+    train_stride       number_input  step between windows (window mode only)
+    train_batch        number_input  batch size
+    train_lr           number_input  learning rate
+    train_optimizer    selectbox     adam / rmsprop / sgd
+    train_budget       radio         time / epochs
+    train_minutes      number_input  time limit in minutes (time budget)
+    train_epochs       number_input  number of epochs (epochs budget)
+    train_val          slider        share of the text held out for validation
+    train_seed         number_input  random seed
+    train_name         text_input    model name (optional)
+    train_start        button        start training (or join the queue)
+    train_stop         button        stop training / leave the queue
+    train_play         button        open the finished model in the playground
+    train_new          button        forget the shown run and set up a new one
+
+The run shown is the one in the URL (?run=<run id>), so a reload reattaches to a running job.
+"""
+
+from pathlib import Path
+
+import streamlit as st
+
+from charlstm import store
+from charlstm.charts import batch_loss_chart, epoch_chart
+from charlstm.config import PRESETS, TrainConfig, preset_config
+from charlstm.errors import CharlstmError
+from charlstm.jobs import JobView
+from charlstm.text import prepare_text
+from charlstm.training import EpochRecord, EpochSamples, TrainingJob
+from charlstm.weights import parameter_count
+from ui import state, widgets
+
+TIME_BUDGET_EPOCHS = 10_000  # with a time limit, epochs only bound the run; the clock ends it
+ADVANCED_KEYS = (
+    "train_layers",
+    "train_units",
+    "train_seq_len",
+    "train_mode",
+    "train_stride",
+    "train_batch",
+    "train_lr",
+    "train_optimizer",
+    "train_budget",
+    "train_minutes",
+    "train_epochs",
+    "train_val",
+    "train_seed",
+)
+MODES = {
+    "sequence": "Predict every next character (fast learning)",
+    "window": "One prediction per window (the 2017 example)",
+}
+
+
+def preset_values(cfg: TrainConfig) -> dict:
+    return {
+        "train_layers": cfg.layers,
+        "train_units": cfg.units,
+        "train_seq_len": cfg.seq_len,
+        "train_mode": cfg.mode,
+        "train_stride": cfg.stride if cfg.mode == "window" else 3,
+        "train_batch": cfg.batch_size,
+        "train_lr": float(cfg.learning_rate),
+        "train_optimizer": cfg.optimizer,
+        "train_budget": "time" if cfg.seconds else "epochs",
+        "train_minutes": float((cfg.seconds or 600.0) / 60.0),
+        "train_epochs": cfg.epochs if not cfg.seconds else 20,
+        "train_val": float(cfg.val_fraction),
+        "train_seed": cfg.seed,
+    }
+
+
+def apply_preset() -> None:
+    """A new preset resets the advanced settings (and the lowercase choice) to its own values."""
+    cfg = PRESETS[st.session_state["train_preset"]].config
+    st.session_state["preset"] = cfg.preset
+    st.session_state["lowercase"] = cfg.lowercase
+    st.session_state.pop("corpus_lowercase", None)
+    for key, value in preset_values(cfg).items():
+        st.session_state[key] = value
+        st.session_state.pop(f"_keep_{key}", None)
+
+
+def settings_form(disabled: bool) -> TrainConfig | None:
+    widgets.keep("train_preset", state.preset_name())
+    name = st.radio(
+        "Preset",
+        list(PRESETS),
+        key="train_preset",
+        horizontal=True,
+        on_change=apply_preset,
+        disabled=disabled,
+        format_func=str.capitalize,
+    )
+    st.session_state["preset"] = name
+    st.caption(PRESETS[name].description)
+    for key, value in preset_values(PRESETS[name].config).items():
+        widgets.keep(key, value)
+    with st.expander("Advanced settings", icon=":material/tune:"):
+        c1, c2, c3 = st.columns(3)
+        c1.number_input("Layers", 1, 3, step=1, key="train_layers", disabled=disabled, help="Stacked LSTM layers.")
+        c2.number_input(
+            "Units per layer",
+            4,
+            2048,
+            step=32,
+            key="train_units",
+            disabled=disabled,
+            help="The model's memory size. More units: better writing, slower training.",
+        )
+        c3.number_input(
+            "Sequence length",
+            2,
+            1000,
+            step=10,
+            key="train_seq_len",
+            disabled=disabled,
+            help="How many characters the model reads in one piece while training.",
+        )
+        c1.selectbox("Training mode", list(MODES), key="train_mode", format_func=MODES.get, disabled=disabled)
+        if st.session_state["train_mode"] == "window":
+            c2.number_input(
+                "Step between windows",
+                1,
+                10_000,
+                key="train_stride",
+                disabled=disabled,
+                help="Characters between the starts of two training windows (the 2017 example used 3).",
+            )
+        c3.number_input(
+            "Batch size", 1, 4096, step=16, key="train_batch", disabled=disabled, help="Sequences per training step."
+        )
+        c1.number_input(
+            "Learning rate",
+            0.00001,
+            100.0,
+            step=0.001,
+            format="%.5f",
+            key="train_lr",
+            disabled=disabled,
+            help="How big each learning step is. Too high and training becomes unstable.",
+        )
+        c2.selectbox("Optimizer", ["adam", "rmsprop", "sgd"], key="train_optimizer", disabled=disabled)
+        c3.slider(
+            "Held-out share",
+            0.0,
+            0.5,
+            step=0.05,
+            key="train_val",
+            disabled=disabled,
+            help="The end of the text is kept aside to check the model on text it never trained on.",
+        )
+        budget = c1.radio(
+            "Stop after",
+            ["time", "epochs"],
+            key="train_budget",
+            disabled=disabled,
+            format_func={"time": "a time limit", "epochs": "a number of epochs"}.get,
+        )
+        if budget == "time":
+            c2.number_input(
+                "Time limit (minutes)", 0.1, 240.0, step=1.0, format="%.1f", key="train_minutes", disabled=disabled
+            )
+        else:
+            c2.number_input(
+                "Epochs",
+                1,
+                1000,
+                step=1,
+                key="train_epochs",
+                disabled=disabled,
+                help="One epoch is one pass over the training text.",
+            )
+        c3.number_input(
+            "Random seed",
+            0,
+            2**31 - 1,
+            key="train_seed",
+            disabled=disabled,
+            help="The same seed and settings train the same model again.",
+        )
+    widgets.remember("train_preset", *ADVANCED_KEYS)
+
+    s = st.session_state
+    seq_len = int(s["train_seq_len"])
+    overrides = dict(
+        lowercase=bool(s["lowercase"]),
+        layers=int(s["train_layers"]),
+        units=int(s["train_units"]),
+        seq_len=seq_len,
+        mode=s["train_mode"],
+        stride=int(s["train_stride"]) if s["train_mode"] == "window" else seq_len,
+        batch_size=int(s["train_batch"]),
+        learning_rate=float(s["train_lr"]),
+        optimizer=s["train_optimizer"],
+        val_fraction=float(s["train_val"]),
+        seed=int(s["train_seed"]),
+    )
+    if s["train_budget"] == "time":
+        overrides.update(seconds=float(s["train_minutes"]) * 60.0, epochs=TIME_BUDGET_EPOCHS)
+    else:
+        overrides.update(seconds=None, epochs=int(s["train_epochs"]))
+    try:
+        config = preset_config(name, **overrides)
+    except CharlstmError as exc:
+        st.error(str(exc))
+        return None
+    st.session_state["train_config"] = config
+    return config
+
+
+def budget_words(cfg: TrainConfig) -> str:
+    if cfg.seconds:
+        return f"for {widgets.duration(cfg.seconds)}"
+    return f"for {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}"
+
+
+def progress_line(view: JobView) -> str:
+    snap = view.snapshot
+    epoch = f"Epoch {snap.epoch}" if view.config.seconds else f"Epoch {snap.epoch} of {snap.epochs}"
+    parts = [epoch, f"step {snap.step} of {snap.steps_per_epoch}"]
+    if snap.chars_per_sec:
+        parts.append(f"{snap.chars_per_sec:,.0f} characters/s")
+    if snap.eta_seconds is not None:
+        parts.append(f"about {widgets.duration(snap.eta_seconds)} left")
+    return " · ".join(parts)
+
+
+def draw_progress(view: JobView) -> None:
+    snap = view.snapshot
+    if view.state == "queued":
+        st.info(
+            f"The trainer is busy ({view.running_now} training now). You are number {view.position} in the "
+            "queue; your settings are kept and training starts by itself. You can leave this page open or "
+            "come back later.",
+            icon=":material/hourglass_top:",
+        )
+        return
+    if view.state == "cancelled":
+        st.info(view.note or "Cancelled.")
+        return
+    if snap.state == "preparing":
+        st.progress(0.0, text="Preparing the data and building the model…")
+    else:
+        st.progress(snap.progress, text=progress_line(view))
+        if snap.state == "stopping" or snap.message != "Training…":
+            st.caption(snap.message)
+    for notice in snap.notices:
+        st.warning(notice)
+
+
+def draw_outcome(reason: str | None, message: str, notices=(), note: str | None = None) -> None:
+    text = message + (f" {note}" if note else "")
+    if reason in ("completed", "time", "user"):
+        st.success(text, icon=":material/check_circle:")
+    elif reason == "diverged":
+        st.warning(text)
+    elif reason == "interrupted":
+        st.warning(text, icon=":material/power_off:")
+    else:
+        st.error(text)
+    for notice in notices:
+        st.warning(notice)
+
+
+def draw_charts(batch_losses, history) -> None:
+    left, right = st.columns(2)
+    with left:
+        if batch_losses:
+            st.altair_chart(batch_loss_chart(batch_losses), width="stretch")
+        else:
+            st.caption("The loss per batch appears here as soon as training starts.")
+    with right:
+        if history:
+            st.altair_chart(epoch_chart(history), width="stretch")
+        else:
+            st.caption("After the first epoch, its loss on training and held-out text appears here.")
+    widgets.help_box("loss", "bpc")
+
+
+def draw_samples(samples, keep: int = 15) -> None:
+    if not samples:
+        return
+    newest = samples[-1]
+    st.subheader(f"What the model writes after epoch {newest.epoch}")
+
+    def one(entry: EpochSamples) -> None:
+        st.caption("Each text continues the same prompt, taken from the training text:")
+        widgets.text_block(entry.prompt)
+        cols = st.columns(len(entry.samples))
+        for col, (temperature, text) in zip(cols, entry.samples, strict=True):
+            with col:
+                st.markdown(f"**Temperature {temperature:g}**")
+                widgets.text_block(text)
+
+    one(newest)
+    for entry in list(reversed(samples[:-1]))[:keep]:
+        with st.expander(f"Epoch {entry.epoch}"):
+            one(entry)
+    widgets.help_box("temperature", title="What is temperature?")
+
+
+def offer_model(run_dir: Path) -> None:
+    has_model = any((run_dir / f"{t}.weights.npz").exists() for t in ("best", "last"))
+    if has_model and st.button("Play with this model →", key="train_play", type="primary"):
+        state.set_model(run_dir.name)
+        st.switch_page("app_pages/generate.py")
+
+
+def draw_live(run_id: str, was_active: bool) -> None:
+    """Redrawn every second while the job trains; a full rerun once it ends (to swap the buttons)."""
+
+    @st.fragment(run_every=1.0 if was_active else None)
+    def live() -> None:
+        view = state.registry().get(run_id, state.owner())
+        if view is None:
+            return
+        if was_active and not view.active:
+            st.rerun()
+        snap = view.snapshot
+        draw_progress(view)
+        if view.state == "finished" or snap.finished:
+            draw_outcome(snap.stop_reason, snap.message, snap.notices, view.note)
+        if view.state in ("running", "finished"):
+            draw_charts(snap.batch_losses, snap.history)
+            draw_samples(snap.samples)
+
+    live()
+
+
+def draw_from_disk(run_dir: Path) -> None:
+    """A run the registry no longer holds (finished long ago, or the server restarted)."""
+    status = store.read_status(run_dir)
+    history = []
+    for h in store.read_jsonl(run_dir / "history.jsonl"):
+        try:
+            history.append(EpochRecord(**h))
+        except TypeError:
+            continue
+    samples = []
+    for s in store.read_jsonl(run_dir / "samples.jsonl"):
+        try:
+            pairs = tuple((float(x["temperature"]), str(x["text"])) for x in s["samples"])
+            samples.append(EpochSamples(int(s["epoch"]), str(s["prompt"]), pairs))
+        except (KeyError, TypeError, ValueError):
+            continue
+    st.subheader(widgets.run_name(run_dir))
+    run_state = status.get("state", "unknown")
+    if run_state == "interrupted":
+        message = (
+            f"This training was interrupted (the server stopped) after {len(history)} epochs. Everything up to "
+            "the last finished epoch is kept; you can continue it from the Models page."
+        )
+    elif run_state == "running":
+        message = "This run is training in another program (for example the command line)."
+    else:
+        message = status.get("message") or "This run has finished."
+    draw_outcome(run_state if run_state != "running" else "completed", message)
+    draw_charts((), history)
+    draw_samples(samples)
+    offer_model(run_dir)
+
+
+# --- the page ---------------------------------------------------------------------------------------
+st.title("Train a model")
+corpus = state.corpus()
+registry, me = state.registry(), state.owner()
+run_id = st.session_state.get("run_id")
+view = registry.get(run_id, me)
+busy = view is not None and view.active
+other_active = [v for v in registry.for_owner(me) if v.active and v.run_id != run_id]
+
+config = settings_form(disabled=busy)
+text_chars = len(corpus.text)
+st.markdown(f"**Text:** {widgets.corpus_title(corpus.name)} · {text_chars:,} characters")
+if config is not None:
+    vocab_size = len(set(prepare_text(corpus.text[:2_000_000], config.lowercase)))
+    st.caption(
+        f"A {config.layers}-layer model with {config.units} units per layer "
+        f"({parameter_count(config, vocab_size):,} numbers to learn), trained {budget_words(config)}."
+    )
+
+if not busy:
+    st.text_input("Model name (optional)", key="train_name", max_chars=80, placeholder="e.g. My first model")
+col_start, col_new, _ = st.columns([2, 2, 6])
+if busy:
+    label = "Leave the queue" if view.state == "queued" else "Stop"
+    if col_start.button(label, key="train_stop", icon=":material/stop_circle:"):
+        registry.stop(view.run_id, me)
+        st.rerun()
+elif other_active:
+    st.info(f"You already have a training going: {other_active[0].label}.")
+    if col_start.button("Show it", key="train_show_other"):
+        state.set_run(other_active[0].run_id)
+        st.rerun()
+else:
+    if col_start.button(
+        "Start training", key="train_start", type="primary", disabled=config is None, icon=":material/play_arrow:"
+    ):
+        label = st.session_state.get("train_name", "").strip() or f"{corpus.name} ({config.preset})"
+        try:
+            job = TrainingJob.create(corpus, config, root=store.runs_root(), name=label)
+            registry.submit(job, me, label=label)
+            state.set_run(job.run_dir.name)
+            st.rerun()
+        except CharlstmError as exc:
+            st.error(str(exc))
+    if run_id and col_new.button("Set up a new run", key="train_new"):
+        state.set_run(None)
+        st.rerun()
+
+if view is not None:
+    st.divider()
+    st.subheader(view.label)
+    draw_live(view.run_id, busy)
+    if not busy:
+        offer_model(view.run_dir)
+elif run_id:
+    run_dir = state.run_dir_of(run_id)
+    st.divider()
+    if run_dir is None:
+        st.info("The run in this address no longer exists (it may have been deleted). Start a new one above.")
+    else:
+        draw_from_disk(run_dir)
+else:
+    st.info("Press **Start training** to begin. The quick preset writes real-looking words within a few minutes.")

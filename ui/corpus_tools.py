@@ -1,0 +1,115 @@
+"""Small pure helpers for the corpus page (no Streamlit, no TensorFlow), kept next to the UI that uses them."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from charlstm.config import TrainConfig
+from charlstm.corpora import NIETZSCHE_SHA256, NIETZSCHE_URL, keras_cache_path
+from charlstm.data import window_starts
+from charlstm.errors import CorpusError
+from charlstm.text import Corpus, decode_bytes, join_texts
+
+DOWNLOAD_TIMEOUT = 30
+
+
+def training_sequences(n_chars: int, config: TrainConfig) -> int:
+    """How many training sequences `config` makes from a text of `n_chars` characters.
+
+    The held-out tail is cut off as `charlstm.data.split_ids` does (without building the ids).
+    """
+    if config.max_chars:
+        n_chars = min(n_chars, config.max_chars)
+    n_train = n_chars - round(n_chars * config.val_fraction)
+    return window_starts(n_train, config)
+
+
+def read_cached_nietzsche() -> str | None:
+    """The cached Nietzsche text when the cache holds the right file, else None (no TF import)."""
+    path = keras_cache_path("nietzsche.txt")
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if hashlib.sha256(data).hexdigest() != NIETZSCHE_SHA256:
+        return None
+    return decode_bytes(data, "nietzsche").text.strip("\n")
+
+
+def download_nietzsche(progress: Callable[[int, int | None], None], url: str = NIETZSCHE_URL) -> None:
+    """Download Nietzsche into the Keras cache (where `charlstm.corpora` looks), reporting bytes as they come.
+
+    The file is checked against its known SHA-256 before it is put in place.
+    """
+    target = keras_cache_path("nietzsche.txt")
+    digest = hashlib.sha256()
+    tmp_name = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with (
+            urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response,
+            tempfile.NamedTemporaryFile(dir=target.parent, prefix=".nietzsche-", delete=False) as out,
+        ):
+            tmp_name = out.name
+            total = int(response.headers.get("Content-Length") or 0) or None
+            done = 0
+            while chunk := response.read(64 * 1024):
+                out.write(chunk)
+                digest.update(chunk)
+                done += len(chunk)
+                progress(done, total)
+        if digest.hexdigest() != NIETZSCHE_SHA256:
+            raise CorpusError(
+                "The downloaded Nietzsche file is not the expected one (it may be damaged). Try again later, "
+                "or use the offline 'python-docs' corpus or your own text."
+            )
+        os.replace(tmp_name, target)
+        tmp_name = None
+    except CorpusError:
+        raise
+    except Exception as exc:  # network errors come in many types; all mean the same to a user
+        raise CorpusError(
+            f"Could not download the Nietzsche text ({type(exc).__name__}). Check the internet connection, "
+            f"or download {url} yourself and save it as {target}. Meanwhile the offline "
+            "'python-docs' text or your own files work without a connection."
+        ) from None
+    finally:
+        if tmp_name:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    """The result of reading some uploaded files: a corpus from the good ones, a message per bad one."""
+
+    corpus: Corpus | None
+    errors: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+def corpus_from_files(files: list[tuple[str, bytes]]) -> Uploaded:
+    """Decode every file; bad ones are reported by name and left out, good ones become one corpus."""
+    texts, names, errors, warnings = [], [], [], []
+    for name, data in files:
+        try:
+            decoded = decode_bytes(data, name=name)
+        except CorpusError as exc:
+            errors.append(str(exc))
+            continue
+        if not decoded.text.strip():
+            errors.append(f"{name} is empty (or only spaces and line breaks). Choose a file with text in it.")
+            continue
+        texts.append(decoded.text)
+        names.append(name)
+        warnings.extend(decoded.warnings)
+    if not texts:
+        return Uploaded(None, tuple(errors), tuple(warnings))
+    corpus = Corpus(join_texts(texts), " + ".join(names), "files", tuple(warnings))
+    return Uploaded(corpus, tuple(errors), tuple(warnings))

@@ -1,0 +1,144 @@
+"""Widgets and texts shared by the pages: the sidebar, plain-word help, text display, kept widget values."""
+
+from __future__ import annotations
+
+import html
+import math
+from pathlib import Path
+
+import streamlit as st
+
+from charlstm import store
+from charlstm.jobs import JobView
+
+from . import state
+
+HELP = {
+    "temperature": (
+        "**Temperature** is how adventurous the model is when it picks the next character. "
+        "Low values (0.2) play safe: the likeliest characters, often repeating itself. "
+        "1 is the model exactly as it learned. Above 1 it takes more risks: more surprises, more "
+        "made-up words. 0 always takes the single likeliest character."
+    ),
+    "loss": (
+        "**Loss** measures how surprised the model is by the real next character; it falls as the model "
+        "learns. It is measured on the text the model trains on and on a held-out part it never trains "
+        "on. If the held-out loss stops falling while the training loss keeps falling, the model has "
+        "started to memorise instead of learning."
+    ),
+    "bpc": (
+        "**Bits per character** is the loss in a unit you can picture: how many yes/no questions the "
+        "model still needs, on average, to guess the next character. Blind guessing among 64 characters "
+        "needs 6; a good model of English gets below 2. Lower is better."
+    ),
+}
+
+
+def help_box(*topics: str, title: str = "What do these words mean?") -> None:
+    with st.expander(title, icon=":material/help:"):
+        for topic in topics:
+            st.markdown(HELP[topic])
+
+
+def keep(key: str, default) -> str:
+    """Let a widget keep its value when the user visits another page and comes back.
+
+    Streamlit drops a widget's key when its page is not drawn; the value is copied to a plain key
+    by `remember` and put back here before the widget is drawn. Returns the key.
+    """
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state.get(f"_keep_{key}", default)
+    return key
+
+
+def remember(*keys: str) -> None:
+    for key in keys:
+        if key in st.session_state:
+            st.session_state[f"_keep_{key}"] = st.session_state[key]
+
+
+def text_block(text: str) -> None:
+    """Generated text shown exactly as written (no Markdown), wrapped, with a copy button."""
+    st.code(text, language=None, wrap_lines=True)
+
+
+def shaded_html(text: str, probs, prompt: str = "") -> str:
+    """Each character on a background as strong as the model's surprise at it; characters escaped."""
+    spans = [f"<b>{html.escape(prompt)}</b>"] if prompt else []
+    for ch, p in zip(text, probs, strict=False):
+        surprise = 1.0 - float(p)
+        shown = "⏎\n" if ch == "\n" else html.escape(ch)
+        spans.append(
+            f'<span title="{float(p):.0%} likely" style="background: rgba(245,133,24,{surprise:.2f})">{shown}</span>'
+        )
+    return (
+        '<div style="font-family: monospace; white-space: pre-wrap; line-height: 1.6; '
+        'padding: 0.5rem; border: 1px solid rgba(128,128,128,0.3); border-radius: 0.5rem">' + "".join(spans) + "</div>"
+    )
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "unknown"
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def corpus_title(name: str) -> str:
+    return state.builtin_title(name)
+
+
+def run_name(run_dir: Path) -> str:
+    try:
+        return str(store.read_json(run_dir / "meta.json").get("name", run_dir.name))
+    except Exception:  # an unreadable run still gets a label
+        return run_dir.name
+
+
+def job_line(view: JobView) -> str:
+    """One line about a job, for the sidebar."""
+    snap = view.snapshot
+    if view.state == "queued":
+        return f"Waiting for the trainer: number {view.position} in the queue."
+    if view.state == "cancelled":
+        return "Cancelled before it started."
+    if view.state == "finished" or snap.finished:
+        return snap.message
+    if snap.state == "preparing":
+        return "Preparing the data…"
+    of = "" if view.config.seconds else f" of {snap.epochs}"
+    return f"Epoch {snap.epoch}{of} · {snap.progress:.0%}"
+
+
+def sidebar() -> None:
+    """Current corpus, current model and this session's jobs, on every page."""
+    with st.sidebar:
+        corpus = state.corpus()
+        st.markdown("**Text**")
+        st.caption(f"{corpus_title(corpus.name)} · {len(corpus.text):,} characters")
+        st.markdown("**Model**")
+        model_dir = state.run_dir_of(state.model_run())
+        st.caption(run_name(model_dir) if model_dir else "None yet: train one, or pick one under Models.")
+        views = state.registry().for_owner(state.owner())
+        active = any(v.active for v in views)
+
+        @st.fragment(run_every=2.0 if active else None)
+        def jobs() -> None:
+            shown = [v for v in state.registry().for_owner(state.owner()) if v.active or v.state == "finished"]
+            if not shown:
+                return
+            st.markdown("**Training**")
+            for view in shown[:3]:
+                icon = {
+                    "queued": ":material/hourglass_top:",
+                    "running": ":material/directions_run:",
+                    "finished": ":material/check_circle:",
+                }.get(view.state, ":material/radio_button_unchecked:")
+                st.caption(f"{icon} {view.label}: {job_line(view)}")
+            st.page_link("app_pages/train.py", label="Open the Train page", icon=":material/monitoring:")
+
+        jobs()
