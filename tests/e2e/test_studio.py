@@ -1,0 +1,129 @@
+"""The studio in a real browser, clicked through like a user would.
+
+Main flow: paste a text, train a tiny model, watch the loss chart and an epoch's samples, stop,
+open the playground, move the temperature slider and see the text change, download it, find the
+model in the library. Also: reload the page mid-training and find the run still going.
+Each step saves a screenshot under test-results/screenshots/ (the README's come from here).
+"""
+
+from __future__ import annotations
+
+import re
+
+from conftest import shot, wait_idle
+
+TINY_SETTINGS = {"train_units": "32", "train_seq_len": "32", "train_batch": "32"}
+
+
+def key(name: str) -> str:
+    """Streamlit puts `st-key-<key>` on the container of every widget with a key."""
+    return f".st-key-{name}"
+
+
+def open_app(page, path: str = "/") -> None:
+    page.goto(page.base_url + path)
+    wait_idle(page, 90_000)
+
+
+def nav(page, title: str) -> None:
+    page.locator("[data-testid=stSidebarNavLink]", has_text=title).click()
+    wait_idle(page)
+
+
+def use_pasted_text(page, text: str) -> None:
+    page.get_by_role("tab", name="Paste text").click()
+    page.locator(f"{key('corpus_paste')} textarea").fill(text)
+    page.locator(f"{key('corpus_paste_use')} button").click()
+    wait_idle(page)
+
+
+def tiny_settings(page, minutes: str) -> None:
+    """Advanced settings for a small model that trains in seconds, with a time limit."""
+    page.get_by_text("Advanced settings").click()
+    for name, value in TINY_SETTINGS.items():
+        box = page.locator(f"{key(name)} input")
+        box.fill(value)
+        box.press("Enter")
+        wait_idle(page)
+    page.locator(key("train_budget")).get_by_text("a time limit").click()
+    wait_idle(page)
+    box = page.locator(f"{key('train_minutes')} input")
+    box.fill(minutes)
+    box.press("Enter")
+    wait_idle(page)
+
+
+def start_training(page) -> None:
+    page.locator(f"{key('train_start')} button").click()
+    page.wait_for_selector(f"{key('train_stop')} button", timeout=60_000)
+
+
+def code_text(page) -> str:
+    return page.locator("[data-testid=stCode]").first.inner_text()
+
+
+def test_main_flow_train_stop_generate_download(page, english_text):
+    open_app(page)
+    shot(page, "corpus")
+    use_pasted_text(page, english_text[:15_000])
+    assert page.get_by_text("15,000").first.is_visible()
+
+    nav(page, "Train")
+    tiny_settings(page, minutes="2")
+    start_training(page)
+    # the per-batch loss chart, then the first epoch's samples
+    page.wait_for_selector("[data-testid=stVegaLiteChart]", timeout=60_000)
+    page.get_by_text(re.compile(r"What the model writes after epoch \d+")).wait_for(timeout=60_000)
+    assert page.get_by_text("Temperature 0.2").first.is_visible()
+    shot(page, "train")
+
+    page.locator(f"{key('train_stop')} button").click()
+    page.get_by_text(re.compile("Stopped by you")).first.wait_for(timeout=60_000)
+    shot(page, "train-stopped")
+
+    nav(page, "Generate")
+    page.wait_for_selector("[data-testid=stCode]")
+    before = code_text(page)
+    slider = page.locator(f"{key('gen_temperature')} input[type=range]")
+    slider.focus()
+    for _ in range(8):
+        slider.press("ArrowRight")
+    wait_idle(page)
+    page.wait_for_function(
+        "before => document.querySelector('[data-testid=stCode]').innerText !== before", arg=before, timeout=10_000
+    )
+    after = code_text(page)
+    assert after != before and len(after) > 100
+    page.locator(key("gen_compare")).get_by_text("Compare temperatures").click()
+    page.get_by_text("Temperature 1.2", exact=True).wait_for(timeout=15_000)
+    wait_idle(page)
+    shot(page, "generate")
+
+    with page.expect_download() as download:
+        page.locator(f"{key('gen_download')} button").click()
+    downloaded = open(download.value.path(), encoding="utf-8").read()
+    assert downloaded.strip() == after.strip()
+
+    nav(page, "Models")
+    assert page.get_by_text("pasted", exact=False).first.is_visible()
+    shot(page, "models")
+
+
+def test_reload_mid_training_reattaches(page, english_text):
+    open_app(page)
+    use_pasted_text(page, english_text[:15_000])
+    nav(page, "Train")
+    tiny_settings(page, minutes="3")
+    start_training(page)
+    page.wait_for_selector("[data-testid=stVegaLiteChart]", timeout=60_000)
+    assert "run=" in page.url
+    url = page.url
+
+    page.reload()
+    wait_idle(page, 60_000)
+    assert page.url == url
+    # the same run, still going: the Stop button is back and the chart keeps updating
+    page.wait_for_selector(f"{key('train_stop')} button", timeout=30_000)
+    page.wait_for_selector("[data-testid=stVegaLiteChart]", timeout=30_000)
+    page.locator(f"{key('train_stop')} button").click()
+    page.get_by_text(re.compile("Stopped by you")).first.wait_for(timeout=60_000)
