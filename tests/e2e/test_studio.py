@@ -9,6 +9,7 @@ Each step saves a screenshot under test-results/screenshots/ (the README's come 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from conftest import shot, wait_idle
 
@@ -101,7 +102,7 @@ def test_main_flow_train_stop_generate_download(page, english_text):
 
     with page.expect_download() as download:
         page.locator(f"{key('gen_download')} button").click()
-    downloaded = open(download.value.path(), encoding="utf-8").read()
+    downloaded = Path(download.value.path()).read_text(encoding="utf-8")
     assert downloaded.strip() == after.strip()
 
     nav(page, "Models")
