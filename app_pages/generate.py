@@ -31,11 +31,11 @@ def new_seed() -> None:
 
 def choose_model() -> tuple[str, Generator] | None:
     """The model picker; None (with a message on the page) when there is nothing to use."""
-    runs = [
-        r
-        for r in state.visible_runs()
-        if r.readable and any((r.path / f"{t}.weights.npz").exists() for t in ("best", "last"))
-    ]
+    library = state.visible_runs()
+    runs = [r for r in library if r.readable and any((r.path / f"{t}.weights.npz").exists() for t in ("best", "last"))]
+    broken = sum(1 for r in library if not r.readable)
+    if broken:
+        st.warning(f"{broken} saved model(s) cannot be read; the Models page says why.")
     if not runs:
         st.info("There is no trained model yet. Train one first: it takes a few clicks and a couple of minutes.")
         st.page_link("app_pages/train.py", label="Go to the Train page", icon=":material/model_training:")
@@ -51,7 +51,8 @@ def choose_model() -> tuple[str, Generator] | None:
         r = by_id[run_id]
         quality = f" · {r.val_bpc:.2f} bits/char" if r.val_bpc is not None else ""
         training = " · still training" if r.state == "running" else ""
-        return f"{r.name} ({r.corpus}, {r.epochs} epochs{quality}{training})"
+        epochs = f"{r.epochs} epoch" + ("" if r.epochs == 1 else "s")
+        return f"{r.name} ({r.corpus}, {epochs}{quality}{training})"
 
     run_id = st.selectbox("Model", list(by_id), key="gen_model", format_func=describe)
     state.set_model(run_id)

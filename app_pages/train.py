@@ -20,6 +20,7 @@ Widget keys (for tests and the browser suite):
     train_stop         button        stop training / leave the queue
     train_play         button        open the finished model in the playground
     train_new          button        forget the shown run and set up a new one
+    train_show_other   button        show this session's other running job (instead of starting a second)
 
 The run shown is the one in the URL (?run=<run id>), so a reload reattaches to a running job.
 """

@@ -147,9 +147,47 @@ def hidden_runs() -> set[str]:
     return registry().active_for_others(owner())
 
 
+@st.cache_resource(show_spinner=False)
+def _summaries() -> dict[Path, tuple[tuple, store.RunSummary]]:
+    return {}
+
+
+_RUN_FILES = (
+    "meta.json",
+    "config.json",
+    "vocab.json",
+    "status.json",
+    "history.jsonl",
+    "best.weights.npz",
+    "last.weights.npz",
+)
+
+
+def _summary(run_dir: Path) -> store.RunSummary:
+    """`store.summarize` reads (and checks) a run's weights; redo it only when one of its files changed."""
+    signature = []
+    for name in _RUN_FILES:
+        try:
+            st_ = (run_dir / name).stat()
+            signature.append((st_.st_mtime_ns, st_.st_size))
+        except OSError:
+            signature.append(None)
+    cache = _summaries()
+    hit = cache.get(run_dir)
+    if hit is not None and hit[0] == tuple(signature):
+        return hit[1]
+    summary = store.summarize(run_dir)
+    cache[run_dir] = (tuple(signature), summary)
+    return summary
+
+
 def visible_runs() -> list[store.RunSummary]:
-    hidden = hidden_runs()
-    return [r for r in store.list_runs(store.runs_root()) if r.path.name not in hidden]
+    """The model library as this session may see it (like `store.list_runs`, cached per run), newest first."""
+    root, hidden = store.runs_root(), hidden_runs()
+    if not root.is_dir():
+        return []
+    runs = [_summary(p) for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name not in hidden]
+    return sorted(runs, key=lambda r: r.created, reverse=True)
 
 
 def run_dir_of(run_id: str | None) -> Path | None:

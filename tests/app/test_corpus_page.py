@@ -1,0 +1,133 @@
+"""Corpus page: the default text, uploads (good and bad), paste, lowercase, the numbers shown."""
+
+from __future__ import annotations
+
+import codecs
+
+from studio_helpers import TEXT, new_app, texts
+
+from charlstm.config import PRESETS
+from charlstm.data import split_ids, window_starts
+from ui.corpus_tools import training_sequences
+
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
+
+
+def metric(at, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_first_screen_has_a_working_default_and_a_way_forward():
+    at = new_app()
+    assert "python-docs" in at.session_state["corpus"].name  # the offline text, nothing to download
+    assert at.button(key="corpus_next")
+    assert int(metric(at, "Characters").replace(",", "")) > 500_000
+    assert at.get("vega_lite_chart")  # the character-frequency chart
+    assert "Python's documentation" in " ".join(texts(at, "caption"))  # the sidebar names the text
+    at.button(key="corpus_next").click().run()
+    assert not at.exception
+    assert at.button(key="train_start")  # on the Train page, ready to start
+
+
+def test_upload_good_files_joins_them(tmp_path):
+    at = new_app()
+    at.file_uploader(key="corpus_upload").set_value(
+        [
+            ("a.txt", TEXT.encode() * 50, "text/plain"),
+            ("b.txt", codecs.BOM_UTF8 + "Zweite Datei: Grüße".encode(), "text/plain"),
+        ]
+    ).run()
+    assert not at.exception and not at.error
+    corpus = at.session_state["corpus"]
+    assert corpus.name == "a.txt + b.txt" and "Grüße" in corpus.text and "quick brown fox" in corpus.text
+    assert "a.txt + b.txt" in at.header[0].value
+
+
+def test_a_bad_file_is_named_in_a_clear_message_and_the_good_one_is_used():
+    at = new_app()
+    at.file_uploader(key="corpus_upload").set_value(
+        [("photo.txt", PNG, "text/plain"), ("notes.txt", TEXT.encode() * 50, "text/plain")]
+    ).run()
+    assert not at.exception
+    errors = texts(at, "error")
+    assert len(errors) == 1 and "photo.txt" in errors[0] and "binary" in errors[0]
+    assert at.session_state["corpus"].name == "notes.txt"
+
+
+def test_only_bad_files_keep_the_previous_text():
+    at = new_app()
+    before = at.session_state["corpus"].name
+    at.file_uploader(key="corpus_upload").set_value(
+        [("empty.txt", b"", "text/plain"), ("blank.txt", b"  \n\n  ", "text/plain")]
+    ).run()
+    errors = texts(at, "error")
+    assert any("empty.txt" in e for e in errors) and any("blank.txt" in e for e in errors)
+    assert at.session_state["corpus"].name == before
+
+
+def test_windows_text_is_read_with_a_warning():
+    at = new_app()
+    at.file_uploader(key="corpus_upload").set_value(
+        ("win.txt", "Café crème, déjà vu. ".encode("cp1252") * 400, "text/plain")
+    ).run()
+    assert "Café" in at.session_state["corpus"].text
+    assert any("cp1252" in w for w in texts(at, "warning"))
+
+
+def test_paste_lowercase_and_a_too_short_text():
+    at = new_app()
+    at.text_area(key="corpus_paste").input("Hello World, short.")
+    at.button(key="corpus_paste_use").click().run()
+    assert at.session_state["corpus"].name == "pasted text"
+    assert any("too short" in e for e in texts(at, "error"))  # said before training is even tried
+    at.text_area(key="corpus_paste").input("ABC abc. " * 3000)
+    at.button(key="corpus_paste_use").click().run()
+    assert not at.error
+    assert metric(at, "Different characters") == "8"  # A B C a b c space full stop
+    at.checkbox(key="corpus_lowercase").check().run()
+    assert metric(at, "Different characters") == "5"
+    assert at.session_state["lowercase"] is True
+
+
+def test_paste_nothing_says_so():
+    at = new_app()
+    at.button(key="corpus_paste_use").click().run()
+    assert any("nothing to use" in e for e in texts(at, "error"))
+
+
+def test_nietzsche_download_failure_is_a_plain_message(monkeypatch):
+    import ui.corpus_tools
+
+    def offline(url, timeout):
+        raise OSError("no network here")
+
+    monkeypatch.setattr(ui.corpus_tools.urllib.request, "urlopen", offline)
+    at = new_app()
+    at.radio(key="corpus_builtin").set_value("nietzsche")
+    at.button(key="corpus_builtin_use").click().run()
+    assert not at.exception
+    message = " ".join(texts(at, "error"))
+    assert "Could not download" in message and "python-docs" in message
+
+
+def test_cached_nietzsche_is_used_without_a_download(keras_home):
+    at = new_app()
+    assert at.session_state["corpus"].name == "nietzsche"  # preselected once it is on disk
+    assert "PREFACE" in at.session_state["corpus"].text[:200]
+
+
+def test_sequence_count_matches_the_training_pipeline():
+    text_len = 123_457
+    for preset in PRESETS.values():
+        config = preset.config
+        split = split_ids(range(text_len), config.val_fraction)
+        assert training_sequences(text_len, config) == window_starts(len(split.train), config)
+
+
+def test_sessions_do_not_see_each_others_texts():
+    alice = new_app()
+    alice.file_uploader(key="corpus_upload").set_value(("diary.txt", TEXT.encode() * 50, "text/plain")).run()
+    bob = new_app()
+    assert alice.session_state["corpus"].name == "diary.txt"
+    assert bob.session_state["corpus"].name != "diary.txt"
+    assert "diary" not in " ".join(texts(bob, "caption"))

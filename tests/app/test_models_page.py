@@ -1,0 +1,109 @@
+"""Models page: the table, rename, delete with confirmation, bundles in and out, continue training."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+from studio_helpers import has, make_run, new_app, poll, texts
+
+from charlstm import store
+from charlstm.bundle import export_bundle
+
+MODELS = "app_pages/models.py"
+
+
+def table(at):
+    return at.dataframe[0].value
+
+
+def test_empty_state():
+    at = new_app(MODELS)
+    assert any("No models yet" in t for t in texts(at, "info"))
+    assert has(at, "file_uploader", "models_upload")
+
+
+def test_table_lists_models_and_unreadable_ones_with_their_problem(runs_root):
+    make_run(runs_root, name="alpha")
+    broken = runs_root / "broken-run"
+    broken.mkdir()
+    (broken / "meta.json").write_text("{not json")
+    at = new_app(MODELS)
+    df = table(at)
+    assert set(df["name"]) == {"alpha", "broken-run"}
+    row = df[df["name"] == "alpha"].iloc[0]
+    assert row["text"] == "test text" and row["epochs"] == 1 and row["state"] == "finished"
+    assert abs(row["held-out bits/char"] - 2.2 / 0.6931471805599453) < 1e-6
+    assert "unreadable" in df[df["name"] == "broken-run"].iloc[0]["problem"]
+
+
+def test_rename(runs_root):
+    run = make_run(runs_root, name="alpha")
+    at = new_app(MODELS)
+    at.text_input(key="models_new_name").input("Fox writer")
+    at.button(key="models_rename").click().run()
+    assert not at.exception
+    assert store.summarize(run).name == "Fox writer"
+    assert "Fox writer" in set(table(at)["name"])
+    at.text_input(key="models_new_name").input("   ")
+    at.button(key="models_rename").click().run()
+    assert any("1 to 80 characters" in e for e in texts(at, "error"))
+
+
+def test_delete_asks_first(runs_root):
+    keep = make_run(runs_root, name="keep")
+    gone = make_run(runs_root, name="gone")
+    at = new_app(MODELS)
+    at.selectbox(key="models_pick").set_value(gone.name).run()
+    at.button(key="models_delete").click().run()
+    assert gone.exists()  # nothing happens before the confirmation
+    assert any("cannot be undone" in w for w in texts(at, "warning"))
+    at.button(key="models_delete_cancel").click().run()
+    assert gone.exists() and not has(at, "button", "models_delete_confirm")
+    at.button(key="models_delete").click().run()
+    at.button(key="models_delete_confirm").click().run()
+    assert not at.exception
+    assert not gone.exists() and keep.exists()
+    assert list(table(at)["name"]) == ["keep"]
+
+
+def test_download_and_upload_a_bundle(runs_root, tmp_path):
+    run = make_run(runs_root, name="traveller")
+    at = new_app(MODELS)
+    assert at.get("download_button")  # the bundle is made when clicked (a callable)
+    data = export_bundle(run, tmp_path / "traveller.zip").read_bytes()
+    at.file_uploader(key="models_upload").set_value(("traveller.zip", data, "application/zip")).run()
+    assert not at.exception
+    assert any("Added traveller" in s for s in texts(at, "success"))
+    assert list(table(at)["name"]).count("traveller") == 2
+    at.run()  # the same upload is not imported twice on the next rerun
+    assert list(table(at)["name"]).count("traveller") == 2
+
+
+def test_a_hostile_or_broken_bundle_is_refused_with_a_reason(runs_root):
+    at = new_app(MODELS)
+    at.file_uploader(key="models_upload").set_value(("pic.zip", b"\x89PNG not a zip", "application/zip")).run()
+    assert any("pic.zip" in e and "not a zip" in e for e in texts(at, "error"))
+    evil = io.BytesIO()
+    with zipfile.ZipFile(evil, "w") as zf:
+        zf.writestr("../../escape.txt", "x")
+        zf.writestr("manifest.json", json.dumps({"format": "charlstm-bundle", "version": 1}))
+    at.file_uploader(key="models_upload").set_value(("evil.zip", evil.getvalue(), "application/zip")).run()
+    assert any("evil.zip" in e and "unexpected entry" in e for e in texts(at, "error"))
+    assert not runs_root.exists() or not any(runs_root.iterdir())
+
+
+def test_continue_training(runs_root):
+    run = make_run(runs_root, name="again", text="the quick brown fox jumps over the lazy dog. " * 400)
+    at = new_app(MODELS)
+    at.number_input(key="models_more_epochs").set_value(1)
+    at.button(key="models_continue").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["run_id"] == run.name
+    assert has(at, "button", "train_stop")  # now on the Train page, watching it
+    at.switch_page("app_pages/train.py")  # AppTest's own idea of the page does not follow st.switch_page
+    poll(at, lambda a: bool(a.success) or bool(a.error), timeout=90)
+    assert not at.error, texts(at, "error")
+    assert "Finished all 1 epochs" in at.success[0].value
+    assert store.summarize(run).epochs == 2

@@ -1,0 +1,132 @@
+"""Train page: start -> watch -> reattach after a reload -> stop; the queue; settings and their errors."""
+
+from __future__ import annotations
+
+import pytest
+from studio_helpers import TEXT, TINY_SETTINGS, has, new_app, poll, texts
+
+from charlstm import store
+from ui.state import registry
+
+TRAIN = "app_pages/train.py"
+
+
+def paste_and_open_train(text: str = TEXT * 120):
+    """A new session that pastes a short text, then opens the Train page with tiny settings."""
+    at = new_app()
+    at.text_area(key="corpus_paste").input(text)
+    at.button(key="corpus_paste_use").click().run()
+    at.switch_page(TRAIN).run()
+    for key, value in TINY_SETTINGS.items():
+        at.number_input(key=key).set_value(value)
+    at.run()
+    assert not at.exception and not at.error, texts(at, "error")
+    return at
+
+
+def progress_text(at) -> str:
+    return " ".join(str(p.proto.text) for p in at.get("progress"))
+
+
+def test_empty_state_explains_what_to_do():
+    at = new_app(TRAIN)
+    assert at.button(key="train_start") and not at.button(key="train_start").disabled
+    assert any("Start training" in t for t in texts(at, "info"))
+    assert "Fast start" in " ".join(texts(at, "caption"))  # the preset's one-line explanation
+
+
+def test_start_watch_reattach_stop(runs_root):
+    at = paste_and_open_train()
+    at.text_input(key="train_name").input("My first model")
+    at.button(key="train_start").click().run()
+    assert not at.exception and not at.error, texts(at, "error")
+    run_id = at.session_state["run_id"]
+    assert at.query_params["run"] == [run_id] or at.query_params["run"] == run_id
+    assert at.button(key="train_stop")
+    assert at.number_input(key="train_units").disabled  # settings are kept, not editable mid-run
+
+    # Training shows a progress line, the per-batch chart, then the first epoch's chart and samples.
+    poll(at, lambda a: any(t.startswith("What the model writes after epoch") for t in texts(a, "subheader")))
+    assert "Epoch" in progress_text(at) and "characters/s" in progress_text(at)
+    assert len(at.get("vega_lite_chart")) >= 2
+    assert any("Temperature" in m for m in texts(at, "markdown"))
+    assert "My first model" in " ".join(texts(at, "caption"))  # the sidebar shows the running job
+
+    # A browser reload is a new session with the same URL: it finds the job again.
+    again = new_app(TRAIN, query={"s": at.session_state["_owner"], "run": run_id})
+    assert again.button(key="train_stop")
+    assert "My first model" in texts(again, "subheader")
+
+    # Another session (another token) does not see it, even with the run id.
+    stranger = new_app(TRAIN, query={"run": run_id})
+    assert not has(stranger, "button", "train_stop")
+    assert "My first model" not in texts(stranger, "subheader")
+
+    again.button(key="train_stop").click().run()
+    poll(at, lambda a: bool(a.success))
+    assert "Stopped by you" in at.success[0].value
+    assert at.button(key="train_play") and at.button(key="train_start")
+    assert store.summarize(runs_root / run_id).state == "user"
+    at.button(key="train_play").click().run()
+    assert not at.exception
+    assert at.selectbox(key="gen_model").value == run_id  # the playground opens on the new model
+
+
+def test_a_second_session_waits_in_the_queue_with_its_settings_kept(monkeypatch, runs_root):
+    monkeypatch.setattr(registry(), "max_running", 1)
+    first = paste_and_open_train()
+    first.button(key="train_start").click().run()
+    second = paste_and_open_train()
+    second.number_input(key="train_units").set_value(20).run()
+    second.button(key="train_start").click().run()
+    assert not second.exception
+    info = " ".join(texts(second, "info"))
+    assert "number 1 in the queue" in info
+    assert second.number_input(key="train_units").value == 20
+    assert second.button(key="train_stop").label == "Leave the queue"
+    # The queued user does not see the first user's job anywhere.
+    second.switch_page("app_pages/models.py").run()
+    listed = {r.path.name for r in store.list_runs(runs_root)}
+    assert first.session_state["run_id"] in listed
+    assert first.session_state["run_id"] not in " ".join(str(x) for x in second.selectbox(key="models_pick").options)
+    second.switch_page(TRAIN).run()
+    queued_id = second.session_state["run_id"]
+    second.button(key="train_stop").click().run()
+    assert not (runs_root / queued_id).exists()
+    assert any("Cancelled" in t for t in texts(second, "info"))
+
+
+def test_settings_errors_are_messages_not_tracebacks():
+    at = paste_and_open_train(TEXT * 3)  # too short for a held-out part
+    at.number_input(key="train_seq_len").set_value(400).run()
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    assert any("too short" in e for e in texts(at, "error"))
+    assert at.session_state["run_id"] is None
+
+
+def test_presets_reset_the_advanced_settings():
+    at = new_app(TRAIN)
+    at.radio(key="train_preset").set_value("classic").run()
+    assert at.selectbox(key="train_mode").value == "window"
+    assert at.number_input(key="train_stride").value == 3
+    assert at.radio(key="train_budget").value == "epochs"
+    assert at.session_state["lowercase"] is True  # the classic example lowercased its text
+    assert "2017" in " ".join(texts(at, "caption"))
+    at.radio(key="train_preset").set_value("quick").run()
+    assert at.selectbox(key="train_mode").value == "sequence"
+    assert at.number_input(key="train_units").value == 256
+
+
+def test_settings_survive_a_visit_to_another_page():
+    at = new_app(TRAIN)
+    at.number_input(key="train_units").set_value(64).run()
+    at.switch_page("app_pages/generate.py").run()
+    at.switch_page(TRAIN).run()
+    assert at.number_input(key="train_units").value == 64
+
+
+@pytest.mark.parametrize("missing", ["deleted-run"])
+def test_a_run_id_that_does_not_exist(missing):
+    at = new_app(TRAIN, query={"run": missing})
+    assert any("no longer exists" in t for t in texts(at, "info"))
