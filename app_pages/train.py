@@ -248,6 +248,8 @@ def draw_progress(view: JobView) -> None:
     if view.state == "cancelled":
         st.info(view.note or "Cancelled.")
         return
+    if view.state == "finished" or snap.finished:
+        return  # the outcome says what happened
     if snap.state == "preparing":
         st.progress(0.0, text="Preparing the data and building the model…")
     else:
@@ -309,22 +311,37 @@ def draw_samples(samples, keep: int = 15) -> None:
     widgets.help_box("temperature", title="What is temperature?")
 
 
-def offer_model(run_dir: Path) -> None:
+def run_header(label: str, run_dir: Path, view: JobView | None) -> None:
+    """The run's name with its buttons: Stop while it trains; Play and New run once it has ended."""
+    head, play, new = st.columns([5, 2, 2], vertical_alignment="center")
+    head.subheader(label)
+    if view is not None and view.active:
+        label = "Leave the queue" if view.state == "queued" else "Stop"
+        if new.button(label, key="train_stop", icon=":material/stop_circle:", width="stretch"):
+            state.registry().stop(view.run_id, state.owner())
+            st.rerun()
+        return
     has_model = any((run_dir / f"{t}.weights.npz").exists() for t in ("best", "last"))
-    if has_model and st.button("Play with this model →", key="train_play", type="primary"):
+    if has_model and state.model_run() is None:
+        state.set_model(run_dir.name)  # the playground and the sidebar pick up the new model
+    if has_model and play.button("Play with this model →", key="train_play", type="primary", width="stretch"):
         state.set_model(run_dir.name)
         st.switch_page("app_pages/generate.py")
+    if new.button("Set up a new run", key="train_new", width="stretch"):
+        state.set_run(None)
+        st.rerun()
 
 
-def draw_live(run_id: str, was_active: bool) -> None:
-    """Redrawn every second while the job trains; a full rerun once it ends (to swap the buttons)."""
+def draw_live(run_id: str, was_state: str) -> None:
+    """Redrawn every second while the job waits or trains; a full rerun when its state changes (new buttons)."""
+    was_active = was_state in ("queued", "running")
 
     @st.fragment(run_every=1.0 if was_active else None)
     def live() -> None:
         view = state.registry().get(run_id, state.owner())
         if view is None:
             return
-        if was_active and not view.active:
+        if was_active and view.state != was_state:
             st.rerun()
         snap = view.snapshot
         draw_progress(view)
@@ -353,7 +370,6 @@ def draw_from_disk(run_dir: Path) -> None:
             samples.append(EpochSamples(int(s["epoch"]), str(s["prompt"]), pairs))
         except (KeyError, TypeError, ValueError):
             continue
-    st.subheader(widgets.run_name(run_dir))
     run_state = status.get("state", "unknown")
     if run_state == "interrupted":
         message = (
@@ -367,43 +383,39 @@ def draw_from_disk(run_dir: Path) -> None:
     draw_outcome(run_state if run_state != "running" else "completed", message)
     draw_charts((), history)
     draw_samples(samples)
-    offer_model(run_dir)
 
 
-# --- the page ---------------------------------------------------------------------------------------
-st.title("Train a model")
-corpus = state.corpus()
-registry, me = state.registry(), state.owner()
-run_id = st.session_state.get("run_id")
-view = registry.get(run_id, me)
-busy = view is not None and view.active
-other_active = [v for v in registry.for_owner(me) if v.active and v.run_id != run_id]
-
-config = settings_form(disabled=busy)
-text_chars = len(corpus.text)
-st.markdown(f"**Text:** {widgets.corpus_title(corpus.name)} · {text_chars:,} characters")
-if config is not None:
-    vocab_size = len(set(prepare_text(corpus.text[:2_000_000], config.lowercase)))
-    st.caption(
-        f"A {config.layers}-layer model with {config.units} units per layer "
-        f"({parameter_count(config, vocab_size):,} numbers to learn), trained {budget_words(config)}."
+def settings_words(cfg: TrainConfig) -> str:
+    mode = "every next character" if cfg.mode == "sequence" else f"one per window, every {cfg.stride} characters"
+    return (
+        f"{cfg.preset.capitalize()} preset · {cfg.layers} layer(s) of {cfg.units} units · sequences of {cfg.seq_len} "
+        f"characters, predicting {mode} · batches of {cfg.batch_size} · {cfg.optimizer} with learning rate "
+        f"{cfg.learning_rate:g} · {cfg.val_fraction:.0%} held out · seed {cfg.seed} · trained {budget_words(cfg)}"
+        + (" · lowercased" if cfg.lowercase else "")
     )
 
-if not busy:
+
+def new_run_form(shown_run: bool) -> None:
+    """Settings, a name and the Start button (or a pointer to this session's other running job)."""
+    if shown_run:
+        st.subheader("Train a new model")
+    config = settings_form(disabled=False)
+    st.markdown(f"**Text:** {widgets.corpus_title(corpus.name)} · {len(corpus.text):,} characters")
+    if config is not None:
+        vocab_size = len(set(prepare_text(corpus.text[:2_000_000], config.lowercase)))
+        st.caption(
+            f"A {config.layers}-layer model with {config.units} units per layer "
+            f"({parameter_count(config, vocab_size):,} numbers to learn), trained {budget_words(config)}."
+        )
     st.text_input("Model name (optional)", key="train_name", max_chars=80, placeholder="e.g. My first model")
-col_start, col_new, _ = st.columns([2, 2, 6])
-if busy:
-    label = "Leave the queue" if view.state == "queued" else "Stop"
-    if col_start.button(label, key="train_stop", icon=":material/stop_circle:"):
-        registry.stop(view.run_id, me)
-        st.rerun()
-elif other_active:
-    st.info(f"You already have a training going: {other_active[0].label}.")
-    if col_start.button("Show it", key="train_show_other"):
-        state.set_run(other_active[0].run_id)
-        st.rerun()
-else:
-    if col_start.button(
+    other_active = [v for v in registry.for_owner(me) if v.active]
+    if other_active:
+        st.info(f"You already have a training going: {other_active[0].label}. One at a time, please.")
+        if st.button("Show it", key="train_show_other"):
+            state.set_run(other_active[0].run_id)
+            st.rerun()
+        return
+    if st.button(
         "Start training", key="train_start", type="primary", disabled=config is None, icon=":material/play_arrow:"
     ):
         label = st.session_state.get("train_name", "").strip() or f"{corpus.name} ({config.preset})"
@@ -414,22 +426,32 @@ else:
             st.rerun()
         except CharlstmError as exc:
             st.error(str(exc))
-    if run_id and col_new.button("Set up a new run", key="train_new"):
-        state.set_run(None)
-        st.rerun()
 
+
+# --- the page ---------------------------------------------------------------------------------------
+st.title("Train a model")
+corpus = state.corpus()
+registry, me = state.registry(), state.owner()
+run_id = st.session_state.get("run_id")
+view = registry.get(run_id, me)
+busy = view is not None and view.active
+
+# The run in the address comes first: it is what a returning user wants to see.
 if view is not None:
-    st.divider()
-    st.subheader(view.label)
-    draw_live(view.run_id, busy)
-    if not busy:
-        offer_model(view.run_dir)
+    run_header(view.label, view.run_dir, view)
+    st.caption(settings_words(view.config))
+    draw_live(view.run_id, view.state)
 elif run_id:
     run_dir = state.run_dir_of(run_id)
-    st.divider()
     if run_dir is None:
-        st.info("The run in this address no longer exists (it may have been deleted). Start a new one above.")
+        st.info("The run in this address no longer exists (it may have been deleted). Start a new one below.")
     else:
+        run_header(widgets.run_name(run_dir), run_dir, None)
         draw_from_disk(run_dir)
-else:
-    st.info("Press **Start training** to begin. The quick preset writes real-looking words within a few minutes.")
+
+if not busy:
+    if view is not None or run_id:
+        st.divider()
+    new_run_form(shown_run=view is not None or bool(run_id))
+    if view is None and not run_id:
+        st.info("Press **Start training** to begin. The quick preset writes real-looking words within a few minutes.")

@@ -69,10 +69,10 @@ def epoch_chart(history: Sequence) -> alt.Chart:
     color = alt.Color(
         "measured on:N",
         scale=alt.Scale(domain=["training text", "held-out text"], range=[TRAIN_COLOR, VAL_COLOR]),
-        legend=alt.Legend(orient="bottom", title=None),
+        legend=alt.Legend(orient="top-right", title=None),
     )
     return (
-        alt.Chart(df, title="Loss per epoch: training vs held-out text")
+        alt.Chart(df, title="Loss per epoch (lower is better)")
         .mark_line(point=True)
         .encode(
             x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(format="d", tickMinStep=1)),

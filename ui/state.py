@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import streamlit as st
@@ -23,6 +25,7 @@ from charlstm.text import Corpus
 from .corpus_tools import read_cached_nietzsche
 
 TOKEN_PARAM, RUN_PARAM = "s", "run"
+KEEP_CORPORA = 16
 
 
 def _stop_streamlit_clearing_keras() -> None:
@@ -112,17 +115,33 @@ def default_builtin() -> str:
     return "nietzsche" if nietzsche_is_cached() else "python-docs"
 
 
+@st.cache_resource(show_spinner=False)
+def _corpora() -> tuple[threading.Lock, OrderedDict[str, Corpus]]:
+    """The last corpus each session token chose, so a browser reload does not lose an upload."""
+    return threading.Lock(), OrderedDict()
+
+
 def corpus() -> Corpus:
     """The corpus this session trains on; a built-in one until the user picks another."""
     current = st.session_state.get("corpus")
     if current is None:
-        current = builtin_corpus(default_builtin())
+        lock, kept = _corpora()
+        with lock:
+            current = kept.get(owner())
+        if current is None:
+            current = builtin_corpus(default_builtin())
         st.session_state["corpus"] = current
     return current
 
 
 def set_corpus(new: Corpus) -> None:
     st.session_state["corpus"] = new
+    lock, kept = _corpora()
+    with lock:
+        kept[owner()] = new
+        kept.move_to_end(owner())
+        while len(kept) > KEEP_CORPORA:  # bounded: the oldest sessions' texts are forgotten first
+            kept.popitem(last=False)
 
 
 def builtin_title(name: str) -> str:

@@ -107,7 +107,12 @@ def job_line(view: JobView) -> str:
     if view.state == "cancelled":
         return "Cancelled before it started."
     if view.state == "finished" or snap.finished:
-        return snap.message
+        return {
+            "completed": "finished.",
+            "time": "finished (time limit reached).",
+            "user": "stopped; the model is saved.",
+            "diverged": "stopped: training became unstable.",
+        }.get(snap.stop_reason or "", "failed; see the Train page.")
     if snap.state == "preparing":
         return "Preparing the data…"
     of = "" if view.config.seconds else f" of {snap.epochs}"

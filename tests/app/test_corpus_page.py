@@ -131,3 +131,11 @@ def test_sessions_do_not_see_each_others_texts():
     assert alice.session_state["corpus"].name == "diary.txt"
     assert bob.session_state["corpus"].name != "diary.txt"
     assert "diary" not in " ".join(texts(bob, "caption"))
+
+
+def test_an_uploaded_text_survives_a_reload_but_not_into_other_sessions():
+    at = new_app()
+    at.file_uploader(key="corpus_upload").set_value(("mine.txt", TEXT.encode() * 50, "text/plain")).run()
+    reloaded = new_app(query={"s": at.session_state["_owner"]})
+    assert reloaded.session_state["corpus"].name == "mine.txt"
+    assert new_app().session_state["corpus"].name != "mine.txt"
