@@ -63,7 +63,7 @@ with builtin_tab:
             state.set_corpus(state.builtin_corpus(choice))
             st.success(f"Using {BUILTINS[choice].title}.")
         except CharlstmError as exc:
-            st.error(str(exc))
+            st.error(widgets.md(exc))
 
 # --- uploads -----------------------------------------------------------------------------------
 with upload_tab:
@@ -88,7 +88,7 @@ with upload_tab:
             state.set_corpus(uploaded.corpus)
     if signature:
         for message in st.session_state.get("_upload_errors", ()):
-            st.error(message, icon=":material/error:")
+            st.error(widgets.md(message), icon=":material/error:")
 
 # --- paste ---------------------------------------------------------------------------------------
 with paste_tab:
@@ -102,9 +102,9 @@ with paste_tab:
 
 # --- what the model will see ---------------------------------------------------------------------
 corpus = state.corpus()
-st.header(f"What the model will see: {widgets.corpus_title(corpus.name)}")
+st.header(f"What the model will see: {widgets.md(widgets.corpus_title(corpus.name))}")
 for warning in corpus.warnings:
-    st.warning(warning)
+    st.warning(widgets.md(warning))
 
 if "corpus_lowercase" not in st.session_state:
     st.session_state["corpus_lowercase"] = st.session_state["lowercase"]

@@ -59,7 +59,7 @@ def choose_model() -> tuple[str, Generator] | None:
     try:
         gen = state.generator(by_id[run_id].path)
     except CharlstmError as exc:
-        st.error(f"This model cannot be used: {exc}")
+        st.error(f"This model cannot be used: {widgets.md(exc)}")
         return None
     return run_id, gen
 
@@ -87,7 +87,7 @@ def playground(run_id: str, gen: Generator) -> None:
     if unknown:
         shown = ", ".join(char_label(c) for c in unknown[:20])
         st.warning(
-            f"The model never saw these characters, so it reads a space instead: {shown}. "
+            f"The model never saw these characters, so they are replaced by a space (or left out): {widgets.md(shown)}. "
             "It can only write characters that were in its training text."
         )
     elif not prompt:

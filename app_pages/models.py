@@ -67,7 +67,7 @@ with st.expander("Add a model from a file (.zip)", icon=":material/upload:"):
             st.session_state["_import_result"] = ("error", f"{upload.name}: {exc}")
     result = st.session_state.get("_import_result")
     if upload is not None and result:
-        (st.success if result[0] == "ok" else st.error)(result[1])
+        (st.success if result[0] == "ok" else st.error)(widgets.md(result[1]))
 
 
 def library(runs: list[store.RunSummary]) -> None:
@@ -110,7 +110,7 @@ def library(runs: list[store.RunSummary]) -> None:
     has_model = run.readable and any((run.path / f"{t}.weights.npz").exists() for t in ("best", "last"))
     training_now = state.registry().is_active(run_id) or run.state == "running"
     if run.error:
-        st.error(f"{run.error}. You can delete it.")
+        st.error(f"{widgets.md(run.error)}. You can delete it.")
 
     actions, danger = st.columns([3, 2])
     with actions:
@@ -134,10 +134,10 @@ def library(runs: list[store.RunSummary]) -> None:
             if st.button("Rename", key="models_rename", icon=":material/edit:"):
                 try:
                     store.rename_run(run.path, new_name)
-                    st.toast(f"Renamed to {new_name.strip()}.")
+                    st.toast(f"Renamed to {widgets.md(new_name.strip())}.")
                     st.rerun()
                 except CharlstmError as exc:
-                    st.error(str(exc))
+                    st.error(widgets.md(exc))
 
         if run.readable and not training_now:
             st.markdown("**Continue training**")
@@ -159,7 +159,7 @@ def library(runs: list[store.RunSummary]) -> None:
                         state.set_run(run_id)
                         st.switch_page("app_pages/train.py")
                     except CharlstmError as exc:
-                        st.error(str(exc))
+                        st.error(widgets.md(exc))
             if not (run.path / "corpus.txt").exists():
                 st.caption("This model came from a file without its training text: it continues on your current text.")
 
@@ -171,7 +171,7 @@ def library(runs: list[store.RunSummary]) -> None:
                 st.session_state["_delete_pending"] = run_id
                 st.rerun()
         else:
-            st.warning(f"Delete **{run.name}** for good? This cannot be undone.")
+            st.warning(f"Delete **{widgets.md(run.name)}** for good? This cannot be undone.")
             yes, no = st.columns(2)
             if yes.button("Yes, delete it", key="models_delete_confirm", type="primary"):
                 try:
@@ -181,10 +181,10 @@ def library(runs: list[store.RunSummary]) -> None:
                         state.set_model(None)
                     if st.session_state.get("run_id") == run_id:
                         state.set_run(None)
-                    st.toast(f"Deleted {run.name}.")
+                    st.toast(f"Deleted {widgets.md(run.name)}.")
                     st.rerun()
                 except CharlstmError as exc:
-                    st.error(str(exc))
+                    st.error(widgets.md(exc))
             if no.button("Keep it", key="models_delete_cancel"):
                 st.session_state.pop("_delete_pending", None)
                 st.rerun()

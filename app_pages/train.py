@@ -212,7 +212,7 @@ def settings_form(disabled: bool) -> TrainConfig | None:
     try:
         config = preset_config(name, **overrides)
     except CharlstmError as exc:
-        st.error(str(exc))
+        st.error(widgets.md(exc))
         return None
     st.session_state["train_config"] = config
     return config
@@ -257,11 +257,11 @@ def draw_progress(view: JobView) -> None:
         if snap.state == "stopping" or snap.message != "Training…":
             st.caption(snap.message)
     for notice in snap.notices:
-        st.warning(notice)
+        st.warning(widgets.md(notice))
 
 
 def draw_outcome(reason: str | None, message: str, notices=(), note: str | None = None) -> None:
-    text = message + (f" {note}" if note else "")
+    text = widgets.md(message + (f" {note}" if note else ""))
     if reason in ("completed", "time", "user"):
         st.success(text, icon=":material/check_circle:")
     elif reason == "diverged":
@@ -271,7 +271,7 @@ def draw_outcome(reason: str | None, message: str, notices=(), note: str | None 
     else:
         st.error(text)
     for notice in notices:
-        st.warning(notice)
+        st.warning(widgets.md(notice))
 
 
 def draw_charts(batch_losses, history) -> None:
@@ -314,7 +314,7 @@ def draw_samples(samples, keep: int = 15) -> None:
 def run_header(label: str, run_dir: Path, view: JobView | None) -> None:
     """The run's name with its buttons: Stop while it trains; Play and New run once it has ended."""
     head, play, new = st.columns([5, 2, 2], vertical_alignment="center")
-    head.subheader(label)
+    head.subheader(widgets.md(label))
     if view is not None and view.active:
         label = "Leave the queue" if view.state == "queued" else "Stop"
         if new.button(label, key="train_stop", icon=":material/stop_circle:", width="stretch"):
@@ -400,7 +400,7 @@ def new_run_form(shown_run: bool) -> None:
     if shown_run:
         st.subheader("Train a new model")
     config = settings_form(disabled=False)
-    st.markdown(f"**Text:** {widgets.corpus_title(corpus.name)} · {len(corpus.text):,} characters")
+    st.markdown(f"**Text:** {widgets.md(widgets.corpus_title(corpus.name))} · {len(corpus.text):,} characters")
     if config is not None:
         vocab_size = len(set(prepare_text(corpus.text[:2_000_000], config.lowercase)))
         st.caption(
@@ -410,7 +410,7 @@ def new_run_form(shown_run: bool) -> None:
     st.text_input("Model name (optional)", key="train_name", max_chars=80, placeholder="e.g. My first model")
     other_active = [v for v in registry.for_owner(me) if v.active]
     if other_active:
-        st.info(f"You already have a training going: {other_active[0].label}. One at a time, please.")
+        st.info(f"You already have a training going: {widgets.md(other_active[0].label)}. One at a time, please.")
         if st.button("Show it", key="train_show_other"):
             state.set_run(other_active[0].run_id)
             st.rerun()
@@ -425,7 +425,7 @@ def new_run_form(shown_run: bool) -> None:
             state.set_run(job.run_dir.name)
             st.rerun()
         except CharlstmError as exc:
-            st.error(str(exc))
+            st.error(widgets.md(exc))
 
 
 # --- the page ---------------------------------------------------------------------------------------

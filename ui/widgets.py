@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from pathlib import Path
 
 import streamlit as st
@@ -32,6 +33,17 @@ HELP = {
         "needs 6; a good model of English gets below 2. Lower is better."
     ),
 }
+
+
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]<>#|~$])")
+
+
+def md(text: object) -> str:
+    """Text from users, files or bundles, made safe to show where Streamlit renders Markdown.
+
+    File and model names can contain `*`, `[link](...)`, `$math$`, `<tags>`; escaped, they show as typed.
+    """
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", str(text))
 
 
 def help_box(*topics: str, title: str = "What do these words mean?") -> None:
@@ -124,10 +136,10 @@ def sidebar() -> None:
     with st.sidebar:
         corpus = state.corpus()
         st.markdown("**Text**")
-        st.caption(f"{corpus_title(corpus.name)} · {len(corpus.text):,} characters")
+        st.caption(f"{md(corpus_title(corpus.name))} · {len(corpus.text):,} characters")
         st.markdown("**Model**")
         model_dir = state.run_dir_of(state.model_run())
-        st.caption(run_name(model_dir) if model_dir else "None yet: train one, or pick one under Models.")
+        st.caption(md(run_name(model_dir)) if model_dir else "None yet: train one, or pick one under Models.")
         views = state.registry().for_owner(state.owner())
         active = any(v.active for v in views)
 
@@ -143,7 +155,7 @@ def sidebar() -> None:
                     "running": ":material/directions_run:",
                     "finished": ":material/check_circle:",
                 }.get(view.state, ":material/radio_button_unchecked:")
-                st.caption(f"{icon} {view.label}: {job_line(view)}")
+                st.caption(f"{icon} {md(view.label)}: {md(job_line(view))}")
             st.page_link("app_pages/train.py", label="Open the Train page", icon=":material/monitoring:")
 
         jobs()

@@ -1,0 +1,26 @@
+"""Small shared widgets: Markdown escaping of names, the shaded text."""
+
+from __future__ import annotations
+
+from studio_helpers import make_run, new_app, texts
+
+from ui.widgets import md, shaded_html
+
+
+def test_names_cannot_inject_markdown():
+    assert md("[click](http://x) *bold* $x$ <b>") == r"\[click\](http://x) \*bold\* \$x\$ \<b\>"
+    assert md("plain name 1.5") == "plain name 1.5"
+
+
+def test_a_hostile_model_name_is_shown_as_typed(runs_root):
+    make_run(runs_root, name="[click me](http://evil.example) **loud**")
+    at = new_app("app_pages/models.py")
+    at.button(key="models_delete").click().run()
+    warning = " ".join(texts(at, "warning"))
+    assert r"\[click me\](http://evil.example) \*\*loud\*\*" in warning
+
+
+def test_shaded_html_escapes_every_character():
+    html = shaded_html("<i>&", [0.5, 0.9, 0.1, 1.0], prompt="<script>")
+    assert "<script>" not in html and "&lt;script&gt;" in html and "&amp;" in html
+    assert html.count("<span") == 4
