@@ -87,8 +87,8 @@ def playground(run_id: str, gen: Generator) -> None:
     if unknown:
         shown = ", ".join(char_label(c) for c in unknown[:20])
         st.warning(
-            f"The model never saw these characters, so they are replaced by a space (or left out): {widgets.md(shown)}. "
-            "It can only write characters that were in its training text."
+            f"The model never saw these characters: {widgets.md(shown)}. They are read as a space (or left out); "
+            "the model can only write characters that were in its training text."
         )
     elif not prompt:
         st.caption("No prompt: the model starts as if at the beginning of a line.")
