@@ -34,7 +34,7 @@ from charlstm.charts import batch_loss_chart, epoch_chart
 from charlstm.config import PRESETS, TrainConfig, preset_config
 from charlstm.errors import CharlstmError
 from charlstm.jobs import JobView
-from charlstm.text import prepare_text
+from charlstm.text import Corpus, prepare_text
 from charlstm.training import EpochRecord, EpochSamples, TrainingJob
 from charlstm.weights import parameter_count
 from ui import state, widgets
@@ -385,6 +385,15 @@ def draw_from_disk(run_dir: Path) -> None:
     draw_samples(samples)
 
 
+def distinct_chars(corpus: Corpus, lowercase: bool) -> int:
+    """How many different characters the model will learn (counted once per text and case setting)."""
+    cached = st.session_state.get("_distinct")
+    if not cached or cached[0] is not corpus or cached[1] != lowercase:
+        cached = (corpus, lowercase, len(set(prepare_text(corpus.text, lowercase))))
+        st.session_state["_distinct"] = cached
+    return cached[2]
+
+
 def settings_words(cfg: TrainConfig) -> str:
     mode = "every next character" if cfg.mode == "sequence" else f"one per window, every {cfg.stride} characters"
     return (
@@ -402,7 +411,7 @@ def new_run_form(shown_run: bool) -> None:
     config = settings_form(disabled=False)
     st.markdown(f"**Text:** {widgets.md(widgets.corpus_title(corpus.name))} · {len(corpus.text):,} characters")
     if config is not None:
-        vocab_size = len(set(prepare_text(corpus.text[:2_000_000], config.lowercase)))
+        vocab_size = distinct_chars(corpus, config.lowercase)
         st.caption(
             f"A {config.layers}-layer model with {config.units} units per layer "
             f"({parameter_count(config, vocab_size):,} numbers to learn), trained {budget_words(config)}."
@@ -420,7 +429,8 @@ def new_run_form(shown_run: bool) -> None:
     ):
         label = st.session_state.get("train_name", "").strip() or f"{corpus.name} ({config.preset})"
         try:
-            job = TrainingJob.create(corpus, config, root=store.runs_root(), name=label)
+            with st.spinner("Saving the text and settings for this run…"):
+                job = TrainingJob.create(corpus, config, root=store.runs_root(), name=label)
             registry.submit(job, me, label=label)
             state.set_run(job.run_dir.name)
             st.rerun()
