@@ -26,6 +26,8 @@ from .corpus_tools import read_cached_nietzsche
 
 TOKEN_PARAM, RUN_PARAM = "s", "run"
 KEEP_CORPORA = 16
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_RUN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")  # a run folder's name, never a path
 
 
 def _stop_streamlit_clearing_keras() -> None:
@@ -46,8 +48,6 @@ def _stop_streamlit_clearing_keras() -> None:
 
 
 _stop_streamlit_clearing_keras()
-_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-_RUN_RE = re.compile(r"^[A-Za-z0-9._-]{1,120}$")
 
 
 # --- process-wide resources ------------------------------------------------------------------------
@@ -213,8 +213,9 @@ def run_dir_of(run_id: str | None) -> Path | None:
     """The folder of a run id, if it is a run in the models folder that this session may see."""
     if not run_id or not _RUN_RE.match(run_id) or run_id in hidden_runs():
         return None
-    path = store.runs_root() / run_id
-    return path if path.is_dir() else None
+    root = store.runs_root()
+    path = root / run_id
+    return path if path.is_dir() and store.inside(root, path) else None
 
 
 def model_run() -> str | None:

@@ -131,3 +131,10 @@ def test_settings_survive_a_visit_to_another_page():
 def test_a_run_id_that_does_not_exist(missing):
     at = new_app(TRAIN, query={"run": missing})
     assert any("no longer exists" in t for t in texts(at, "info"))
+
+
+@pytest.mark.parametrize("hostile", ["..", "../..", "/etc", "..%2F..", "a/../../b"])
+def test_a_run_id_cannot_point_outside_the_models_folder(hostile):
+    at = new_app(TRAIN, query={"run": hostile})
+    assert not at.exception
+    assert not has(at, "button", "train_play")
