@@ -10,7 +10,9 @@ never sees another session's jobs.
 Abandoned runs: nobody has to watch a job for it to end. Every job stops at its own budget
 (epochs or seconds; the app always sets a finite one), and the registry stops any job that is
 still training after `CHARLSTM_MAX_TRAINING_SECONDS` (default 4 hours) of wall-clock time.
-Finished jobs stay listed for an hour (their runs stay on disk for good), then are forgotten.
+Finished jobs stay listed for an hour (their runs stay on disk for good), then are forgotten. A run
+that ends with nothing saved (left the queue, or stopped before its first step) is removed, so the
+library holds no empty entries.
 
 No Streamlit here: the app holds one `JobRegistry` per process; tests build their own.
 """
@@ -207,6 +209,9 @@ class JobRegistry:
             )
             entry.job.stop()
             entry.job.wait()
+        if getattr(entry.job.snapshot(), "stop_reason", None) == "user" and not _earned(entry.job.run_dir):
+            entry.note = (entry.note + " " if entry.note else "") + "Nothing had been saved, so the run was removed."
+            _discard(entry.job.run_dir)
         with self._lock:
             entry.ended = time.time()
             self._pump()
@@ -225,9 +230,19 @@ class JobRegistry:
     def _discard_unstarted(job: TrainingJob) -> None:
         """A job cancelled before it ran: a fresh run folder is removed, a resumed run is marked stopped."""
         run_dir = job.run_dir
-        earned = any((run_dir / f).exists() for f in ("history.jsonl", "best.weights.npz", "last.weights.npz"))
         with contextlib.suppress(CharlstmError, OSError):
             epochs = len(store.read_jsonl(run_dir / "history.jsonl"))
             store.write_status(run_dir, "user", message="Cancelled before it started.", epochs=epochs)
-            if not earned:
-                store.delete_run(run_dir, root=run_dir.parent)
+        if not _earned(run_dir):
+            _discard(run_dir)
+
+
+def _earned(run_dir: Path) -> bool:
+    """Whether a run folder holds anything training produced (history or weights)."""
+    return any((run_dir / f).exists() for f in ("history.jsonl", "best.weights.npz", "last.weights.npz"))
+
+
+def _discard(run_dir: Path) -> None:
+    """Remove a run folder that holds nothing earned, so the library has no empty, unreadable entries."""
+    with contextlib.suppress(CharlstmError, OSError):
+        store.delete_run(run_dir, root=run_dir.parent)

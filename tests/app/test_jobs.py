@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -28,6 +29,7 @@ class FakeJob:
 
     def _run(self):
         self._stop.wait()
+        store.write_status(self.run_dir, "user")  # as TrainingJob does when it ends
         self._done.set()
 
     def stop(self):
@@ -43,7 +45,7 @@ class FakeJob:
         return self.started and not self._done.is_set()
 
     def snapshot(self):
-        return {"started": self.started}
+        return SimpleNamespace(started=self.started, stop_reason="user" if self._done.is_set() else None)
 
 
 @pytest.fixture
@@ -152,3 +154,18 @@ def test_the_server_limit_stops_a_job_that_runs_too_long(make_job):
     assert "limit" in reg.get(a.run_dir.name, "alice").note
     wait_until(lambda: b.started)  # and the next one got its turn
     reg.stop_all(timeout=5)
+
+
+def test_a_job_stopped_before_its_first_step_leaves_no_empty_run(make_job):
+    reg = JobRegistry(max_running=1)
+    early, trained = make_job("early"), make_job("trained")
+    (trained.run_dir / "last.weights.npz").write_bytes(b"")
+    reg.submit(early, "alice")
+    reg.stop(early.run_dir.name, "alice")
+    wait_until(lambda: reg.get(early.run_dir.name, "alice").state == "finished")
+    assert not early.run_dir.exists()
+    assert "Nothing had been saved" in reg.get(early.run_dir.name, "alice").note
+    reg.submit(trained, "alice")
+    reg.stop(trained.run_dir.name, "alice")
+    wait_until(lambda: reg.get(trained.run_dir.name, "alice").state == "finished")
+    assert trained.run_dir.is_dir()  # what was earned stays

@@ -138,3 +138,15 @@ def test_a_run_id_cannot_point_outside_the_models_folder(hostile):
     at = new_app(TRAIN, query={"run": hostile})
     assert not at.exception
     assert not has(at, "button", "train_play")
+
+
+def test_stopping_at_once_leaves_no_empty_model(runs_root):
+    at = paste_and_open_train()
+    at.button(key="train_start").click().run()
+    run_id = at.session_state["run_id"]
+    at.button(key="train_stop").click().run()
+    poll(at, lambda a: has(a, "button", "train_new"))
+    assert not at.exception
+    # Either it stopped before anything was saved (the folder is gone) or it kept a usable model.
+    assert not (runs_root / run_id).exists() or store.summarize(runs_root / run_id).readable
+    assert all(r.readable for r in store.list_runs(runs_root))
