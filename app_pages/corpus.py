@@ -154,6 +154,6 @@ with left:
 with right:
     st.caption("The beginning of the text")
     preview = prepare_text(corpus.text[:1500], lowercase)
-    widgets.text_block(preview + ("…" if len(corpus.text) > 1500 else ""))
+    widgets.text_block(preview + ("…" if len(corpus.text) > 1500 else ""), height=420)
 
 widgets.remember("corpus_builtin")

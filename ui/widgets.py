@@ -69,9 +69,9 @@ def remember(*keys: str) -> None:
             st.session_state[f"_keep_{key}"] = st.session_state[key]
 
 
-def text_block(text: str) -> None:
-    """Generated text shown exactly as written (no Markdown), wrapped, with a copy button."""
-    st.code(text, language=None, wrap_lines=True)
+def text_block(text: str, height: int | None = None) -> None:
+    """Text shown exactly as written (no Markdown), wrapped, with a copy button; scrolls past `height` px."""
+    st.code(text, language=None, wrap_lines=True, height=height or "content")
 
 
 def shaded_html(text: str, probs, prompt: str = "") -> str:
