@@ -90,7 +90,8 @@ def apply_preset() -> None:
         st.session_state.pop(f"_keep_{key}", None)
 
 
-def settings_form(disabled: bool) -> TrainConfig | None:
+def settings_form() -> TrainConfig | None:
+    """The preset, the advanced settings, and the TrainConfig they make (None, with a message, if invalid)."""
     widgets.keep("train_preset", state.preset_name())
     name = st.radio(
         "Preset",
@@ -98,7 +99,6 @@ def settings_form(disabled: bool) -> TrainConfig | None:
         key="train_preset",
         horizontal=True,
         on_change=apply_preset,
-        disabled=disabled,
         format_func=str.capitalize,
     )
     st.session_state["preset"] = name
@@ -107,14 +107,13 @@ def settings_form(disabled: bool) -> TrainConfig | None:
         widgets.keep(key, value)
     with st.expander("Advanced settings", icon=":material/tune:"):
         c1, c2, c3 = st.columns(3)
-        c1.number_input("Layers", 1, 3, step=1, key="train_layers", disabled=disabled, help="Stacked LSTM layers.")
+        c1.number_input("Layers", 1, 3, step=1, key="train_layers", help="Stacked LSTM layers.")
         c2.number_input(
             "Units per layer",
             4,
             2048,
             step=32,
             key="train_units",
-            disabled=disabled,
             help="The model's memory size. More units: better writing, slower training.",
         )
         c3.number_input(
@@ -123,22 +122,18 @@ def settings_form(disabled: bool) -> TrainConfig | None:
             1000,
             step=10,
             key="train_seq_len",
-            disabled=disabled,
             help="How many characters the model reads in one piece while training.",
         )
-        c1.selectbox("Training mode", list(MODES), key="train_mode", format_func=MODES.get, disabled=disabled)
+        c1.selectbox("Training mode", list(MODES), key="train_mode", format_func=MODES.get)
         if st.session_state["train_mode"] == "window":
             c2.number_input(
                 "Step between windows",
                 1,
                 10_000,
                 key="train_stride",
-                disabled=disabled,
                 help="Characters between the starts of two training windows (the 2017 example used 3).",
             )
-        c3.number_input(
-            "Batch size", 1, 4096, step=16, key="train_batch", disabled=disabled, help="Sequences per training step."
-        )
+        c3.number_input("Batch size", 1, 4096, step=16, key="train_batch", help="Sequences per training step.")
         c1.number_input(
             "Learning rate",
             0.00001,
@@ -146,30 +141,25 @@ def settings_form(disabled: bool) -> TrainConfig | None:
             step=0.001,
             format="%.5f",
             key="train_lr",
-            disabled=disabled,
             help="How big each learning step is. Too high and training becomes unstable.",
         )
-        c2.selectbox("Optimizer", ["adam", "rmsprop", "sgd"], key="train_optimizer", disabled=disabled)
+        c2.selectbox("Optimizer", ["adam", "rmsprop", "sgd"], key="train_optimizer")
         c3.slider(
             "Held-out share",
             0.0,
             0.5,
             step=0.05,
             key="train_val",
-            disabled=disabled,
             help="The end of the text is kept aside to check the model on text it never trained on.",
         )
         budget = c1.radio(
             "Stop after",
             ["time", "epochs"],
             key="train_budget",
-            disabled=disabled,
             format_func={"time": "a time limit", "epochs": "a number of epochs"}.get,
         )
         if budget == "time":
-            c2.number_input(
-                "Time limit (minutes)", 0.1, 240.0, step=1.0, format="%.1f", key="train_minutes", disabled=disabled
-            )
+            c2.number_input("Time limit (minutes)", 0.1, 240.0, step=1.0, format="%.1f", key="train_minutes")
         else:
             c2.number_input(
                 "Epochs",
@@ -177,7 +167,6 @@ def settings_form(disabled: bool) -> TrainConfig | None:
                 1000,
                 step=1,
                 key="train_epochs",
-                disabled=disabled,
                 help="One epoch is one pass over the training text.",
             )
         c3.number_input(
@@ -185,7 +174,6 @@ def settings_form(disabled: bool) -> TrainConfig | None:
             0,
             2**31 - 1,
             key="train_seed",
-            disabled=disabled,
             help="The same seed and settings train the same model again.",
         )
     widgets.remember("train_preset", *ADVANCED_KEYS)
@@ -408,7 +396,7 @@ def new_run_form(shown_run: bool) -> None:
     """Settings, a name and the Start button (or a pointer to this session's other running job)."""
     if shown_run:
         st.subheader("Train a new model")
-    config = settings_form(disabled=False)
+    config = settings_form()
     st.markdown(f"**Text:** {widgets.md(widgets.corpus_title(corpus.name))} · {len(corpus.text):,} characters")
     if config is not None:
         vocab_size = distinct_chars(corpus, config.lowercase)
