@@ -243,7 +243,7 @@ def draw_progress(view: JobView) -> None:
     else:
         st.progress(snap.progress, text=progress_line(view))
         if snap.state == "stopping" or snap.message != "Training…":
-            st.caption(snap.message)
+            st.caption(widgets.md(snap.message))
     for notice in snap.notices:
         st.warning(widgets.md(notice))
 
