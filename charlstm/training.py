@@ -344,7 +344,7 @@ class TrainingJob:
         self._model, self._M = model, M
         self._best_state = (M.get_weights(model), M.optimizer_state(model))
         self._val_ds = val_ds
-        self._val_step = tf.function(functools.partial(self._sum_loss, model))
+        self._val_step = tf.function(functools.partial(self._sum_loss, model), autograph=False)
         with self._lock:
             self._steps_per_epoch = steps
             self._state, self._message = "running", "Training…"
