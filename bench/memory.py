@@ -186,14 +186,10 @@ def _scaling(section: Section, mode: Mode, bench: BenchText | None, imports: lis
                 FLAT_TARGET,
                 "bytes/char",
                 cause=(
-                    "memory beyond the ids still grows with the corpus, though linearly and "
-                    f"{below} below the seed's one-hot. Two TensorFlow costs: `tf.constant(ids)` in "
-                    "`make_dataset` keeps a second copy of the training ids (~0.9 bytes/char), and "
-                    "`Dataset.range(n).shuffle(n)` holds every window start as a tensor in its shuffle buffer, "
-                    f"about 190 bytes per window (measured separately; {windows:,} windows at {big['size_mb']} MB; "
-                    "~1.9 bytes/char for quick's 100-char windows, ~63 bytes/char for the classic preset's "
-                    "stride 3). A fix in charlstm.data: shuffle a NumPy permutation of the window starts each "
-                    "epoch (4-8 bytes per window) and gather from the ids without the extra copy"
+                    "memory beyond the ids still grows with the corpus, though "
+                    f"{below} below the seed's one-hot. charlstm.data holds one int32 index per window "
+                    f"({windows:,} windows at {big['size_mb']} MB) and reads batches from the ids in NumPy; "
+                    "whatever grows beyond that is in the table above"
                 ),
             )
         )
