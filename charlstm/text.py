@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import os
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,6 +21,13 @@ from .errors import CorpusError
 # Characters that are legitimate in prose even though Unicode calls them control characters.
 _TEXT_CONTROLS = {"\n", "\t", "\f", "\v", "\r"}
 _MAX_CONTROL_SHARE = 0.01
+
+# The largest text file read from disk (checked before reading). A 200 MB text is hours of
+# training on a laptop; a bigger file is almost always a log or a dump, not a corpus.
+MAX_CORPUS_BYTES = 200_000_000
+# The most distinct characters a model learns. Chinese and Japanese prose use 2,000-7,000;
+# above 10,000 a text is usually several scripts or binary data, and the output layer gets huge.
+MAX_VOCAB = 10_000
 
 
 @dataclass(frozen=True)
@@ -82,10 +90,20 @@ def _control_share(text: str) -> float:
     return controls / len(sample)
 
 
-def read_corpus(path: str | Path) -> DecodedText:
-    """Read and decode one corpus file, with messages that name the file."""
+def read_corpus(path: str | Path, max_bytes: int | None = None) -> DecodedText:
+    """Read and decode one corpus file, with messages that name the file.
+
+    A file larger than `max_bytes` (default MAX_CORPUS_BYTES) is refused before it is read.
+    """
     path = Path(path)
+    limit = MAX_CORPUS_BYTES if max_bytes is None else max_bytes
     try:
+        size = os.stat(path).st_size
+        if size > limit:
+            raise CorpusError(
+                f"{path.name} is {_size(size)}; the largest text charlstm reads is {_size(limit)}. "
+                "Use a part of it (for example its first 50 MB in a new .txt file) and try again."
+            )
         data = path.read_bytes()
     except FileNotFoundError:
         raise CorpusError(f"File not found: {path}. Check the path and try again.") from None
@@ -94,6 +112,12 @@ def read_corpus(path: str | Path) -> DecodedText:
     except OSError as exc:
         raise CorpusError(f"Could not read {path}: {exc.strerror}.") from None
     return decode_bytes(data, name=path.name)
+
+
+def _size(n: int) -> str:
+    if n < 1_000_000:
+        return f"{n / 1000:,.0f} KB"
+    return f"{n / 1_000_000:,.1f} MB" if n < 10_000_000 else f"{n / 1_000_000:,.0f} MB"
 
 
 def join_texts(texts: list[str]) -> str:
@@ -117,6 +141,16 @@ def check_trainable(text: str, min_chars: int) -> None:
             f"The text is too short: {len(text):,} characters, but these settings need at least "
             f"{min_chars:,} (one training sequence plus a validation part). Add more text, or pick a "
             "shorter sequence length."
+        )
+
+
+def check_vocabulary_size(size: int, limit: int = MAX_VOCAB) -> None:
+    """Refuse texts with more distinct characters than a model can sensibly learn (MAX_VOCAB)."""
+    if size > limit:
+        raise CorpusError(
+            f"The text uses {size:,} different characters; a model learns at most {limit:,} "
+            "(enough for Chinese or Japanese). So many usually means several scripts or binary data mixed in: "
+            "keep only the part of the text you want the model to write like, and try again."
         )
 
 

@@ -24,7 +24,7 @@ from . import store
 from .config import TrainConfig
 from .errors import CharlstmError, ConfigError, CorpusError
 from .generate import Generator
-from .text import Corpus, Vocabulary, check_trainable, prepare_text
+from .text import Corpus, Vocabulary, check_trainable, check_vocabulary_size, prepare_text
 
 LN2 = math.log(2)
 MAX_DIVERGENCE_RETRIES = 3
@@ -152,6 +152,7 @@ class TrainingJob:
             text = text[: config.max_chars]
         check_trainable(text, config.min_corpus_chars())
         vocab = Vocabulary.from_text(text)
+        check_vocabulary_size(len(vocab))
         root = Path(root or store.runs_root())
         try:
             if run_dir is None:
@@ -217,7 +218,13 @@ class TrainingJob:
         check_trainable(text, config.min_corpus_chars())
         tag = "last" if (run_dir / "last.weights.npz").exists() else store.best_tag(run_dir)
         job = cls(run_dir, text, config, vocab, history=history, checkpoint=tag, strategy=strategy)
-        store.write_status(run_dir, "running", message="Resuming.")
+        try:
+            store.write_status(run_dir, "running", message="Resuming.")
+        except OSError as exc:
+            raise CharlstmError(
+                f"Could not write to {run_dir} ({exc.strerror or exc}). Free disk space or make the folder "
+                "writable, then continue training; nothing saved so far was changed."
+            ) from None
         return job
 
     # --- control, from any thread --------------------------------------------------------------
@@ -301,7 +308,7 @@ class TrainingJob:
     def _disk_message(self, exc: OSError) -> str:
         return (
             f"Could not save to {self.run_dir} ({exc.strerror or exc}). Training stopped; "
-            f"everything saved up to epoch {self._best_epoch or len(self._history)} is kept. "
+            f"everything saved up to epoch {len(self._history)} is kept. "
             "Free disk space or make the folder writable, then continue training."
         )
 
