@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import time
 import zipfile
 import zlib
@@ -152,8 +153,10 @@ def import_bundle(source: Path | bytes, root: Path | None = None, name: str | No
     data = source if isinstance(source, bytes) else _read_file(Path(source))
     config, vocab, weights, entries = read_bundle(data)
     label = name or (Path(source).stem if not isinstance(source, bytes) else "imported")
-    run_dir = new_run_dir(Path(root or runs_root()), label)
+    root = Path(root or runs_root())
+    run_dir = None
     try:
+        run_dir = new_run_dir(root, label)
         try:
             meta = json.loads(entries.get("meta.json", b"{}"))
         except ValueError:  # optional and only descriptive: a damaged one is dropped
@@ -176,7 +179,12 @@ def import_bundle(source: Path | bytes, root: Path | None = None, name: str | No
                 _copy_jsonl(entries[optional], run_dir / optional)
         write_status(run_dir, "completed", message="Imported from a bundle.")
     except OSError as exc:
-        raise CharlstmError(f"Could not write the imported model: {exc.strerror or exc}.") from None
+        if run_dir is not None:  # no half-imported model left in the library
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise CharlstmError(
+            f"Could not write the imported model into {root} ({exc.strerror or exc}). "
+            "Check that the disk has space and the models folder is writable."
+        ) from None
     return run_dir
 
 

@@ -100,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # the disk or the file system said no: say which file, not a traceback
+        where = f" ({exc.filename})" if exc.filename else ""
+        advice = "Check the path, the free disk space and the permissions."
+        print(f"charlstm: error: {exc.strerror or exc}{where}. {advice}", file=sys.stderr)
+        return EXIT_USER_ERROR
 
 
 # --- commands --------------------------------------------------------------------------------------

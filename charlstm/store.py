@@ -279,7 +279,13 @@ def rename_run(run_dir: Path, new_name: str) -> None:
         raise CharlstmError("A model name must have 1 to 80 characters.")
     meta_path = Path(run_dir) / "meta.json"
     meta = read_json(meta_path)
-    write_json(meta_path, {**meta, "name": name})
+    try:
+        write_json(meta_path, {**meta, "name": name})
+    except OSError as exc:
+        raise CharlstmError(
+            f"Could not save the new name in {Path(run_dir).name} ({exc.strerror or exc}); its old name is kept. "
+            "Check that the disk has space and the models folder is writable."
+        ) from None
 
 
 def delete_run(run_dir: Path, root: Path | None = None) -> None:
@@ -289,4 +295,9 @@ def delete_run(run_dir: Path, root: Path | None = None) -> None:
         raise CharlstmError(f"Refusing to delete {run_dir}: it is not a model in {root}.")
     if read_status(run_dir).get("state") == "running":
         raise CharlstmError("This model is still training. Stop it first, then delete it.")
-    shutil.rmtree(run_dir)
+    try:
+        shutil.rmtree(run_dir)
+    except OSError as exc:
+        raise CharlstmError(
+            f"Could not delete {Path(run_dir).name} ({exc.strerror or exc}); the models folder may be read-only."
+        ) from None
