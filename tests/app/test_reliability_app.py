@@ -149,6 +149,7 @@ def test_three_sessions_one_trainer_a_queue_and_nothing_shared(monkeypatch, runs
     # Another session cannot reach the first session's job, even with its run id in the address.
     stranger = new_app(TRAIN, query={"run": ids[0], "s": owners[2]})
     assert not any(getattr(b, "key", None) == "train_stop" for b in stranger.button)
+    assert any("no longer exists" in t for t in texts(stranger, "info"))  # not even its history
 
     # The first user stops: the second starts by itself, the third moves up.
     first.button(key="train_stop").click().run()
