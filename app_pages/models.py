@@ -53,9 +53,7 @@ st.caption(f"Saved in {store.runs_root()}")
 
 # --- upload ------------------------------------------------------------------------------------------
 with st.expander("Add a model from a file (.zip)", icon=":material/upload:"):
-    upload = st.file_uploader(
-        "A model bundle exported from charlstm", type=["zip"], key="models_upload", max_upload_size=300
-    )
+    upload = st.file_uploader("A model bundle exported from charlstm", type=["zip"], key="models_upload")
     st.caption("Only the model's numbers are read from the file; nothing in it is run as code.")
     if upload is not None and upload.file_id != st.session_state.get("_imported_id"):
         st.session_state["_imported_id"] = upload.file_id

@@ -73,11 +73,6 @@ def test_every_run_from_the_studio_has_a_finite_budget():
     assert registry().max_seconds == DEFAULT_MAX_SECONDS == 4 * 3600
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app: the models uploader says 300 MB but the server refuses more than server.maxUploadSize (50 MB) "
-    "with 'AxiosError: Request failed with status code 413'; give it max_upload_size <= the server limit",
-)
 def test_the_model_uploader_promises_no_more_than_the_server_accepts():
     at = new_app(MODELS)
     assert at.file_uploader(key="models_upload").proto.max_upload_size_mb <= server_upload_limit_mb()

@@ -9,7 +9,6 @@ screenshots of a tiny model to test-results/screenshots/.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -18,64 +17,49 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, _free_port, _wait_healthy
+from e2e_helpers import CHROMIUM, CHROMIUM_ARGS, ROOT, streamlit_server
 
 OUT = ROOT / "docs" / "screenshots"
 
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    env = {**os.environ, "CHARLSTM_HOME": tempfile.mkdtemp(prefix="charlstm-shots-")}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, server)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(60_000)
+    with streamlit_server(Path(tempfile.mkdtemp(prefix="charlstm-shots-"))) as (url, _port), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(60_000)
 
-            def idle():
-                page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]")
+        def idle():
+            page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]")
 
-            def save(name: str) -> None:
-                time.sleep(1.5)  # let charts finish drawing
-                page.screenshot(path=str(OUT / f"{name}.png"), full_page=False)
+        def save(name: str) -> None:
+            time.sleep(1.5)  # let charts finish drawing
+            page.screenshot(path=str(OUT / f"{name}.png"), full_page=False)
 
-            page.goto(url)
-            idle()
-            save("corpus")
-            page.locator("[data-testid=stSidebarNavLink]", has_text="Train").click()
-            idle()
-            page.locator(".st-key-train_start button").click()
-            page.get_by_text("What the model writes after epoch").first.wait_for(timeout=120_000)
-            time.sleep(20)
-            save("train")
-            page.locator(".st-key-train_play button").wait_for(timeout=300_000)
-            idle()
-            save("train-finished")
-            page.locator(".st-key-train_play button").click()
-            idle()
-            page.locator(".st-key-gen_compare").get_by_text("Compare temperatures").click()
-            page.get_by_text("Temperature 1.2", exact=True).wait_for()
-            idle()
-            save("generate")
-            page.get_by_text("Temperature 1.2", exact=True).scroll_into_view_if_needed()
-            save("compare")
-            page.locator("[data-testid=stSidebarNavLink]", has_text="Models").click()
-            idle()
-            save("models")
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+        page.goto(url)
+        idle()
+        save("corpus")
+        page.locator("[data-testid=stSidebarNavLink]", has_text="Train").click()
+        idle()
+        page.locator(".st-key-train_start button").click()
+        page.get_by_text("What the model writes after epoch").first.wait_for(timeout=120_000)
+        time.sleep(20)
+        save("train")
+        page.locator(".st-key-train_play button").wait_for(timeout=300_000)
+        idle()
+        save("train-finished")
+        page.locator(".st-key-train_play button").click()
+        idle()
+        page.locator(".st-key-gen_compare").get_by_text("Compare temperatures").click()
+        page.get_by_text("Temperature 1.2", exact=True).wait_for()
+        idle()
+        save("generate")
+        page.get_by_text("Temperature 1.2", exact=True).scroll_into_view_if_needed()
+        save("compare")
+        page.locator("[data-testid=stSidebarNavLink]", has_text="Models").click()
+        idle()
+        save("models")
+        browser.close()
     print(f"saved screenshots to {OUT}")
 
 

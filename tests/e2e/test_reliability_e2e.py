@@ -6,73 +6,19 @@ default address is the one users get) and an upload limit of 1 MB, so "over the 
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
+from e2e_helpers import streamlit_server, wait_idle
 
-ROOT = Path(__file__).resolve().parents[2]
 LIMIT_MB = 1
-
-
-# Small copies of conftest's helpers: `from conftest import` depends on which conftest pytest loaded last.
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.read().decode().strip() == "ok":
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError("streamlit did not become healthy")
-
-
-def wait_idle(page, timeout: float = 30_000) -> None:
-    page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=timeout)
 
 
 @pytest.fixture(scope="module")
 def limited_server(tmp_path_factory):
     home = tmp_path_factory.mktemp("e2e-reliability-home")
-    port = _free_port()
-    env = {**os.environ, "CHARLSTM_HOME": str(home), "PYTHONPATH": str(ROOT)}
-    log = open(home / "server.log", "w")  # noqa: SIM115 - closed below
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
-    command += ["--server.maxUploadSize", str(LIMIT_MB), "--browser.gatherUsageStats", "false"]
-    proc = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc)
+    with streamlit_server(home, "--server.maxUploadSize", str(LIMIT_MB)) as (url, port):
         yield url, port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        text = (home / "server.log").read_text(errors="replace")
-        assert "Traceback" not in text, text[-4000:]
 
 
 @pytest.fixture
@@ -100,11 +46,6 @@ def test_a_text_over_the_upload_limit_is_refused_before_the_app_reads_it(limited
     assert "huge-log" not in page.locator("h2").first.inner_text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app: the models uploader allows 300 MB while the server allows server.maxUploadSize, so a bundle "
-    "in between fails with 'AxiosError: Request failed with status code 413' instead of the limit",
-)
 def test_a_bundle_over_the_upload_limit_is_refused_with_the_limit(limited_page):
     page = limited_page
     page.locator("[data-testid=stSidebarNavLink]", has_text="Models").click()

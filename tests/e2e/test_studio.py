@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from conftest import shot, wait_idle
+from e2e_helpers import shot, wait_idle
 
 TINY_SETTINGS = {"train_units": "32", "train_seq_len": "32", "train_batch": "32"}
 
