@@ -54,8 +54,6 @@ def main() -> None:
         page.get_by_text("Temperature 1.2", exact=True).wait_for()
         idle()
         save("generate")
-        page.get_by_text("Temperature 1.2", exact=True).scroll_into_view_if_needed()
-        save("compare")
         page.locator("[data-testid=stSidebarNavLink]", has_text="Models").click()
         idle()
         save("models")
