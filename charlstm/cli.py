@@ -121,6 +121,7 @@ def cmd_train(args) -> int:
     if args.max_chars is not None:
         overrides["max_chars"] = args.max_chars
     config = preset_config(args.preset, **overrides)
+    _start_strategy(args.strategy)
     corpus = load_corpus(args.corpus, builtin=args.builtin)
     for warning in corpus.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -132,9 +133,18 @@ def cmd_train(args) -> int:
 def cmd_resume(args) -> int:
     from .training import TrainingJob
 
+    _start_strategy(args.strategy)
     job = TrainingJob.resume(args.run_dir, epochs=args.epochs, seconds=args.seconds, strategy=args.strategy)
     print(f"resuming {job.run_dir} after epoch {len(job.snapshot().history)}", file=sys.stderr)
     return _drive(job, args.json)
+
+
+def _start_strategy(name: str) -> None:
+    """multiworker must be set up before TensorFlow runs any op (loading Nietzsche imports Keras)."""
+    if name == "multiworker":
+        from .distribute import make_strategy
+
+        make_strategy(name)
 
 
 def _worker_dir(args) -> Path | None:

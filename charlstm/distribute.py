@@ -16,9 +16,12 @@ import os
 from .errors import ConfigError
 
 STRATEGIES = ("default", "mirrored", "multiworker")
+_multiworker = None  # TensorFlow allows one, created before any other op runs
 
 
 def make_strategy(name: str):
+    """The strategy by name. Call it for `multiworker` at program start: collective ops must be set up
+    before TensorFlow runs anything else (the CLI does so)."""
     import tensorflow as tf
 
     if name == "default":
@@ -28,9 +31,12 @@ def make_strategy(name: str):
         devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices=devices)
     if name == "multiworker":
-        if "TF_CONFIG" not in os.environ:
-            raise ConfigError("--strategy multiworker needs the TF_CONFIG environment variable (see the README).")
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        global _multiworker
+        if _multiworker is None:
+            if "TF_CONFIG" not in os.environ:
+                raise ConfigError("--strategy multiworker needs the TF_CONFIG environment variable (see the README).")
+            _multiworker = tf.distribute.MultiWorkerMirroredStrategy()
+        return _multiworker
     raise ConfigError(f"strategy must be one of {', '.join(STRATEGIES)} (got {name!r}).")
 
 

@@ -68,3 +68,41 @@ def test_mirrored_on_two_cpu_devices_matches_single_device(tmp_path, english_tex
         assert abs(a - b) < 1e-3, (single["batch_losses"], mirrored["batch_losses"])
     assert abs(single["val_loss"] - mirrored["val_loss"]) < 1e-3
     assert len(mirrored["sample"]) == 30  # the model trained under `mirrored` saves and generates
+
+
+def test_multiworker_from_tf_config_trains_a_one_worker_cluster_on_loopback(tmp_path, english_text):
+    """`--strategy multiworker` sets up collective ops before anything else and trains from TF_CONFIG."""
+    import socket
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(english_text[:6_000], encoding="utf-8")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    tf_config = {"cluster": {"worker": [f"127.0.0.1:{port}"]}, "task": {"type": "worker", "index": 0}}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CONFIG": json.dumps(tf_config)}
+    out = tmp_path / "run"
+    args = [
+        "train",
+        str(corpus),
+        "--set",
+        "units=16",
+        "--set",
+        "seq_len=20",
+        "--set",
+        "stride=20",
+        "--epochs",
+        "2",
+        "--strategy",
+        "multiworker",
+        "--out",
+        str(out),
+        "--json",
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "charlstm", *args], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["stopped"] == "completed" and summary["epochs"] == 2
+    assert (out / "best.weights.npz").is_file()  # worker 0 is the chief: it writes the real run folder
