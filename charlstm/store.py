@@ -122,6 +122,17 @@ def read_jsonl(path: Path) -> list[dict]:
     return out
 
 
+def write_run_files(
+    run_dir: Path, *, name: str, corpus: str, config: TrainConfig, vocab: Vocabulary, text: str
+) -> None:
+    """What a run folder holds before its first epoch: meta, settings, vocabulary, the training text."""
+    run_dir = Path(run_dir)
+    write_json(run_dir / "meta.json", {"name": name, "corpus": corpus, "created": time.time()})
+    write_json(run_dir / "config.json", config.to_dict())
+    (run_dir / "vocab.json").write_text(vocab.to_json(), encoding="utf-8")
+    (run_dir / "corpus.txt").write_text(text, encoding="utf-8")
+
+
 # --- checkpoints --------------------------------------------------------------------------------
 def save_checkpoint(run_dir: Path, tag: str, weights: Weights, optimizer: dict | None = None) -> None:
     save_npz(Path(run_dir) / f"{tag}.weights.npz", weights)

@@ -162,17 +162,14 @@ class TrainingJob:
                 if run_dir.exists() and any(run_dir.iterdir()):
                     raise CharlstmError(f"{run_dir} already exists and is not empty; choose a new folder.")
                 run_dir.mkdir(parents=True, exist_ok=True)
-            store.write_json(
-                run_dir / "meta.json",
-                {
-                    "name": name or f"{corpus.name} ({config.preset})",
-                    "corpus": corpus.name,
-                    "created": time.time(),
-                },
+            store.write_run_files(
+                run_dir,
+                name=name or f"{corpus.name} ({config.preset})",
+                corpus=corpus.name,
+                config=config,
+                vocab=vocab,
+                text=text,
             )
-            store.write_json(run_dir / "config.json", config.to_dict())
-            (run_dir / "vocab.json").write_text(vocab.to_json(), encoding="utf-8")
-            (run_dir / "corpus.txt").write_text(text, encoding="utf-8")
             store.write_status(run_dir, "running", message="Preparing the data.")
         except OSError as exc:
             raise CharlstmError(

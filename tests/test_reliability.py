@@ -62,10 +62,7 @@ def random_run(root: Path, text: str, config: TrainConfig, name: str = "model", 
         k: rng.normal(0, 0.3, shape).astype(np.float32) for k, shape in expected_shapes(config, len(vocab)).items()
     }
     run_dir = store.new_run_dir(root, name)
-    store.write_json(run_dir / "meta.json", {"name": name, "corpus": "test", "created": time.time()})
-    store.write_json(run_dir / "config.json", config.to_dict())
-    (run_dir / "vocab.json").write_text(vocab.to_json(), encoding="utf-8")
-    (run_dir / "corpus.txt").write_text(text, encoding="utf-8")
+    store.write_run_files(run_dir, name=name, corpus="test", config=config, vocab=vocab, text=text)
     store.save_checkpoint(run_dir, "best", weights)
     store.write_status(run_dir, "completed", message="Finished.", epochs=1)
     return run_dir

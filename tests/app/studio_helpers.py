@@ -50,10 +50,7 @@ def make_run(root: Path, name: str = "tiny", text: str = TEXT * 20, seed: int = 
         k: rng.normal(0, 0.5, shape).astype(np.float32) for k, shape in expected_shapes(config, len(vocab)).items()
     }
     run_dir = store.new_run_dir(root, name)
-    store.write_json(run_dir / "meta.json", {"name": name, "corpus": "test text", "created": time.time()})
-    store.write_json(run_dir / "config.json", config.to_dict())
-    (run_dir / "vocab.json").write_text(vocab.to_json(), encoding="utf-8")
-    (run_dir / "corpus.txt").write_text(text, encoding="utf-8")
+    store.write_run_files(run_dir, name=name, corpus="test text", config=config, vocab=vocab, text=text)
     store.save_checkpoint(run_dir, "best", weights)
     record = {
         "epoch": 1,
