@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from run_factory import random_run as make_random_run
 
 from charlstm import store
 from charlstm.bundle import export_bundle, import_bundle
@@ -32,7 +33,6 @@ from charlstm.errors import CharlstmError, CorpusError
 from charlstm.generate import MAX_LENGTH
 from charlstm.text import MAX_VOCAB, Corpus, read_corpus
 from charlstm.training import TrainingJob
-from charlstm.weights import expected_shapes
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--set", "units=16", "--set", "embedding_dim=8", "--set", "seq_len=20", "--set", "stride=20"]
@@ -54,16 +54,7 @@ def wait_for(predicate, timeout: float = 120.0, every: float = 0.05, proc: subpr
 
 def random_run(root: Path, text: str, config: TrainConfig, name: str = "model", seed: int = 0) -> Path:
     """A finished run with random weights of the right shapes, written as training writes one (no TF)."""
-    from charlstm.text import Vocabulary
-
-    vocab = Vocabulary.from_text(text)
-    rng = np.random.default_rng(seed)
-    weights = {
-        k: rng.normal(0, 0.3, shape).astype(np.float32) for k, shape in expected_shapes(config, len(vocab)).items()
-    }
-    run_dir = store.new_run_dir(root, name)
-    store.write_run_files(run_dir, name=name, corpus="test", config=config, vocab=vocab, text=text)
-    store.save_checkpoint(run_dir, "best", weights)
+    run_dir = make_random_run(root, text, config, name=name, seed=seed)
     store.write_status(run_dir, "completed", message="Finished.", epochs=1)
     return run_dir
 

@@ -38,20 +38,13 @@ def new_app(page: str | None = None, query: dict | None = None):
 
 def make_run(root: Path, name: str = "tiny", text: str = TEXT * 20, seed: int = 0, units: int = 12) -> Path:
     """A finished run with random weights, written like training writes one (no TensorFlow)."""
+    from run_factory import random_run
+
     from charlstm import store
     from charlstm.config import TrainConfig
-    from charlstm.text import Vocabulary
-    from charlstm.weights import expected_shapes
 
     config = TrainConfig(units=units, embedding_dim=6, seq_len=24, stride=24, batch_size=16, epochs=2, seconds=None)
-    vocab = Vocabulary.from_text(text)
-    rng = np.random.default_rng(seed)
-    weights = {
-        k: rng.normal(0, 0.5, shape).astype(np.float32) for k, shape in expected_shapes(config, len(vocab)).items()
-    }
-    run_dir = store.new_run_dir(root, name)
-    store.write_run_files(run_dir, name=name, corpus="test text", config=config, vocab=vocab, text=text)
-    store.save_checkpoint(run_dir, "best", weights)
+    run_dir = random_run(root, text, config, name=name, seed=seed, scale=0.5, corpus="test text")
     record = {
         "epoch": 1,
         "loss": 2.0,

@@ -67,7 +67,7 @@ def test_main_flow_train_stop_generate_download(page, english_text):
     open_app(page)
     shot(page, "corpus")
     use_pasted_text(page, english_text[:15_000])
-    assert page.get_by_text("15,000").first.is_visible()
+    page.get_by_text("15,000").first.wait_for()  # waits: the click's rerun may not have started yet
 
     nav(page, "Train")
     tiny_settings(page, minutes="2")
@@ -75,7 +75,7 @@ def test_main_flow_train_stop_generate_download(page, english_text):
     # the per-batch loss chart, then the first epoch's samples
     page.wait_for_selector("[data-testid=stVegaLiteChart]", timeout=60_000)
     page.get_by_text(re.compile(r"What the model writes after epoch \d+")).wait_for(timeout=60_000)
-    assert page.get_by_text("Temperature 0.2").first.is_visible()
+    page.get_by_text("Temperature 0.2").first.wait_for()
     shot(page, "train")
 
     page.locator(f"{key('train_stop')} button").click()
@@ -93,6 +93,7 @@ def test_main_flow_train_stop_generate_download(page, english_text):
     page.wait_for_function(
         "before => document.querySelector('[data-testid=stCode]').innerText !== before", arg=before, timeout=10_000
     )
+    wait_idle(page)  # the text streams in: read it once the run has finished
     after = code_text(page)
     assert after != before and len(after) > 100
     page.locator(key("gen_compare")).get_by_text("Compare temperatures").click()
@@ -106,7 +107,7 @@ def test_main_flow_train_stop_generate_download(page, english_text):
     assert downloaded.strip() == after.strip()
 
     nav(page, "Models")
-    assert page.get_by_text("pasted", exact=False).first.is_visible()
+    page.get_by_text("pasted", exact=False).first.wait_for()
     shot(page, "models")
 
 
