@@ -8,7 +8,7 @@ to e.g. /train on a fresh server would run that page alone, without this script.
 
 import streamlit as st
 
-from ui import state, widgets
+from ui import sidebar, state
 
 st.set_page_config(page_title="charlstm studio", page_icon="✍️", layout="wide")
 
@@ -21,4 +21,4 @@ pages = [
 page = st.navigation(pages)
 state.init()
 page.run()
-widgets.sidebar()  # after the page, so it shows what the page just chose
+sidebar.show()  # after the page, so it shows what the page just chose

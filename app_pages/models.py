@@ -26,7 +26,8 @@ import streamlit as st
 from charlstm import store
 from charlstm.bundle import export_bundle, import_bundle
 from charlstm.errors import CharlstmError
-from charlstm.training import TrainingJob
+from charlstm.run import ACTIVE_STATES, Run, RunSummary
+from charlstm.training import save_text_for
 from ui import state, widgets
 
 STATES = {
@@ -36,6 +37,7 @@ STATES = {
     "diverged": "stopped: unstable",
     "error": "failed",
     "running": "training",
+    "queued": "waiting to train",
     "interrupted": "interrupted",
     "unreadable": "unreadable",
 }
@@ -58,7 +60,7 @@ with st.expander("Add a model from a file (.zip)", icon=":material/upload:"):
     if upload is not None and upload.file_id != st.session_state.get("_imported_id"):
         st.session_state["_imported_id"] = upload.file_id
         try:
-            run_dir = import_bundle(upload.getvalue(), store.runs_root())
+            run_dir = import_bundle(upload.getvalue(), store.runs_root(), owner=state.owner())
             st.session_state["_import_result"] = ("ok", f"Added {widgets.run_name(run_dir)} to your models.")
             st.session_state["models_pick"] = run_dir.name
         except CharlstmError as exc:
@@ -68,7 +70,19 @@ with st.expander("Add a model from a file (.zip)", icon=":material/upload:"):
         (st.success if result[0] == "ok" else st.error)(widgets.md(result[1]))
 
 
-def library(runs: list[store.RunSummary]) -> None:
+def continue_training(run: Run, epochs: int, seconds: float) -> None:
+    """Queue more training of a run (on the current text if it has none of its own), then show it."""
+    try:
+        if not run.has_text:
+            save_text_for(run, state.corpus())
+        state.jobs().submit(run, state.owner(), action="continue", epochs=epochs, seconds=seconds)
+        state.set_run(run.id)
+        st.switch_page("app_pages/train.py")
+    except CharlstmError as exc:
+        st.error(widgets.md(exc))
+
+
+def library(runs: list[RunSummary]) -> None:
     """The table of models, then actions on the one picked."""
     table = pd.DataFrame(
         {
@@ -106,7 +120,7 @@ def library(runs: list[store.RunSummary]) -> None:
     )
     run = by_id[run_id]
     has_model = run.readable and any((run.path / f"{t}.weights.npz").exists() for t in ("best", "last"))
-    training_now = state.registry().is_active(run_id) or run.state == "running"
+    training_now = run.state in ACTIVE_STATES
     if run.error:
         st.error(f"{widgets.md(run.error)}. You can delete it.")
 
@@ -131,7 +145,7 @@ def library(runs: list[store.RunSummary]) -> None:
             new_name = st.text_input("New name", key="models_new_name", max_chars=80, placeholder=run.name)
             if st.button("Rename", key="models_rename", icon=":material/edit:"):
                 try:
-                    store.rename_run(run.path, new_name)
+                    run.run.rename(new_name)
                     st.toast(f"Renamed to {widgets.md(new_name.strip())}.")
                     st.rerun()
                 except CharlstmError as exc:
@@ -145,20 +159,8 @@ def library(runs: list[store.RunSummary]) -> None:
                 "Time limit (minutes)", 0.1, 240.0, value=10.0, step=1.0, key="models_more_minutes"
             )
             if st.button("Continue training", key="models_continue", icon=":material/play_arrow:"):
-                if any(v.active for v in state.registry().for_owner(state.owner())):
-                    st.error("You already have a training running or waiting. Stop it first, or wait until it ends.")
-                else:
-                    try:
-                        corpus = None if (run.path / "corpus.txt").exists() else state.corpus()
-                        job = TrainingJob.resume(
-                            run.path, epochs=int(more), seconds=float(minutes) * 60.0, corpus=corpus
-                        )
-                        state.registry().submit(job, state.owner(), label=run.name)
-                        state.set_run(run_id)
-                        st.switch_page("app_pages/train.py")
-                    except CharlstmError as exc:
-                        st.error(widgets.md(exc))
-            if not (run.path / "corpus.txt").exists():
+                continue_training(run.run, int(more), float(minutes) * 60.0)
+            if not run.run.has_text:
                 st.caption("This model came from a file without its training text: it continues on your current text.")
 
     with danger:

@@ -22,10 +22,11 @@ Widget keys (for tests and the browser suite):
     train_new          button        forget the shown run and set up a new one
     train_show_other   button        show this session's other running job (instead of starting a second)
 
-The run shown is the one in the URL (?run=<run id>), so a reload reattaches to a running job.
+The run shown is the one in the URL (?run=<run id>), so a reload reattaches to a running job. Everything
+shown is read from the run folder, which the training worker writes.
 """
 
-from pathlib import Path
+import contextlib
 
 import streamlit as st
 
@@ -33,9 +34,10 @@ from charlstm import store
 from charlstm.charts import batch_loss_chart, epoch_chart
 from charlstm.config import PRESETS, TrainConfig, preset_config
 from charlstm.errors import CharlstmError
-from charlstm.jobs import JobView
+from charlstm.jobs import OWNER_MAX_WAITING
+from charlstm.run import ACTIVE_STATES, EpochSamples, Progress, Run, Status
 from charlstm.text import Corpus, prepare_text
-from charlstm.training import EpochRecord, EpochSamples, TrainingJob
+from charlstm.training import new_run
 from charlstm.weights import parameter_count
 from ui import state, widgets
 
@@ -212,54 +214,48 @@ def budget_words(cfg: TrainConfig) -> str:
     return f"for {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}"
 
 
-def progress_line(view: JobView) -> str:
-    snap = view.snapshot
-    epoch = f"Epoch {snap.epoch}" if view.config.seconds else f"Epoch {snap.epoch} of {snap.epochs}"
-    parts = [epoch, f"step {snap.step} of {snap.steps_per_epoch}"]
-    if snap.chars_per_sec:
-        parts.append(f"{snap.chars_per_sec:,.0f} characters/s")
-    if snap.eta_seconds is not None:
-        parts.append(f"about {widgets.duration(snap.eta_seconds)} left")
+def progress_line(progress: Progress, timed: bool) -> str:
+    epoch = f"Epoch {progress.epoch}" if timed else f"Epoch {progress.epoch} of {progress.epochs}"
+    parts = [epoch, f"step {progress.step} of {progress.steps_per_epoch}"]
+    if progress.chars_per_sec:
+        parts.append(f"{progress.chars_per_sec:,.0f} characters/s")
+    if progress.eta_seconds is not None:
+        parts.append(f"about {widgets.duration(progress.eta_seconds)} left")
     return " · ".join(parts)
 
 
-def draw_progress(view: JobView) -> None:
-    snap = view.snapshot
-    if view.state == "queued":
-        st.info(
-            f"The trainer is busy ({view.running_now} training now). You are number {view.position} in the "
-            "queue; your settings are kept and training starts by itself. You can leave this page open or "
-            "come back later.",
-            icon=":material/hourglass_top:",
-        )
+def draw_waiting(run: Run) -> None:
+    place = state.jobs().place(run)
+    if place.training_now == 0 and place.position == 1:
+        st.info("Getting the trainer ready; training starts in a few seconds.", icon=":material/hourglass_top:")
         return
-    if view.state == "cancelled":
-        st.info(view.note or "Cancelled.")
-        return
-    if view.state == "finished" or snap.finished:
-        return  # the outcome says what happened
-    if snap.state == "preparing":
+    st.info(
+        f"All trainers are busy ({place.training_now} training now). You are number {place.position} in the "
+        "queue; your settings are kept and training starts by itself. You can leave this page open or "
+        "come back later.",
+        icon=":material/hourglass_top:",
+    )
+
+
+def draw_progress(progress: Progress, timed: bool) -> None:
+    if progress.state == "preparing":
         st.progress(0.0, text="Preparing the data and building the model…")
     else:
-        st.progress(snap.progress, text=progress_line(view))
-        if snap.state == "stopping" or snap.message != "Training…":
-            st.caption(widgets.md(snap.message))
-    for notice in snap.notices:
-        st.warning(widgets.md(notice))
+        st.progress(progress.fraction, text=progress_line(progress, timed))
+        if progress.state == "stopping" or progress.message != "Training…":
+            st.caption(widgets.md(progress.message))
 
 
-def draw_outcome(reason: str | None, message: str, notices=(), note: str | None = None) -> None:
-    text = widgets.md(message + (f" {note}" if note else ""))
-    if reason in ("completed", "time", "user"):
+def draw_outcome(status: Status) -> None:
+    text = widgets.md(status.message or "This run has finished.")
+    if status.state in ("completed", "time", "user"):
         st.success(text, icon=":material/check_circle:")
-    elif reason == "diverged":
+    elif status.state == "diverged":
         st.warning(text)
-    elif reason == "interrupted":
+    elif status.state == "interrupted":
         st.warning(text, icon=":material/power_off:")
     else:
         st.error(text)
-    for notice in notices:
-        st.warning(widgets.md(notice))
 
 
 def draw_charts(batch_losses, history) -> None:
@@ -277,7 +273,7 @@ def draw_charts(batch_losses, history) -> None:
     widgets.help_box("loss", "bpc")
 
 
-def draw_samples(samples, keep: int = 15) -> None:
+def draw_samples(samples: list[EpochSamples], keep: int = 15) -> None:
     if not samples:
         return
     newest = samples[-1]
@@ -299,78 +295,51 @@ def draw_samples(samples, keep: int = 15) -> None:
     widgets.help_box("temperature", title="What is temperature?")
 
 
-def run_header(label: str, run_dir: Path, view: JobView | None) -> None:
+def run_header(run: Run, status: Status) -> None:
     """The run's name with its buttons: Stop while it trains; Play and New run once it has ended."""
     head, play, new = st.columns([5, 2, 2], vertical_alignment="center")
-    head.subheader(widgets.md(label))
-    if view is not None and view.active:
-        label = "Leave the queue" if view.state == "queued" else "Stop"
+    head.subheader(widgets.md(run.name))
+    if status.active:
+        label = "Leave the queue" if status.state == "queued" else "Stop"
         if new.button(label, key="train_stop", icon=":material/stop_circle:", width="stretch"):
-            state.registry().stop(view.run_id, state.owner())
+            if state.jobs().stop(run) == "left" and not run.path.exists():
+                state.set_run(None)
             st.rerun()
         return
-    has_model = any((run_dir / f"{t}.weights.npz").exists() for t in ("best", "last"))
-    if has_model and state.model_run() is None:
-        state.set_model(run_dir.name)  # the playground and the sidebar pick up the new model
-    if has_model and play.button("Play with this model →", key="train_play", type="primary", width="stretch"):
-        state.set_model(run_dir.name)
+    if run.has_model and state.model_run() is None:
+        state.set_model(run.id)  # the playground and the sidebar pick up the new model
+    if run.has_model and play.button("Play with this model →", key="train_play", type="primary", width="stretch"):
+        state.set_model(run.id)
         st.switch_page("app_pages/generate.py")
     if new.button("Set up a new run", key="train_new", width="stretch"):
         state.set_run(None)
         st.rerun()
 
 
-def draw_live(run_id: str, was_state: str) -> None:
-    """Redrawn every second while the job waits or trains; a full rerun when its state changes (new buttons)."""
-    was_active = was_state in ("queued", "running")
+def draw_run(run: Run, was_state: str) -> None:
+    """Redrawn every second while the run waits or trains; a full rerun when its state changes (new buttons)."""
+    was_active = was_state in ACTIVE_STATES
+    timed = bool(run.config().seconds)
 
     @st.fragment(run_every=1.0 if was_active else None)
     def live() -> None:
-        view = state.registry().get(run_id, state.owner())
-        if view is None:
-            return
-        if was_active and view.state != was_state:
+        status = run.status()
+        if was_active and status.state != was_state:
             st.rerun()
-        snap = view.snapshot
-        draw_progress(view)
-        if view.state == "finished" or snap.finished:
-            draw_outcome(snap.stop_reason, snap.message, snap.notices, view.note)
-        if view.state in ("running", "finished"):
-            draw_charts(snap.batch_losses, snap.history)
-            draw_samples(snap.samples)
+        if status.state == "queued":
+            draw_waiting(run)
+            return
+        progress = run.progress()
+        if status.state == "running":
+            draw_progress(progress, timed)
+        else:
+            draw_outcome(status)
+        for notice in progress.notices:
+            st.warning(widgets.md(notice))
+        draw_charts(run.batch_losses(), run.history())
+        draw_samples(run.samples())
 
     live()
-
-
-def draw_from_disk(run_dir: Path) -> None:
-    """A run the registry no longer holds (finished long ago, or the server restarted)."""
-    status = store.read_status(run_dir)
-    history = []
-    for h in store.read_jsonl(run_dir / "history.jsonl"):
-        try:
-            history.append(EpochRecord(**h))
-        except TypeError:
-            continue
-    samples = []
-    for s in store.read_jsonl(run_dir / "samples.jsonl"):
-        try:
-            pairs = tuple((float(x["temperature"]), str(x["text"])) for x in s["samples"])
-            samples.append(EpochSamples(int(s["epoch"]), str(s["prompt"]), pairs))
-        except (KeyError, TypeError, ValueError):
-            continue
-    run_state = status.get("state", "unknown")
-    if run_state == "interrupted":
-        message = (
-            f"This training was interrupted (the server stopped) after {len(history)} epochs. Everything up to "
-            "the last finished epoch is kept; you can continue it from the Models page."
-        )
-    elif run_state == "running":
-        message = "This run is training in another program (for example the command line)."
-    else:
-        message = status.get("message") or "This run has finished."
-    draw_outcome(run_state if run_state != "running" else "completed", message)
-    draw_charts((), history)
-    draw_samples(samples)
 
 
 def distinct_chars(corpus: Corpus, lowercase: bool) -> int:
@@ -405,51 +374,60 @@ def new_run_form(shown_run: bool) -> None:
             f"({parameter_count(config, vocab_size):,} numbers to learn), trained {budget_words(config)}."
         )
     st.text_input("Model name (optional)", key="train_name", max_chars=80, placeholder="e.g. My first model")
-    other_active = [v for v in registry.for_owner(me) if v.active]
-    if other_active:
-        st.info(f"You already have a training going: {widgets.md(other_active[0].label)}. One at a time, please.")
+    mine = state.my_active_runs()
+    if mine:
+        st.info(
+            f"You already have a training going: {widgets.md(mine[-1][0].name)}. A new one waits until it ends "
+            f"(you can have one training and {OWNER_MAX_WAITING} waiting)."
+        )
         if st.button("Show it", key="train_show_other"):
-            state.set_run(other_active[0].run_id)
+            state.set_run(mine[-1][0].id)
             st.rerun()
-        return
     if st.button(
         "Start training", key="train_start", type="primary", disabled=config is None, icon=":material/play_arrow:"
     ):
-        label = st.session_state.get("train_name", "").strip() or f"{corpus.name} ({config.preset})"
+        start_training(config)
+
+
+def start_training(config: TrainConfig) -> None:
+    """Write the run folder, queue it on the cluster, show it (a mistake is shown in plain words instead)."""
+    me = state.owner()
+    label = st.session_state.get("train_name", "").strip() or f"{corpus.name} ({config.preset})"
+    try:
+        state.jobs().check_limits(me)
+        with st.spinner("Saving the text and settings for this run…"):
+            run, _ = new_run(corpus, config, root=store.runs_root(), name=label, owner=me)
         try:
-            with st.spinner("Saving the text and settings for this run…"):
-                job = TrainingJob.create(corpus, config, root=store.runs_root(), name=label)
-            registry.submit(job, me, label=label)
-            state.set_run(job.run_dir.name)
-            st.rerun()
-        except CharlstmError as exc:
-            st.error(widgets.md(exc))
+            state.jobs().submit(run, me)
+        except CharlstmError:
+            run.remove()
+            raise
+        state.set_run(run.id)
+        st.rerun()
+    except CharlstmError as exc:
+        st.error(widgets.md(exc))
 
 
 # --- the page ---------------------------------------------------------------------------------------
 st.title("Train a model")
 corpus = state.corpus()
-registry, me = state.registry(), state.owner()
 run_id = st.session_state.get("run_id")
-view = registry.get(run_id, me)
-busy = view is not None and view.active
+shown = state.run_of(run_id)
+status = shown.status() if shown is not None else None
+busy = status is not None and status.active
 
 # The run in the address comes first: it is what a returning user wants to see.
-if view is not None:
-    run_header(view.label, view.run_dir, view)
-    st.caption(settings_words(view.config))
-    draw_live(view.run_id, view.state)
+if shown is not None and status is not None:
+    run_header(shown, status)
+    with contextlib.suppress(CharlstmError):
+        st.caption(settings_words(shown.config()))
+    draw_run(shown, status.state)
 elif run_id:
-    run_dir = state.run_dir_of(run_id)
-    if run_dir is None:
-        st.info("The run in this address no longer exists (it may have been deleted). Start a new one below.")
-    else:
-        run_header(widgets.run_name(run_dir), run_dir, None)
-        draw_from_disk(run_dir)
+    st.info("The run in this address no longer exists (it may have been deleted). Start a new one below.")
 
 if not busy:
-    if view is not None or run_id:
+    if run_id:
         st.divider()
-    new_run_form(shown_run=view is not None or bool(run_id))
-    if view is None and not run_id:
+    new_run_form(shown_run=bool(run_id))
+    if not run_id:
         st.info("Press **Start training** to begin. The quick preset writes real-looking words within a few minutes.")

@@ -21,7 +21,8 @@ import numpy as np
 
 from .config import TrainConfig
 from .errors import BundleError, CharlstmError
-from .store import best_tag, new_run_dir, runs_root, write_json, write_status
+from .run import Run, write_json
+from .store import new_run_dir, runs_root
 from .text import Vocabulary
 from .weights import check_weights, save_npz
 
@@ -38,9 +39,9 @@ MAX_RATIO = 100  # uncompressed / compressed; real weights compress about 1.1x
 def export_bundle(run_dir: Path, zip_path: Path) -> Path:
     """Write the run's best model (weights, vocabulary, config, history) to one zip file."""
     run_dir, zip_path = Path(run_dir), Path(zip_path)
-    tag = best_tag(run_dir)
+    tag = Run(run_dir).best_tag()
     weights_file = run_dir / f"{tag}.weights.npz"
-    if not weights_file.exists():
+    if tag is None:
         raise BundleError(f"{run_dir.name} has no saved model yet, so there is nothing to export.")
     manifest = {"format": FORMAT, "version": VERSION, "exported": time.time(), "checkpoint": tag}
     tmp = zip_path.with_name(zip_path.name + ".tmp")
@@ -148,7 +149,7 @@ def _load_weights(blob: bytes) -> dict[str, np.ndarray]:
         raise BundleError(f"weights.npz in the bundle is not a plain array file ({exc}).") from None
 
 
-def import_bundle(source: Path | bytes, root: Path | None = None, name: str | None = None) -> Path:
+def import_bundle(source: Path | bytes, root: Path | None = None, name: str | None = None, owner: str = "") -> Path:
     """Validate a bundle and unpack it as a new run folder under root (the models folder)."""
     data = source if isinstance(source, bytes) else _read_file(Path(source))
     config, vocab, weights, entries = read_bundle(data)
@@ -168,6 +169,7 @@ def import_bundle(source: Path | bytes, root: Path | None = None, name: str | No
                 "name": str(name or meta.get("name") or label)[:80],
                 "corpus": str(meta.get("corpus", "unknown"))[:200],
                 "created": time.time(),
+                "owner": owner,
                 "imported": True,
             },
         )
@@ -177,7 +179,7 @@ def import_bundle(source: Path | bytes, root: Path | None = None, name: str | No
         for optional in ("history.jsonl", "samples.jsonl"):
             if optional in entries:
                 _copy_jsonl(entries[optional], run_dir / optional)
-        write_status(run_dir, "completed", message="Imported from a bundle.")
+        Run(run_dir).write_status("completed", "Imported from a bundle.")
     except OSError as exc:
         if run_dir is not None:  # no half-imported model left in the library
             shutil.rmtree(run_dir, ignore_errors=True)

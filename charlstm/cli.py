@@ -89,6 +89,11 @@ def _budget_args(p: argparse.ArgumentParser) -> None:
         choices=["default", "mirrored", "multiworker"],
         help="TensorFlow distribution: one device, all local GPUs, or machines from TF_CONFIG",
     )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="train on a Dask cluster instead of here, e.g. tcp://host:8786 (the run folder must be on shared storage)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 # --- commands --------------------------------------------------------------------------------------
 def cmd_train(args) -> int:
     from .corpora import load_corpus
-    from .training import TrainingJob
+    from .training import TrainingJob, new_run
 
     overrides = _parse_sets(args.set)
     if args.epochs is not None:
@@ -125,18 +130,88 @@ def cmd_train(args) -> int:
     corpus = load_corpus(args.corpus, builtin=args.builtin)
     for warning in corpus.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    if args.scheduler:
+        run, _ = new_run(corpus, config, name=args.name, run_dir=args.out)
+        print(f"training {config.preset} on {corpus.name} -> {run.path} (on {args.scheduler})", file=sys.stderr)
+        return _on_cluster(run, args)
     job = TrainingJob.create(corpus, config, name=args.name, run_dir=_worker_dir(args), strategy=args.strategy)
     print(f"training {config.preset} on {corpus.name} -> {job.run_dir}", file=sys.stderr)
     return _drive(job, args.json)
 
 
 def cmd_resume(args) -> int:
+    from .run import Run
     from .training import TrainingJob
 
+    if args.scheduler:
+        run = Run(args.run_dir)
+        if not run.path.is_dir():
+            raise CharlstmError(f"{run.path} is not a run folder.")
+        print(f"resuming {run.path} on {args.scheduler}", file=sys.stderr)
+        return _on_cluster(run, args, action="continue")
     _start_strategy(args.strategy)
     job = TrainingJob.resume(args.run_dir, epochs=args.epochs, seconds=args.seconds, strategy=args.strategy)
     print(f"resuming {job.run_dir} after epoch {len(job.snapshot().history)}", file=sys.stderr)
     return _drive(job, args.json)
+
+
+def _on_cluster(run, args, action: str = "new") -> int:
+    """Queue the run on a Dask cluster and print its epochs as the worker writes them."""
+    from .jobs import JobQueue
+
+    queue = JobQueue(root=run.path.parent, scheduler=args.scheduler)
+    try:
+        queue.submit(run, "", action=action, epochs=args.epochs, seconds=args.seconds, strategy=args.strategy)
+        return _follow(run, queue, args.json)
+    finally:
+        queue.close()
+
+
+def _follow(run, queue, as_json: bool) -> int:
+    """Print a run's new epochs until it ends; Ctrl+C asks it to stop, a second Ctrl+C stops watching."""
+    start, printed, interrupted = time.monotonic(), 0, False
+    while True:
+        try:
+            status = run.status()
+            history = run.history()
+            for rec in history[printed:]:
+                print(_epoch_line(rec), flush=True)
+            printed = len(history)
+            if not status.active:
+                break
+            time.sleep(0.5)
+        except KeyboardInterrupt:
+            if interrupted:
+                print("stopped watching; the worker stops after its current batch.", file=sys.stderr)
+                return 130
+            interrupted = True
+            print("stopping after this batch (Ctrl+C again to stop watching)...", file=sys.stderr)
+            queue.stop(run)
+    print(status.message, file=sys.stderr)
+    if as_json:
+        vals = [h.val_loss for h in history if h.val_loss is not None]
+        print(json.dumps(_result(run.path, history, time.monotonic() - start, status.state, status.message, vals)))
+    return 1 if status.state == "error" else 0
+
+
+def _epoch_line(rec) -> str:
+    val = f"val {rec.val_loss:.4f} nats ({rec.val_bpc:.3f} bpc)" if rec.val_loss is not None else "no validation"
+    part = " (partial)" if rec.partial else ""
+    return f"epoch {rec.epoch}{part}: loss {rec.loss:.4f}, {val}, {rec.seconds:.0f}s, {rec.chars_per_sec:,.0f} chars/s"
+
+
+def _result(run_dir, history, seconds: float, stopped: str | None, message: str, vals: list) -> dict:
+    """The --json line of train and resume."""
+    return {
+        "run": str(run_dir),
+        "epochs": len(history),
+        "seconds": round(seconds, 2),
+        "val_loss": min(vals) if vals else None,
+        "val_bpc": min(vals) / math.log(2) if vals else None,
+        "best_loss": min(vals) if vals else None,
+        "stopped": stopped,
+        "message": message,
+    }
 
 
 def _start_strategy(name: str) -> None:
@@ -173,15 +248,7 @@ def _drive(job, as_json: bool) -> int:
             continue
         snap = job.snapshot()
         for rec in snap.history[printed:]:
-            val = (
-                f"val {rec.val_loss:.4f} nats ({rec.val_bpc:.3f} bpc)" if rec.val_loss is not None else "no validation"
-            )
-            part = " (partial)" if rec.partial else ""
-            print(
-                f"epoch {rec.epoch}{part}: loss {rec.loss:.4f}, {val}, {rec.seconds:.0f}s, "
-                f"{rec.chars_per_sec:,.0f} chars/s",
-                flush=True,
-            )
+            print(_epoch_line(rec), flush=True)
         printed = len(snap.history)
         for note in snap.notices[noted:]:
             print(f"note: {note}", file=sys.stderr)
@@ -191,22 +258,9 @@ def _drive(job, as_json: bool) -> int:
     snap = job.snapshot()
     print(snap.message, file=sys.stderr)
     if as_json:
-        best = snap.best_val_loss
         vals = [h.val_loss for h in snap.history if h.val_loss is not None]
-        print(
-            json.dumps(
-                {
-                    "run": str(snap.run_dir),
-                    "epochs": len(snap.history),
-                    "seconds": round(time.monotonic() - start, 2),
-                    "val_loss": min(vals) if vals else None,
-                    "val_bpc": min(vals) / math.log(2) if vals else None,
-                    "best_loss": best,
-                    "stopped": snap.stop_reason,
-                    "message": snap.message,
-                }
-            )
-        )
+        result = _result(snap.run_dir, snap.history, time.monotonic() - start, snap.stop_reason, snap.message, vals)
+        print(json.dumps({**result, "best_loss": snap.best_val_loss}))
     return 1 if snap.stop_reason == "error" else 0
 
 
@@ -249,12 +303,15 @@ def cmd_score(args) -> int:
 
 
 def cmd_info(args) -> int:
-    from .store import load_config, summarize
+    from .run import Run, summarize
 
-    summary = summarize(args.run_dir)
+    run = Run(args.run_dir)
+    if not run.path.is_dir():
+        raise CharlstmError(f"{run.path} is not a run folder.")
+    summary = summarize(run)
     if not summary.readable:
-        raise CharlstmError(summary.error or f"{args.run_dir} is unreadable.")
-    config = load_config(args.run_dir)
+        raise CharlstmError(f"{run.id} is unreadable: {summary.error}")
+    config = run.config()
     info = {
         "run": str(summary.path),
         "name": summary.name,

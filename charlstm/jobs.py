@@ -1,248 +1,249 @@
-"""Training jobs shared by every browser session of one server: who owns which, who trains, who waits.
+"""Training jobs on a Dask cluster: submit, leave the queue, stop, and the limits that keep it fair.
 
-Training is CPU-bound, so by default one job trains at a time (`CHARLSTM_MAX_TRAINING` raises the
-cap). A job submitted while the trainer is busy waits in a first-in, first-out queue; its owner
-sees its place in the line, and it starts by itself when a slot frees up. Jobs are keyed by their
-run id (the run folder's name), so a page that lost its session (a browser reload) finds its job
-again from the id in the URL. Every lookup names an owner (a random session token): a session
-never sees another session's jobs.
+The studio never trains. It writes a run folder with a request in it (`Run.write_request`) and
+submits `charlstm.worker.train_run` to a Dask cluster, where each worker offers one training slot
+(the worker resource `train=1`). Dask does the queueing, the placement and the worker restarts.
 
-Abandoned runs: nobody has to watch a job for it to end. Every job stops at its own budget
-(epochs or seconds; the app always sets a finite one), and the registry stops any job that is
-still training after `CHARLSTM_MAX_TRAINING_SECONDS` (default 4 hours) of wall-clock time.
-Finished jobs stay listed for an hour (their runs stay on disk for good), then are forgotten. A run
-that ends with nothing saved (left the queue, or stopped before its first step) is removed, so the
-library holds no empty entries.
+- Embedded (the default): a `LocalCluster` of worker processes started with the studio;
+  `CHARLSTM_WORKERS` sets how many (default: one per two cores, memory allowing).
+- External: `CHARLSTM_SCHEDULER=tcp://host:8786` submits to a cluster started with
+  `dask scheduler` and `dask worker ... --resources train=1`; the models folder must be on
+  storage every machine sees.
 
-No Streamlit here: the app holds one `JobRegistry` per process; tests build their own.
+Everything a page shows comes from the run folders, not from this object: a reload, a second tab
+or a restarted server sees the same runs. This object only holds the Dask client and, per owner,
+the last job submitted, so that an owner's next job waits for it (one training per owner at a time).
+No Streamlit here, and no TensorFlow: that lives in the workers.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import secrets
 import threading
-import time
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from . import store
-from .config import TrainConfig
 from .errors import CharlstmError
-from .training import Snapshot, TrainingJob
+from .run import Request, Run, Status
 
-ENV_MAX_TRAINING = "CHARLSTM_MAX_TRAINING"
+ENV_SCHEDULER = "CHARLSTM_SCHEDULER"
+ENV_WORKERS = "CHARLSTM_WORKERS"
 ENV_MAX_SECONDS = "CHARLSTM_MAX_TRAINING_SECONDS"
-DEFAULT_MAX_TRAINING = 1
+ENV_MAX_QUEUED = "CHARLSTM_MAX_QUEUED"
+TRAIN_RESOURCE = "train"
 DEFAULT_MAX_SECONDS = 4 * 3600.0
-KEEP_FINISHED_SECONDS = 3600.0
-KEEP_FINISHED = 50
+DEFAULT_MAX_QUEUED = 20  # waiting trainings on the whole server
+OWNER_MAX_WAITING = 2  # besides the one training now
+MEMORY_PER_WORKER_GB = 3.0  # a training worker with TensorFlow, a model and its data
 
 
-def _env_number(name: str, default: float, low: float) -> float:
+def default_workers() -> int:
+    """One training slot per two cores, as memory allows: 1 on a 2-core laptop, 8 on a 16-core box."""
+    cores = os.cpu_count() or 1
+    try:
+        memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError, AttributeError):
+        memory_gb = MEMORY_PER_WORKER_GB
+    return max(1, min(cores // 2, int(memory_gb // MEMORY_PER_WORKER_GB)))
+
+
+def _env_number(name: str, default: float) -> float:
     try:
         value = float(os.environ.get(name, ""))
     except ValueError:
         return default
-    return value if value >= low else default
+    return value if value > 0 else default
 
 
 @dataclass(frozen=True)
-class JobView:
-    """What a page needs to know about one job, read in one go."""
-
-    run_id: str
-    run_dir: Path
-    label: str
-    state: str  # queued | running | finished | cancelled
-    position: int  # 1-based place in the queue while queued, else 0
-    running_now: int  # how many jobs are training on this server
-    config: TrainConfig
-    snapshot: Snapshot
-    note: str | None  # something the registry did to the job (cancelled, stopped at the server's limit)
-
-    @property
-    def active(self) -> bool:
-        return self.state in ("queued", "running")
+class QueuePlace:
+    position: int  # 1-based among the runs waiting on this models folder
+    training_now: int  # runs training on this models folder
 
 
-class _Entry:
-    def __init__(self, job: TrainingJob, owner: str, label: str):
-        self.job, self.owner, self.label = job, owner, label
-        self.run_id = job.run_dir.name
-        self.submitted = time.time()
-        self.started: float | None = None
-        self.ended: float | None = None
-        self.cancelled = False
-        self.note: str | None = None
+class JobQueue:
+    """One per studio process (or CLI call). Thread-safe; the Dask client starts on first use."""
 
-    @property
-    def state(self) -> str:
-        if self.cancelled:
-            return "cancelled"
-        if self.started is None:
-            return "queued"
-        return "finished" if self.ended is not None else "running"
-
-
-class JobRegistry:
-    """Thread-safe: any session thread may submit, look up and stop; jobs train on their own threads."""
-
-    def __init__(self, max_running: int | None = None, max_seconds: float | None = None):
-        self.max_running = max(1, int(max_running or _env_number(ENV_MAX_TRAINING, DEFAULT_MAX_TRAINING, 1)))
-        self.max_seconds = float(max_seconds or _env_number(ENV_MAX_SECONDS, DEFAULT_MAX_SECONDS, 1.0))
+    def __init__(
+        self,
+        root: Path | None = None,
+        scheduler: str | None = None,
+        workers: int | None = None,
+        max_seconds: float | None = None,
+        max_queued: int | None = None,
+    ):
+        self.root = Path(root or store.runs_root())
+        self.scheduler = scheduler if scheduler is not None else os.environ.get(ENV_SCHEDULER) or None
+        self.workers = int(workers or _env_number(ENV_WORKERS, default_workers()))
+        self.max_seconds = float(max_seconds or _env_number(ENV_MAX_SECONDS, DEFAULT_MAX_SECONDS))
+        self.max_queued = int(max_queued or _env_number(ENV_MAX_QUEUED, DEFAULT_MAX_QUEUED))
         self._lock = threading.RLock()
-        self._entries: dict[str, _Entry] = {}
-        self._queue: deque[str] = deque()
+        self._client: Any = None
+        self._cluster: Any = None
+        self._last: dict[str, Any] = {}  # owner -> their last submitted future
 
-    # --- submitting and stopping ---------------------------------------------------------------
-    def submit(self, job: TrainingJob, owner: str, label: str | None = None) -> JobView:
-        """Queue a created (or resumed) job; it starts at once when a training slot is free."""
-        run_id = job.run_dir.name
-        with self._lock:
-            old = self._entries.get(run_id)
-            if old is not None and old.state in ("queued", "running"):
-                raise CharlstmError(f"{label or run_id} is already training or waiting to train.")
-            self._entries[run_id] = _Entry(job, owner, label or run_id)
-            self._queue.append(run_id)
-            self._pump()
-            return self._view(self._entries[run_id])
-
-    def stop(self, run_id: str, owner: str) -> bool:
-        """Stop a running job (it saves what it has learned) or take a waiting one out of the queue."""
-        with self._lock:
-            entry = self._entries.get(run_id)
-            if entry is None or entry.owner != owner:
-                return False
-            if entry.state == "queued":
-                self._queue.remove(run_id)
-                entry.cancelled, entry.ended = True, time.time()
-                entry.note = "Cancelled while waiting for the trainer; nothing was trained."
-                self._discard_unstarted(entry.job)
-                self._pump()
-                return True
-        entry.job.stop()
-        return True
-
-    def stop_all(self, timeout: float | None = 30.0) -> None:
-        """Empty the queue and stop every running job (server shutdown, tests)."""
-        with self._lock:
-            for run_id in list(self._queue):
-                entry = self._entries[run_id]
-                self.stop(run_id, entry.owner)
-            running = [e for e in self._entries.values() if e.state == "running"]
-        for entry in running:
-            entry.job.stop()
-        for entry in running:
-            entry.job.wait(timeout)
-
-    # --- reading -------------------------------------------------------------------------------
-    def get(self, run_id: str | None, owner: str) -> JobView | None:
-        """The job with this run id if `owner` submitted it, else None."""
-        with self._lock:
-            self._pump()
-            entry = self._entries.get(run_id or "")
-            if entry is None or entry.owner != owner:
-                return None
-            return self._view(entry)
-
-    def for_owner(self, owner: str) -> list[JobView]:
-        """This owner's jobs, newest first."""
-        with self._lock:
-            self._pump()
-            entries = [e for e in self._entries.values() if e.owner == owner]
-            return [self._view(e) for e in sorted(entries, key=lambda e: e.submitted, reverse=True)]
-
-    def active_for_others(self, owner: str) -> set[str]:
-        """Run ids that other sessions are training or waiting to train (hidden from `owner`)."""
-        with self._lock:
-            return {e.run_id for e in self._entries.values() if e.owner != owner and e.state in ("queued", "running")}
-
-    def is_active(self, run_id: str) -> bool:
-        with self._lock:
-            entry = self._entries.get(run_id)
-            return entry is not None and entry.state in ("queued", "running")
-
+    # --- the cluster --------------------------------------------------------------------------------
     @property
-    def running_count(self) -> int:
+    def embedded(self) -> bool:
+        return self.scheduler is None
+
+    def client(self) -> Any:
+        """The Dask client, connecting (or starting the embedded cluster) on first use."""
         with self._lock:
-            return sum(1 for e in self._entries.values() if e.state == "running")
+            if self._client is None:
+                self._client = self._connect()
+            return self._client
 
-    @property
-    def queued_count(self) -> int:
+    def _connect(self) -> Any:
+        from distributed import Client, LocalCluster
+
+        from .worker import THREADS_ENV, warm_up
+
+        try:
+            if self.scheduler:
+                client = Client(self.scheduler, timeout="10s")
+            else:
+                threads = max(1, (os.cpu_count() or 1) // self.workers)
+                self._cluster = LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    resources={TRAIN_RESOURCE: 1},
+                    env={THREADS_ENV: str(threads)},
+                )
+                client = Client(self._cluster)
+        except (OSError, TimeoutError) as exc:
+            where = self.scheduler or "the built-in cluster"
+            raise CharlstmError(
+                f"Could not reach the training cluster at {where} ({exc}). Check that the Dask scheduler is "
+                f"running, or unset {ENV_SCHEDULER} to train on this machine."
+            ) from None
+        from distributed import fire_and_forget
+
+        for address in client.scheduler_info()["workers"]:  # import TensorFlow now, not at the first Start
+            fire_and_forget(client.submit(warm_up, workers=[address], pure=False, key=f"warm-up-{address}"))
+        atexit.register(self.close)
+        return client
+
+    def close(self) -> None:
+        """Disconnect; the embedded cluster's workers end with it (and their trainings are interrupted)."""
         with self._lock:
-            return len(self._queue)
+            client, cluster, self._client, self._cluster = self._client, self._cluster, None, None
+        with contextlib.suppress(Exception):
+            if client is not None:
+                client.close()
+        with contextlib.suppress(Exception):
+            if cluster is not None:
+                cluster.close()
 
-    # --- internals (call with the lock held) -----------------------------------------------------
-    def _view(self, entry: _Entry) -> JobView:
-        state = entry.state
-        return JobView(
-            run_id=entry.run_id,
-            run_dir=entry.job.run_dir,
-            label=entry.label,
-            state=state,
-            position=(self._queue.index(entry.run_id) + 1) if state == "queued" else 0,
-            running_now=sum(1 for e in self._entries.values() if e.state == "running"),
-            config=entry.job.config,
-            snapshot=entry.job.snapshot(),
-            note=entry.note,
-        )
+    def worker_pids(self) -> list[int]:
+        """The embedded workers' process ids (for tests and benchmarks)."""
+        return list(self.client().run(os.getpid).values())
 
-    def _pump(self) -> None:
-        """Start waiting jobs, oldest first, while there are free slots; forget long-finished ones."""
-        running = sum(1 for e in self._entries.values() if e.state == "running")
-        while self._queue and running < self.max_running:
-            entry = self._entries[self._queue.popleft()]
-            entry.started = time.time()
-            entry.job.start()
-            threading.Thread(target=self._watch, args=(entry,), name=f"watch-{entry.run_id}", daemon=True).start()
-            running += 1
-        self._prune()
+    # --- submitting -------------------------------------------------------------------------------------
+    def submit(
+        self,
+        run: Run,
+        owner: str,
+        *,
+        action: str = "new",
+        epochs: int | None = None,
+        seconds: float | None = None,
+        strategy: str = "default",
+    ) -> None:
+        """Queue a training of `run` for `owner`; it starts when a worker is free and the owner's last one ended."""
+        from distributed import fire_and_forget
 
-    def _watch(self, entry: _Entry) -> None:
-        """Wait for a job to end (stopping it at the server's limit), then let the next one in."""
-        if not entry.job.wait(self.max_seconds):
-            entry.note = (
-                f"Stopped at this server's limit of {self.max_seconds / 3600:g} hours per training; "
-                "the best model so far is saved."
+        from .worker import train_run
+
+        with self._lock:
+            self.check_limits(owner)
+            if run.status().active:
+                raise CharlstmError(f"{run.name} is already training or waiting to train.")
+            request = Request(
+                token=secrets.token_hex(8),
+                owner=owner,
+                action=action,
+                epochs=epochs,
+                seconds=seconds,
+                max_seconds=self.max_seconds,
+                strategy=strategy,
             )
-            entry.job.stop()
-            entry.job.wait()
-        if getattr(entry.job.snapshot(), "stop_reason", None) == "user" and not _earned(entry.job.run_dir):
-            entry.note = (entry.note + " " if entry.note else "") + "Nothing had been saved, so the run was removed."
-            _discard(entry.job.run_dir)
-        with self._lock:
-            entry.ended = time.time()
-            self._pump()
+            try:
+                run.write_request(request)
+            except OSError as exc:
+                raise CharlstmError(
+                    f"Could not write to the models folder ({exc.strerror or exc}). Check the free disk space."
+                ) from None
+            after = self._last.get(owner)
+            future = self.client().submit(
+                train_run,
+                str(run.path),
+                request.token,
+                *([after] if after is not None and not after.done() else []),
+                key=f"charlstm-{run.id}-{request.token}",
+                resources={TRAIN_RESOURCE: 1},
+                pure=False,
+            )
+            fire_and_forget(future)  # an external cluster keeps training after this studio restarts
+            self._last[owner] = future
 
-    def _prune(self) -> None:
-        now = time.time()
-        done = sorted(
-            (e for e in self._entries.values() if e.ended is not None and e.state in ("finished", "cancelled")),
-            key=lambda e: e.ended,
-        )
-        for i, entry in enumerate(done):
-            if now - entry.ended > KEEP_FINISHED_SECONDS or i < len(done) - KEEP_FINISHED:
-                del self._entries[entry.run_id]
+    def check_limits(self, owner: str) -> None:
+        """One training and OWNER_MAX_WAITING waiting per owner; at most `max_queued` waiting in all."""
+        statuses = [(run, run.status()) for run in store.run_folders(self.root)]
+        mine = [s for run, s in statuses if s.active and run.owner == owner]
+        if len(mine) > OWNER_MAX_WAITING:
+            raise CharlstmError(
+                f"You already have {len(mine)} trainings running or waiting, the most one person can have. "
+                "Wait for one to finish, or stop one on the Train page."
+            )
+        waiting = sum(1 for _, s in statuses if s.state == "queued")
+        if waiting >= self.max_queued:
+            raise CharlstmError(
+                f"The trainer's queue is full ({waiting} trainings waiting). Try again in a few minutes."
+            )
 
-    @staticmethod
-    def _discard_unstarted(job: TrainingJob) -> None:
-        """A job cancelled before it ran: a fresh run folder is removed, a resumed run is marked stopped."""
-        run_dir = job.run_dir
+    def stop(self, run: Run) -> str:
+        """Leave the queue or stop after the current batch; returns 'left' or 'stopping'."""
+        if run.withdraw_request():
+            _forget_unstarted(run)
+            return "left"
+        run.request_stop()
+        return "stopping"
+
+    # --- reading -----------------------------------------------------------------------------------------
+    def owner_active(self, owner: str) -> list[tuple[Run, Status]]:
+        """This owner's runs that train or wait now, oldest first."""
+        found = []
+        for run in store.run_folders(self.root):
+            status = run.status()
+            if status.active and run.owner == owner:
+                found.append((run, status))
+        return sorted(found, key=lambda pair: pair[1].updated)
+
+    def place(self, run: Run) -> QueuePlace:
+        """Where a waiting run stands: how many wait before it, how many train now."""
+        waiting, training = [], 0
+        for other in store.run_folders(self.root):
+            state = other.status().state
+            if state == "running":
+                training += 1
+            elif state == "queued":
+                request = other.request()
+                waiting.append((request.submitted if request else 0.0, other.id))
+        mine = run.request()
+        ahead = sum(1 for submitted, rid in waiting if mine and submitted < mine.submitted and rid != run.id)
+        return QueuePlace(position=ahead + 1, training_now=training)
+
+
+def _forget_unstarted(run: Run) -> None:
+    """A run that left the queue before its first epoch is removed; a continued one keeps its state."""
+    if not run.earned() and run.status().state in ("unknown", "queued"):
         with contextlib.suppress(CharlstmError, OSError):
-            epochs = len(store.read_jsonl(run_dir / "history.jsonl"))
-            store.write_status(run_dir, "user", message="Cancelled before it started.", epochs=epochs)
-        if not _earned(run_dir):
-            _discard(run_dir)
-
-
-def _earned(run_dir: Path) -> bool:
-    """Whether a run folder holds anything training produced (history or weights)."""
-    return any((run_dir / f).exists() for f in ("history.jsonl", "best.weights.npz", "last.weights.npz"))
-
-
-def _discard(run_dir: Path) -> None:
-    """Remove a run folder that holds nothing earned, so the library has no empty, unreadable entries."""
-    with contextlib.suppress(CharlstmError, OSError):
-        store.delete_run(run_dir, root=run_dir.parent)
+            run.remove()

@@ -2,11 +2,13 @@
 
 Streamlit forgets `st.session_state` when the browser reloads and drops widget keys when the user
 changes page. So what matters is kept in plain session keys, the token and the current run id
-also sit in the URL (`?s=<token>&run=<run id>`), and jobs live in one process-wide registry.
+also sit in the URL (`?s=<token>&run=<run id>`). Trainings run on a Dask cluster (`jobs()`), and
+everything about them is read back from their run folders.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 import threading
@@ -18,8 +20,10 @@ import streamlit as st
 from charlstm import store
 from charlstm.config import PRESETS, TrainConfig
 from charlstm.corpora import BUILTINS, load_corpus, nietzsche_is_cached
+from charlstm.errors import CharlstmError
 from charlstm.generate import Generator
-from charlstm.jobs import JobRegistry, JobView
+from charlstm.jobs import JobQueue
+from charlstm.run import Run, RunSummary, Status, summarize
 from charlstm.text import Corpus
 
 from .corpus_tools import read_cached_nietzsche
@@ -30,31 +34,19 @@ _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _RUN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")  # a run folder's name, never a path
 
 
-def _stop_streamlit_clearing_keras() -> None:
-    """Streamlit calls `keras.backend.clear_session()` after every script run, fragment reruns included.
-
-    That resets TensorFlow's default graph, empties the eager kernel cache and forces a full garbage
-    collection, while a training job runs on another thread: measured here, a page polling once a
-    second cut training speed by half or more. Training never relies on the session being cleared
-    (each job builds its own model), so the clean-up is switched off for this process. (Streamlit's
-    own `gc.collect(2)` after each run is switched off in .streamlit/config.toml: runner.postScriptGC.)
-    """
-    try:
-        from streamlit.runtime.scriptrunner import script_runner
-    except ImportError:  # a future Streamlit without this module: nothing to undo
-        return
-    if hasattr(script_runner, "_clean_problem_modules"):
-        script_runner._clean_problem_modules = lambda: None
-
-
-_stop_streamlit_clearing_keras()
-
-
 # --- process-wide resources ------------------------------------------------------------------------
 @st.cache_resource(show_spinner=False)
-def registry() -> JobRegistry:
-    """The one job registry of this server process (its cap comes from CHARLSTM_MAX_TRAINING)."""
-    return JobRegistry()
+def jobs() -> JobQueue:
+    """This server's connection to the training cluster, started (and its workers warmed) in the background."""
+    queue = JobQueue()
+    threading.Thread(target=_connect_quietly, args=(queue,), name="charlstm-cluster", daemon=True).start()
+    return queue
+
+
+def _connect_quietly(queue: JobQueue) -> None:
+    """Start the cluster early; if it fails, Start says why (the same error is raised again there)."""
+    with contextlib.suppress(CharlstmError):
+        queue.client()
 
 
 @st.cache_resource(show_spinner="Loading the built-in text…", max_entries=4)
@@ -68,18 +60,13 @@ def builtin_corpus(name: str) -> Corpus:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _generator(run_dir: str, tag: str, mtime: float) -> Generator:
-    return store.load_generator(Path(run_dir), tag)
+def _generator(run_dir: str, mtime: float) -> Generator:
+    return store.load_generator(Path(run_dir))
 
 
 def generator(run_dir: Path) -> Generator:
     """A cached generator for a run's best checkpoint; a newer checkpoint makes a new one."""
-    tag = store.best_tag(run_dir)
-    try:
-        mtime = (run_dir / f"{tag}.weights.npz").stat().st_mtime
-    except OSError:
-        mtime = 0.0  # load_generator raises the plain message
-    return _generator(str(run_dir), tag, mtime)
+    return _generator(str(run_dir), Run(run_dir).weights_mtime())
 
 
 # --- this session ----------------------------------------------------------------------------------
@@ -98,6 +85,7 @@ def owner() -> str:
 def init() -> None:
     """Call once per script run (app.py): token, URL, defaults that let a new user train at once."""
     owner()
+    jobs()  # the first visit starts the training cluster, so the first Start does not wait for it
     if "run_id" not in st.session_state:  # a fresh session: maybe a reload with ?run=… in the URL
         run_id = st.query_params.get(RUN_PARAM, "")
         st.session_state["run_id"] = run_id if _RUN_RE.match(run_id) else None
@@ -148,12 +136,8 @@ def builtin_title(name: str) -> str:
     return BUILTINS[name].title if name in BUILTINS else name
 
 
-def current_job() -> JobView | None:
-    """This session's current job (the one in the URL), if the registry still has it."""
-    return registry().get(st.session_state.get("run_id"), owner())
-
-
 def set_run(run_id: str | None) -> None:
+    """The run the Train page shows (also kept in the URL, so a reload finds it again)."""
     st.session_state["run_id"] = run_id
     if run_id:
         st.query_params[RUN_PARAM] = run_id
@@ -161,61 +145,49 @@ def set_run(run_id: str | None) -> None:
         del st.query_params[RUN_PARAM]
 
 
-def hidden_runs() -> set[str]:
-    """Runs other sessions are training right now: this session does not see them."""
-    return registry().active_for_others(owner())
+def may_see(run: Run) -> bool:
+    """A run belongs to the session that made it; runs with no owner (command line, older ones) are everyone's."""
+    owner_of = run.owner
+    return owner_of in ("", owner())
 
 
 @st.cache_resource(show_spinner=False)
-def _summaries() -> dict[Path, tuple[tuple, store.RunSummary]]:
+def _summaries() -> dict[Path, tuple[tuple, RunSummary]]:
     return {}
 
 
-_RUN_FILES = (
-    "meta.json",
-    "config.json",
-    "vocab.json",
-    "status.json",
-    "history.jsonl",
-    "best.weights.npz",
-    "last.weights.npz",
-)
-
-
-def _summary(run_dir: Path) -> store.RunSummary:
-    """`store.summarize` reads (and checks) a run's weights; redo it only when one of its files changed."""
-    signature = []
-    for name in _RUN_FILES:
-        try:
-            st_ = (run_dir / name).stat()
-            signature.append((st_.st_mtime_ns, st_.st_size))
-        except OSError:
-            signature.append(None)
+def _summary(run: Run) -> RunSummary:
+    """`summarize` reads (and checks) a run's weights; redo it only when one of its files changed."""
+    signature = run.signature()
     cache = _summaries()
-    hit = cache.get(run_dir)
-    if hit is not None and hit[0] == tuple(signature):
+    hit = cache.get(run.path)
+    if hit is not None and hit[0] == signature:
         return hit[1]
-    summary = store.summarize(run_dir)
-    cache[run_dir] = (tuple(signature), summary)
+    summary = summarize(run)
+    cache[run.path] = (signature, summary)
     return summary
 
 
-def visible_runs() -> list[store.RunSummary]:
-    """The model library as this session may see it (like `store.list_runs`, cached per run), newest first."""
-    root, hidden = store.runs_root(), hidden_runs()
-    if not root.is_dir():
-        return []
-    runs = [_summary(p) for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name not in hidden]
+def visible_runs() -> list[RunSummary]:
+    """The model library as this session may see it, newest first."""
+    runs = [_summary(run) for run in store.run_folders() if may_see(run)]
     return sorted(runs, key=lambda r: r.created, reverse=True)
 
 
-def run_dir_of(run_id: str | None) -> Path | None:
-    """The folder of a run id, if it is a run in the models folder that this session may see."""
-    if not run_id or not _RUN_RE.match(run_id) or run_id in hidden_runs():
+def run_of(run_id: str | None) -> Run | None:
+    """The run with this id, if it is a run in the models folder that this session may see."""
+    if not run_id or not _RUN_RE.match(run_id):
         return None
     root = store.runs_root()
-    path = root / run_id
-    return path if path.is_dir() and store.inside(root, path) else None
+    run = Run(root / run_id)
+    if not run.path.is_dir() or not store.inside(root, run.path) or not may_see(run):
+        return None
+    return run
+
+
+def my_active_runs() -> list[tuple[Run, Status]]:
+    """This session's runs that train or wait now, oldest first."""
+    return jobs().owner_active(owner())
 
 
 def model_run() -> str | None:

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from charlstm import store
-from charlstm.jobs import JobView
+from charlstm.run import Run
 
 from . import state
 
@@ -105,57 +104,5 @@ def corpus_title(name: str) -> str:
 
 
 def run_name(run_dir: Path) -> str:
-    try:
-        return str(store.read_json(run_dir / "meta.json").get("name", run_dir.name))
-    except Exception:  # an unreadable run still gets a label
-        return run_dir.name
-
-
-def job_line(view: JobView) -> str:
-    """One line about a job, for the sidebar."""
-    snap = view.snapshot
-    if view.state == "queued":
-        return f"Waiting for the trainer: number {view.position} in the queue."
-    if view.state == "cancelled":
-        return "Cancelled before it started."
-    if view.state == "finished" or snap.finished:
-        return {
-            "completed": "finished.",
-            "time": "finished (time limit reached).",
-            "user": "stopped; the model is saved.",
-            "diverged": "stopped: training became unstable.",
-        }.get(snap.stop_reason or "", "failed; see the Train page.")
-    if snap.state == "preparing":
-        return "Preparing the data…"
-    of = "" if view.config.seconds else f" of {snap.epochs}"
-    return f"Epoch {snap.epoch}{of} · {snap.progress:.0%}"
-
-
-def sidebar() -> None:
-    """Current corpus, current model and this session's jobs, on every page."""
-    with st.sidebar:
-        corpus = state.corpus()
-        st.markdown("**Text**")
-        st.caption(f"{md(corpus_title(corpus.name))} · {len(corpus.text):,} characters")
-        st.markdown("**Model**")
-        model_dir = state.run_dir_of(state.model_run())
-        st.caption(md(run_name(model_dir)) if model_dir else "None yet: train one, or pick one under Models.")
-        views = state.registry().for_owner(state.owner())
-        active = any(v.active for v in views)
-
-        @st.fragment(run_every=2.0 if active else None)
-        def jobs() -> None:
-            shown = [v for v in state.registry().for_owner(state.owner()) if v.active or v.state == "finished"]
-            if not shown:
-                return
-            st.markdown("**Training**")
-            for view in shown[:3]:
-                icon = {
-                    "queued": ":material/hourglass_top:",
-                    "running": ":material/directions_run:",
-                    "finished": ":material/check_circle:",
-                }.get(view.state, ":material/radio_button_unchecked:")
-                st.caption(f"{icon} {md(view.label)}: {md(job_line(view))}")
-            st.page_link("app_pages/train.py", label="Open the Train page", icon=":material/monitoring:")
-
-        jobs()
+    """A run's display name (its folder name when its meta.json is unreadable)."""
+    return Run(run_dir).name

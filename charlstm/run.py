@@ -1,0 +1,710 @@
+"""The run folder: every file of one trained model, and the only channel between a trainer and a page.
+
+A training job may run in a Dask worker on another machine, the studio may restart, a browser may
+reload: all of them see the same truth because everything about a run is in its folder, and every
+reader and writer goes through the `Run` type below. Nothing else in charlstm names these files.
+
+    meta.json             display name, corpus name, owner, creation time
+    config.json           the TrainConfig
+    vocab.json            the characters
+    corpus.txt            the exact training text, so a run can be continued anywhere
+    request.json          a training asked for and not started yet (the run is "queued")
+    status.json           running / completed / time / user / diverged / error / interrupted
+    lease.json            renewed every few seconds by the process that trains; expired = interrupted
+    stop                  present = the owner asked the trainer to stop (checked every batch)
+    progress.json         the live view: epoch, step, speed, time left, notices
+    batches.txt           one training loss per line, for the live chart
+    history.jsonl         one line per epoch, appended and fsynced
+    samples.jsonl         the samples written after each epoch
+    {best,last}.*.npz     checkpoints (weights, optimizer state) and {best,last}.json, written last,
+                          which makes a checkpoint a set that is whole or absent
+
+Writes are atomic (a temporary file, fsync, rename, then fsync of the folder); appends are fsynced
+lines. Everything read back is checked field by field, because a run may come from a stranger's
+bundle: a line that does not hold what it should is dropped, never trusted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import shutil
+import socket
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .config import TrainConfig
+from .errors import BundleError, CharlstmError, ConfigError
+from .text import Vocabulary
+from .weights import Weights, check_weights, load_npz, parameter_count, save_npz
+
+LN2 = math.log(2)  # nats per bit: bits per character = nats / LN2
+LEASE_SECONDS = 10.0  # a trainer that has not renewed its lease for this long is gone
+HEARTBEAT_SECONDS = 2.0  # how often a trainer renews it
+CHECKPOINT_TAGS = ("best", "last")
+FINAL_REASONS = ("completed", "time", "user", "diverged", "error")
+ACTIVE_STATES = ("queued", "running")
+NO_LEASE = "interrupted"  # the state of a run whose trainer stopped renewing its lease
+
+META, CONFIG, VOCAB, CORPUS = "meta.json", "config.json", "vocab.json", "corpus.txt"
+REQUEST, STARTED, STATUS, LEASE, STOP = "request.json", "request.started.json", "status.json", "lease.json", "stop"
+PROGRESS, BATCHES, HISTORY, SAMPLES, ERROR_LOG = (
+    "progress.json",
+    "batches.txt",
+    "history.jsonl",
+    "samples.jsonl",
+    "error.log",
+)
+SIGNATURE_FILES = (META, CONFIG, VOCAB, STATUS, HISTORY, REQUEST, "best.json", "last.json", "best.weights.npz")
+
+
+# --- records ------------------------------------------------------------------------------------------------
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One line of history.jsonl. Losses are nats per character; bpc = nats / ln 2."""
+
+    epoch: int
+    loss: float
+    val_loss: float | None
+    val_bpc: float | None
+    learning_rate: float
+    steps: int
+    seconds: float
+    chars_per_sec: float
+    partial: bool
+
+    @classmethod
+    def from_dict(cls, d: Any) -> EpochRecord | None:
+        """A record only if every field has the right type and every number is finite; else None."""
+        if not isinstance(d, dict) or set(d) != {f.name for f in fields(cls)}:
+            return None
+        numbers_ok = all(_finite(d[k]) for k in ("loss", "learning_rate", "seconds", "chars_per_sec"))
+        optional_ok = all(d[k] is None or _finite(d[k]) for k in ("val_loss", "val_bpc"))
+        counts_ok = _whole(d["epoch"]) and _whole(d["steps"]) and d["epoch"] >= 1 and d["steps"] >= 0
+        if not (numbers_ok and optional_ok and counts_ok and isinstance(d["partial"], bool)):
+            return None
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class EpochSamples:
+    epoch: int
+    prompt: str
+    samples: tuple[tuple[float, str], ...]  # (temperature, text), all from `prompt`
+
+    def to_dict(self) -> dict:
+        pairs = [{"temperature": t, "text": s} for t, s in self.samples]
+        return {"epoch": self.epoch, "prompt": self.prompt, "samples": pairs}
+
+    @classmethod
+    def from_dict(cls, d: Any) -> EpochSamples | None:
+        if not isinstance(d, dict) or not _whole(d.get("epoch")) or not isinstance(d.get("prompt"), str):
+            return None
+        raw = d.get("samples")
+        if not isinstance(raw, list):
+            return None
+        pairs = []
+        for item in raw:
+            if (
+                not isinstance(item, dict)
+                or not _finite(item.get("temperature"))
+                or not isinstance(item.get("text"), str)
+            ):
+                return None
+            pairs.append((float(item["temperature"]), item["text"]))
+        return cls(d["epoch"], d["prompt"], tuple(pairs))
+
+
+@dataclass(frozen=True)
+class Progress:
+    """The live view of a training, rewritten a few times a second by the trainer."""
+
+    state: str = "preparing"  # preparing | running | stopping
+    message: str = "Preparing the data…"
+    epoch: int = 1
+    epochs: int = 1
+    step: int = 0
+    steps_per_epoch: int = 1
+    fraction: float = 0.0
+    eta_seconds: float | None = None
+    chars_per_sec: float = 0.0
+    elapsed: float = 0.0
+    notices: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, d: Any) -> Progress:
+        if not isinstance(d, dict):
+            return cls()
+        out: dict[str, Any] = {}
+        for f in fields(cls):
+            value = d.get(f.name)
+            default = getattr(cls(), f.name)
+            if f.name == "notices":
+                ok = isinstance(value, list) and all(isinstance(n, str) for n in value)
+                out[f.name] = tuple(value) if ok else ()
+            elif isinstance(default, str):
+                out[f.name] = value if isinstance(value, str) else default
+            elif isinstance(default, int) and not isinstance(default, bool):
+                out[f.name] = value if _whole(value) else default
+            else:
+                out[f.name] = float(value) if _finite(value) else default
+        return cls(**out)
+
+
+@dataclass(frozen=True)
+class Request:
+    """A training asked for and not started: what to do, for whom, for how long."""
+
+    token: str
+    owner: str
+    action: str  # new | continue
+    epochs: int | None = None
+    seconds: float | None = None
+    max_seconds: float | None = None
+    strategy: str = "default"  # see charlstm/distribute.py
+    submitted: float = field(default_factory=time.time)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> Request | None:
+        try:
+            req = cls(**d)
+        except TypeError:
+            return None
+        ok = isinstance(req.token, str) and isinstance(req.owner, str) and req.action in ("new", "continue")
+        ok = ok and req.strategy in ("default", "mirrored", "multiworker")
+        ok = ok and (req.epochs is None or _whole(req.epochs)) and _finite(req.submitted)
+        ok = ok and all(v is None or _finite(v) for v in (req.seconds, req.max_seconds))
+        return req if ok else None
+
+
+@dataclass(frozen=True)
+class Status:
+    """Where a run stands, with the lease and the queue taken into account."""
+
+    state: str  # queued | running | interrupted | completed | time | user | diverged | error | unknown
+    message: str = ""
+    epochs: int = 0
+    best_val_loss: float | None = None
+    owner: str = ""
+    updated: float = 0.0
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+
+# --- atomic, durable file writes --------------------------------------------------------------------------
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
+    """Write a whole file or nothing: a temporary file, fsync, rename, fsync the folder."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    if durable:
+        _fsync_dir(path.parent)
+
+
+def _json_bytes(obj: Any) -> bytes:
+    """JSON as UTF-8; a lone surrogate (which UTF-8 cannot hold) becomes an escape, never an error."""
+    return json.dumps(obj, ensure_ascii=False, indent=1).encode("utf-8", "backslashreplace")
+
+
+def write_json(path: Path, obj: Any, durable: bool = True) -> None:
+    write_atomic(path, _json_bytes(obj), durable)
+
+
+def read_json(path: Path) -> Any:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BundleError(f"{path.name} is missing from the model {path.parent.name}.") from None
+    except (OSError, ValueError) as exc:
+        raise BundleError(f"{path.name} in the model {path.parent.name} is unreadable ({exc}).") from None
+
+
+def append_line(path: Path, line: str, durable: bool = True) -> None:
+    """Append one line; a line torn by an earlier crash is closed first, never glued onto."""
+    data = (line + "\n").encode("utf-8", "backslashreplace")
+    with open(path, "a+b") as fh:
+        if fh.seek(0, os.SEEK_END) > 0:
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":
+                data = b"\n" + data
+        fh.write(data)
+        if durable:
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def read_jsonl(path: Path) -> list[Any]:
+    """Every line that parses as JSON; torn or damaged lines are skipped."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        return []
+    out = []
+    for line in lines:
+        with contextlib.suppress(ValueError):
+            out.append(json.loads(line))
+    return out
+
+
+# --- the run ------------------------------------------------------------------------------------------------
+class Run:
+    """One run folder. Cheap to make: it reads files only when asked."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Run) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    @property
+    def id(self) -> str:
+        """The folder's name: what the URL, the queue and the pages call this run."""
+        return self.path.name
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    # --- what the run is ------------------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        path: Path,
+        *,
+        name: str,
+        corpus: str,
+        config: TrainConfig,
+        vocab: Vocabulary,
+        text: str | None,
+        owner: str = "",
+        extra_meta: dict | None = None,
+    ) -> Run:
+        """Write what a run holds before its first epoch into the empty folder `path`."""
+        run = cls(path)
+        meta = {"name": name, "corpus": corpus, "owner": owner, "created": time.time(), **(extra_meta or {})}
+        write_json(run.file(META), meta)
+        write_json(run.file(CONFIG), config.to_dict())
+        write_atomic(run.file(VOCAB), vocab.to_json().encode("utf-8", "backslashreplace"))
+        if text is not None:
+            run.set_text(text)
+        return run
+
+    def meta(self) -> dict:
+        meta = read_json(self.file(META))
+        if not isinstance(meta, dict):
+            raise BundleError(f"meta.json in {self.id} is not a JSON object.")
+        return meta
+
+    @property
+    def name(self) -> str:
+        with contextlib.suppress(CharlstmError):
+            name = self.meta().get("name")
+            if isinstance(name, str) and name.strip():
+                return name
+        return self.id
+
+    @property
+    def owner(self) -> str:
+        """Who made this run ('' for runs from before owners were recorded, or from the command line)."""
+        with contextlib.suppress(CharlstmError):
+            owner = self.meta().get("owner", "")
+            return owner if isinstance(owner, str) else ""
+        return ""
+
+    def update_meta(self, **changes: Any) -> None:
+        write_json(self.file(META), {**self.meta(), **changes})
+
+    def config(self) -> TrainConfig:
+        try:
+            return TrainConfig.from_dict(read_json(self.file(CONFIG)))
+        except ConfigError as exc:
+            raise BundleError(f"config.json in {self.id} does not hold valid settings: {exc}") from None
+
+    def vocab(self) -> Vocabulary:
+        try:
+            return Vocabulary.from_json(self.file(VOCAB).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise BundleError(f"vocab.json is missing from the model {self.id}.") from None
+
+    @property
+    def has_text(self) -> bool:
+        return self.file(CORPUS).is_file()
+
+    def text(self) -> str | None:
+        """The saved training text, or None (an imported model has none)."""
+        try:
+            return self.file(CORPUS).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+
+    def set_text(self, text: str) -> None:
+        write_atomic(self.file(CORPUS), text.encode("utf-8", "backslashreplace"))
+
+    # --- the queue and the trainer's lease --------------------------------------------------------
+    def write_request(self, request: Request) -> None:
+        write_json(self.file(REQUEST), asdict(request))
+
+    def request(self) -> Request | None:
+        try:
+            return Request.from_dict(json.loads(self.file(REQUEST).read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return None
+
+    def claim_request(self, token: str) -> Request | None:
+        """The trainer takes the request (an atomic rename): exactly one of claim and `withdraw` wins."""
+        request = self.request()
+        if request is None or request.token != token:
+            return None
+        try:
+            os.replace(self.file(REQUEST), self.file(STARTED))
+        except FileNotFoundError:
+            return None
+        return request
+
+    def withdraw_request(self) -> bool:
+        """Leave the queue: True if the request was still waiting (so no training will start)."""
+        try:
+            self.file(REQUEST).unlink()
+        except FileNotFoundError:
+            return False
+        _fsync_dir(self.path)
+        return True
+
+    def renew_lease(self) -> None:
+        write_json(
+            self.file(LEASE),
+            {"until": time.time() + LEASE_SECONDS, "pid": os.getpid(), "host": socket.gethostname()},
+            durable=False,
+        )
+
+    def lease_alive(self) -> bool:
+        try:
+            until = json.loads(self.file(LEASE).read_text(encoding="utf-8")).get("until")
+        except (OSError, ValueError, AttributeError):
+            return False
+        return _finite(until) and until > time.time()
+
+    def request_stop(self) -> None:
+        write_atomic(self.file(STOP), b"stop\n", durable=False)
+
+    def stop_requested(self) -> bool:
+        return self.file(STOP).exists()
+
+    def clear_stop(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.file(STOP).unlink()
+
+    # --- status --------------------------------------------------------------------------------------
+    def write_status(
+        self, state: str, message: str = "", epochs: int | None = None, best_val_loss: float | None = None
+    ) -> None:
+        record = {
+            "state": state,
+            "message": message,
+            "epochs": len(self.history()) if epochs is None else epochs,
+            "best_val_loss": best_val_loss if best_val_loss is None or math.isfinite(best_val_loss) else None,
+            "updated": time.time(),
+        }
+        write_json(self.file(STATUS), record)
+
+    def _raw_status(self) -> dict:
+        try:
+            raw = json.loads(self.file(STATUS).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return raw if isinstance(raw, dict) else {}
+
+    def status(self) -> Status:
+        """The stored status, read with the queue and the lease: a silent trainer means 'interrupted'."""
+        raw = self._raw_status()
+        state = raw.get("state") if isinstance(raw.get("state"), str) else "unknown"
+        message = raw.get("message") if isinstance(raw.get("message"), str) else ""
+        if state == "running" and not self.lease_alive():
+            state, message = NO_LEASE, INTERRUPTED_MESSAGE
+        if state != "running" and self.file(REQUEST).exists():
+            state, message = "queued", "Waiting for a free trainer."
+        best = raw.get("best_val_loss")
+        return Status(
+            state=state,
+            message=message,
+            epochs=raw["epochs"] if _whole(raw.get("epochs")) else 0,
+            best_val_loss=float(best) if _finite(best) else None,
+            owner=self.owner,
+            updated=float(raw["updated"]) if _finite(raw.get("updated")) else 0.0,
+        )
+
+    # --- live progress -----------------------------------------------------------------------------
+    def write_progress(self, progress: Progress) -> None:
+        write_json(self.file(PROGRESS), asdict(progress), durable=False)
+
+    def progress(self) -> Progress:
+        try:
+            return Progress.from_dict(json.loads(self.file(PROGRESS).read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return Progress()
+
+    def append_batch_losses(self, losses: Iterable[float]) -> None:
+        """Per-batch losses for the live chart; not fsynced (a crash may lose the last second of them)."""
+        lines = "".join(f"{loss:.5g}\n" for loss in losses)
+        if lines:
+            with open(self.file(BATCHES), "a", encoding="utf-8") as fh:
+                fh.write(lines)
+
+    def batch_losses(self) -> list[float]:
+        try:
+            lines = self.file(BATCHES).read_text(encoding="utf-8", errors="replace").split()
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in lines:
+            with contextlib.suppress(ValueError):
+                value = float(line)
+                if math.isfinite(value):
+                    out.append(value)
+        return out
+
+    def clear_live(self) -> None:
+        """A new training of this run starts with an empty live view."""
+        for name in (PROGRESS, BATCHES, STOP):
+            with contextlib.suppress(FileNotFoundError):
+                self.file(name).unlink()
+
+    # --- history and samples -------------------------------------------------------------------------
+    def append_epoch(self, record: EpochRecord) -> None:
+        append_line(self.file(HISTORY), json.dumps(asdict(record)))
+
+    def history(self) -> list[EpochRecord]:
+        return [r for r in map(EpochRecord.from_dict, read_jsonl(self.file(HISTORY))) if r is not None]
+
+    def append_samples(self, samples: EpochSamples) -> None:
+        append_line(self.file(SAMPLES), json.dumps(samples.to_dict(), ensure_ascii=False))
+
+    def samples(self) -> list[EpochSamples]:
+        return [s for s in map(EpochSamples.from_dict, read_jsonl(self.file(SAMPLES))) if s is not None]
+
+    def write_error_log(self, text: str) -> None:
+        with contextlib.suppress(OSError):
+            write_atomic(self.file(ERROR_LOG), text.encode("utf-8", "backslashreplace"))
+
+    # --- checkpoints ----------------------------------------------------------------------------------
+    def save_checkpoint(self, tag: str, weights: Weights, optimizer: dict | None, epoch: int) -> None:
+        """Weights and optimizer state first, then the manifest: a crash leaves the old set or the new one."""
+        files = {"weights": f"{tag}.weights.npz"}
+        save_npz(self.file(files["weights"]), weights)
+        if optimizer is not None:
+            files["optimizer"] = f"{tag}.optimizer.npz"
+            save_npz(self.file(files["optimizer"]), optimizer)
+        sizes = {name: self.file(name).stat().st_size for name in files.values()}
+        write_json(self.file(f"{tag}.json"), {"epoch": epoch, "files": files, "sizes": sizes})
+
+    def _manifest(self, tag: str) -> dict | None:
+        try:
+            manifest = json.loads(self.file(f"{tag}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return manifest if isinstance(manifest, dict) else None
+
+    def has_checkpoint(self, tag: str) -> bool:
+        """A whole checkpoint: its manifest matches the files (or, for older runs and bundles, weights alone)."""
+        manifest = self._manifest(tag)
+        weights = self.file(f"{tag}.weights.npz")
+        if manifest is None:
+            return weights.is_file() and not self.file(f"{tag}.json").exists()
+        sizes = manifest.get("sizes")
+        if not isinstance(sizes, dict):
+            return False
+        for name, size in sizes.items():
+            if name not in (f"{tag}.weights.npz", f"{tag}.optimizer.npz"):
+                return False
+            try:
+                if self.file(name).stat().st_size != size:
+                    return False
+            except OSError:
+                return False
+        return weights.is_file()
+
+    def checkpoint_epoch(self, tag: str) -> int | None:
+        manifest = self._manifest(tag)
+        epoch = manifest.get("epoch") if manifest else None
+        return epoch if _whole(epoch) else None
+
+    def best_tag(self) -> str | None:
+        """The checkpoint to generate with: 'best' if whole, else 'last', else None."""
+        return next((tag for tag in CHECKPOINT_TAGS if self.has_checkpoint(tag)), None)
+
+    def resume_tag(self) -> str | None:
+        """The checkpoint to continue from: the latest whole one."""
+        return next((tag for tag in reversed(CHECKPOINT_TAGS) if self.has_checkpoint(tag)), None)
+
+    @property
+    def has_model(self) -> bool:
+        return self.best_tag() is not None
+
+    def load_checkpoint(self, tag: str) -> tuple[Weights, dict | None]:
+        if not self.has_checkpoint(tag):
+            raise BundleError(f"The model {self.id} has no complete '{tag}' checkpoint.")
+        weights = load_npz(self.file(f"{tag}.weights.npz"))
+        manifest = self._manifest(tag)
+        if manifest is None:  # an older run or a bundle: the optimizer state is whatever is there
+            has_opt = self.file(f"{tag}.optimizer.npz").is_file()
+        else:
+            has_opt = "optimizer" in manifest.get("files", {})
+        optimizer = load_npz(self.file(f"{tag}.optimizer.npz")) if has_opt else None
+        return weights, optimizer
+
+    def weights_mtime(self) -> float:
+        """Changes whenever a new best model is saved (a cache key for generators)."""
+        tag = self.best_tag()
+        if tag is None:
+            return 0.0
+        with contextlib.suppress(OSError):
+            return self.file(f"{tag}.weights.npz").stat().st_mtime
+        return 0.0
+
+    def signature(self) -> tuple:
+        """Changes whenever a file the library shows changes (a cache key for summaries)."""
+        out = []
+        for name in SIGNATURE_FILES:
+            try:
+                st = self.file(name).stat()
+                out.append((st.st_mtime_ns, st.st_size))
+            except OSError:
+                out.append(None)
+        return tuple(out)
+
+    # --- changing and removing -------------------------------------------------------------------------
+    def rename(self, new_name: str) -> None:
+        name = new_name.strip()
+        if not name or len(name) > 80:
+            raise CharlstmError("A model name must have 1 to 80 characters.")
+        try:
+            self.update_meta(name=name)
+        except OSError as exc:
+            raise CharlstmError(
+                f"Could not save the new name ({exc.strerror or exc}); the old name is kept. "
+                "Check that the disk has space and the models folder is writable."
+            ) from None
+
+    def earned(self) -> bool:
+        """Whether training produced anything here yet (history or a checkpoint)."""
+        return bool(self.history()) or any(self.file(f"{t}.weights.npz").exists() for t in CHECKPOINT_TAGS)
+
+    def remove(self) -> None:
+        try:
+            shutil.rmtree(self.path)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise CharlstmError(
+                f"Could not delete {self.name} ({exc.strerror or exc}); the models folder may be read-only."
+            ) from None
+
+    def files(self) -> Iterator[Path]:
+        return (p for p in self.path.iterdir() if p.is_file())
+
+
+INTERRUPTED_MESSAGE = (
+    "This training was interrupted (the process that trained it stopped). Everything up to the last "
+    "finished epoch is kept; you can continue it from the Models page."
+)
+
+
+# --- the library's view of a run --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunSummary:
+    """One row of the model library."""
+
+    path: Path
+    name: str
+    corpus: str
+    preset: str
+    parameters: int
+    epochs: int
+    val_loss: float | None
+    val_bpc: float | None
+    created: float
+    state: str
+    owner: str = ""
+    error: str | None = None
+
+    @property
+    def readable(self) -> bool:
+        return self.error is None
+
+    @property
+    def run(self) -> Run:
+        return Run(self.path)
+
+
+def summarize(run: Run) -> RunSummary:
+    """What the library shows of a run; a damaged run is listed with the reason instead of failing."""
+    try:
+        meta, config, vocab = run.meta(), run.config(), run.vocab()
+        history = run.history()
+        vals = [h.val_loss for h in history if h.val_loss is not None]
+        best = min(vals) if vals else None
+        status = run.status()
+        tag = run.best_tag()
+        if tag is None and not status.active:
+            raise BundleError("no saved weights")
+        if tag is not None:  # a damaged weights file shows here, not later on the Generate page
+            check_weights(run.load_checkpoint(tag)[0], config, len(vocab))
+        created = meta.get("created")
+        return RunSummary(
+            path=run.path,
+            name=run.name,
+            corpus=str(meta.get("corpus", "?")),
+            preset=config.preset,
+            parameters=parameter_count(config, len(vocab)),
+            epochs=len(history),
+            val_loss=best,
+            val_bpc=best / LN2 if best is not None else None,
+            created=float(created) if _finite(created) else run.path.stat().st_mtime,
+            state=status.state,
+            owner=run.owner,
+        )
+    except (CharlstmError, KeyError, TypeError, ValueError, OSError) as exc:
+        mtime = run.path.stat().st_mtime if run.path.exists() else 0.0
+        return RunSummary(
+            run.path, run.id, "?", "?", 0, 0, None, None, mtime, "unreadable", owner=run.owner, error=f"{exc}"
+        )

@@ -1,0 +1,284 @@
+"""The trainer: the Keras fit loop, held-out validation and divergence recovery, with a public hook.
+
+It knows nothing of run folders, wording, time left or samples: whoever drives it (the training
+job, a benchmark) subclasses `TrainerHook` and hears about every batch and every epoch; returning
+True from a hook method stops training after the current batch. TensorFlow is imported only when
+`fit` runs, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .config import TrainConfig
+from .errors import ConfigError, CorpusError
+from .text import Vocabulary
+from .weights import Weights
+
+MAX_DIVERGENCE_RETRIES = 3
+LR_CUT = 0.3  # the learning rate is multiplied by this after each divergence
+VALIDATION_BATCH = 512
+
+
+def is_divergent(loss: float, recent: list[float]) -> bool:
+    """NaN/inf, or a jump far above the recent typical loss (the seed went 1.30 -> 14.6 nats)."""
+    if not math.isfinite(loss):
+        return True
+    if not recent:
+        return loss > 50.0
+    # Few batches yet: compare with the highest of them (an early blow-up, 4.4 -> 27, is caught at once).
+    typical = float(np.median(recent[-50:])) if len(recent) >= 10 else max(recent)
+    return loss > typical + max(1.5, typical)
+
+
+@dataclass(frozen=True)
+class FitPlan:
+    """What the trainer settled on before the first batch."""
+
+    steps_per_epoch: int
+    train_text: str  # the part of the text trained on (samples take their prompts from it)
+    has_validation: bool
+    chars_per_step: int
+
+
+@dataclass(frozen=True)
+class EpochResult:
+    epoch: int  # 1-based, counting earlier trainings of the same run
+    train_loss: float
+    val_loss: float | None
+    learning_rate: float
+    steps: int
+    partial: bool
+    improved: bool  # the best model so far (by validation loss, else training loss)
+
+
+class TrainerHook:
+    """Override what you need. Methods run on the training thread, between batches."""
+
+    def on_fit_start(self, plan: FitPlan) -> None:
+        """The data and the model are ready; the first batch is next."""
+
+    def on_epoch_start(self, epoch: int) -> None:
+        """`epoch` is 1-based."""
+
+    def on_batch(self, step: int, loss: float) -> bool:
+        """One batch trained (`loss` in nats per character). Return True to stop after it."""
+        return False
+
+    def on_validation_start(self) -> None:
+        """The epoch's training is done; the held-out text is being scored."""
+
+    def on_epoch_end(self, result: EpochResult, trainer: Trainer) -> bool:
+        """Save, sample, report here (`trainer.weights()` is the model now). Return True to stop."""
+        return False
+
+    def on_notice(self, text: str) -> None:
+        """Something the user should read (the trainer recovered from a divergence)."""
+
+
+class Trainer:
+    """Fit one model on one text. Thread-safe `stop()`; everything else on the training thread."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        vocab: Vocabulary,
+        text: str,
+        *,
+        initial_epoch: int = 0,
+        checkpoint: tuple[Weights, dict | None] | None = None,
+        best_loss: float = math.inf,
+        strategy: str = "default",
+    ):
+        self.config, self.vocab, self.text = config, vocab, text
+        self.initial_epoch = initial_epoch
+        self.strategy = strategy
+        self._checkpoint = checkpoint
+        self._best, self._best_epoch = best_loss, initial_epoch if math.isfinite(best_loss) else 0
+        self._stop = threading.Event()
+        self.stop_reason: str | None = None
+        self._recent: list[float] = []
+        self._divergences = 0
+
+    def stop(self, reason: str = "user") -> None:
+        """Stop after the current batch (from any thread)."""
+        self.stop_reason = self.stop_reason or reason
+        self._stop.set()
+
+    @property
+    def best_loss(self) -> float:
+        return self._best
+
+    @property
+    def best_epoch(self) -> int:
+        return self._best_epoch
+
+    # --- the model ---------------------------------------------------------------------------------------
+    def weights(self) -> Weights:
+        return self._M.get_weights(self._model)
+
+    def optimizer_state(self) -> dict:
+        return self._M.optimizer_state(self._model)
+
+    # --- the fit ------------------------------------------------------------------------------------------
+    def fit(self, hook: TrainerHook) -> str | None:
+        """Train until the epochs are done or someone stops it; returns the stop reason (None = completed)."""
+        import keras
+
+        from . import data
+        from . import model as M
+
+        cfg = self.config
+        keras.utils.set_random_seed(cfg.seed + self.initial_epoch)
+        split = data.split_ids(self.vocab.encode(self.text), cfg.val_fraction)
+        if data.window_starts(len(split.train), cfg) == 0:
+            raise CorpusError("The text is too short for one training sequence with these settings.")
+        train_ds = data.make_dataset(split.train, cfg, training=True, seed=cfg.seed).repeat()
+        has_val = cfg.val_fraction > 0 and data.window_starts(len(split.val), cfg) > 0
+        self._val_ds = (
+            data.make_dataset(split.val, cfg, training=False, batch_size=VALIDATION_BATCH) if has_val else None
+        )
+        steps = data.steps_per_epoch(len(split.train), cfg)
+        self._build(M, data.window_starts(len(split.train), cfg))
+        self._best_state = (self.weights(), self.optimizer_state())
+        chars_per_step = cfg.batch_size * cfg.seq_len
+        hook.on_fit_start(FitPlan(steps, self.text[: len(split.train)], has_val, chars_per_step))
+        if not self._stop.is_set():
+            self._model.fit(
+                train_ds,
+                epochs=self.initial_epoch + cfg.epochs,
+                initial_epoch=self.initial_epoch,
+                steps_per_epoch=steps,
+                callbacks=[self._callback(hook, steps)],
+                verbose=0,
+            )
+        return self.stop_reason
+
+    def _build(self, M: Any, windows: int) -> None:
+        import tensorflow as tf
+
+        from .distribute import make_strategy
+
+        cfg = self.config
+        strategy = make_strategy(self.strategy)
+        replicas = strategy.num_replicas_in_sync
+        if replicas > 1 and (cfg.batch_size % replicas or windows < cfg.batch_size):
+            raise ConfigError(
+                f"With {replicas} devices the batch size must be a multiple of {replicas} and no larger than the "
+                f"number of training sequences; got batch size {cfg.batch_size}."
+            )
+        with strategy.scope():
+            model = M.build_model(cfg, len(self.vocab))
+            M.compile_model(model, cfg, metrics=[M.LastBatchLoss()])
+            model.optimizer.build(model.trainable_variables)
+        if self._checkpoint is not None:
+            weights, opt_state = self._checkpoint
+            M.set_weights(model, weights, cfg, len(self.vocab))
+            if opt_state is not None:
+                M.set_optimizer_state(model, opt_state)
+        self._model, self._M = model, M
+        self._val_step = tf.function(functools.partial(_sum_loss, model), autograph=False)
+
+    def validate(self) -> float | None:
+        """Mean loss per character on the held-out text (None without one)."""
+        if self._val_ds is None:
+            return None
+        total, count = 0.0, 0.0
+        for x, y in self._val_ds:
+            s, n = self._val_step(x, y)
+            total, count = total + float(s), count + float(n)
+        return total / count if count else None
+
+    def _callback(self, hook: TrainerHook, steps: int) -> Any:
+        import keras
+
+        trainer = self
+
+        class Events(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+                trainer._epoch_losses: list[float] = []
+                hook.on_epoch_start(epoch + 1)
+
+            def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+                if trainer._after_batch(hook, float((logs or {})["batch_loss"])):
+                    self.model.stop_training = True
+
+            def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+                if trainer._end_epoch(hook, epoch + 1, steps):
+                    self.model.stop_training = True
+
+        return Events()
+
+    def _after_batch(self, hook: TrainerHook, loss: float) -> bool:
+        if is_divergent(loss, self._recent):
+            return self._recover(hook, loss)
+        self._recent.append(loss)
+        del self._recent[:-100]
+        self._epoch_losses.append(loss)
+        if hook.on_batch(len(self._epoch_losses), loss):
+            self.stop(self.stop_reason or "user")
+        return self._stop.is_set()
+
+    def _recover(self, hook: TrainerHook, loss: float) -> bool:
+        """Divergence: go back to the best weights, then lower the learning rate or stop."""
+        model, M = self._model, self._M
+        lr = float(model.optimizer.learning_rate.numpy())  # before the restore: the state holds a learning rate too
+        weights, opt_state = self._best_state
+        M.set_weights(model, weights, self.config, len(self.vocab))
+        M.set_optimizer_state(model, opt_state)
+        self._divergences += 1
+        best = f"epoch {self._best_epoch}" if self._best_epoch else "the start"
+        shown = "NaN" if not math.isfinite(loss) else f"{loss:.2f}"
+        where = f"step {len(self._epoch_losses) + 1} of this epoch"
+        if self.config.on_divergence == "lower_lr" and self._divergences <= MAX_DIVERGENCE_RETRIES:
+            model.optimizer.learning_rate.assign(lr * LR_CUT)
+            hook.on_notice(
+                f"Training became unstable at {where} (loss {shown}). Went back to the best model "
+                f"({best}) and lowered the learning rate from {lr:.3g} to {lr * LR_CUT:.3g}."
+            )
+            return False
+        hook.on_notice(
+            f"Training became unstable at {where} (loss {shown}) and was stopped. "
+            f"The best model ({best}) is kept. Try a lower learning rate."
+        )
+        self.stop("diverged")
+        return True
+
+    def _end_epoch(self, hook: TrainerHook, epoch: int, steps: int) -> bool:
+        if not self._epoch_losses:
+            return True
+        hook.on_validation_start()
+        val_loss = self.validate()
+        train_loss = float(np.mean(self._epoch_losses))
+        measure = val_loss if val_loss is not None else train_loss
+        improved = measure < self._best
+        if improved:
+            self._best, self._best_epoch = measure, epoch
+            self._best_state = (self.weights(), self.optimizer_state())
+        result = EpochResult(
+            epoch=epoch,
+            train_loss=train_loss,
+            val_loss=val_loss,
+            learning_rate=float(self._model.optimizer.learning_rate.numpy()),
+            steps=len(self._epoch_losses),
+            partial=len(self._epoch_losses) < steps,
+            improved=improved,
+        )
+        if hook.on_epoch_end(result, self):
+            self.stop(self.stop_reason or "user")
+        return self._stop.is_set()
+
+
+def _sum_loss(model: Any, x: Any, y: Any) -> Any:
+    import keras
+    from keras import ops
+
+    logits = model(x, training=False)
+    losses = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
+    return ops.sum(losses), ops.cast(ops.size(losses), "float32")

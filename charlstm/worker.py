@@ -1,0 +1,83 @@
+"""What a Dask worker runs: one training job for one queued run.
+
+The studio (or `charlstm train --scheduler`) writes the run folder and a request in it, then
+submits `train_run(path, token)` to the cluster. The worker claims the request (an atomic rename,
+so leaving the queue and starting can never both happen), trains, and writes everything to the
+run folder. It returns a short summary; nobody has to wait for it.
+
+If the worker process dies (SIGKILL, out of memory), Dask runs the task again on another worker.
+The request was claimed by the first attempt, so the retry finds none and returns at once: a
+training never silently restarts from scratch. The killed attempt's lease runs out and the run
+reads as "interrupted", to be continued from its last checkpoint by the user.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+THREADS_ENV = "CHARLSTM_TRAIN_THREADS"
+
+
+def train_run(path: str, token: str, *after: Any) -> dict:
+    """Train the run at `path` if its request still holds `token`; never raises for user errors.
+
+    `after` is the owner's previous job, if it had not ended: Dask starts this one once it has.
+    """
+    from .run import Run
+
+    run = Run(Path(path))
+    request = run.claim_request(token)
+    if request is None:
+        return {"run": run.id, "state": "cancelled"}
+    _limit_threads()
+    from .training import TrainingJob
+
+    try:
+        job = TrainingJob.from_request(run, request)
+    except Exception as exc:  # the run folder does not hold what a job needs: say so in the run, not here
+        from .errors import CharlstmError
+
+        message = str(exc) if isinstance(exc, CharlstmError) else f"Could not start ({type(exc).__name__}: {exc})."
+        run.write_status("error", message)
+        return {"run": run.id, "state": "error"}
+    snap = job.run()
+    _release_keras()
+    if snap.stop_reason == "interrupted":
+        os._exit(0)  # orphaned by a studio that stopped: nothing else should run here
+    return {"run": run.id, "state": snap.stop_reason, "epochs": len(snap.history)}
+
+
+def warm_up() -> str:
+    """Import TensorFlow and Keras once per worker at start-up, so a first Start does not wait for it."""
+    _limit_threads()
+    import keras  # noqa: F401
+
+    return "ready"
+
+
+_threads_set = False
+
+
+def _limit_threads() -> None:
+    """Split the machine's cores between workers (TensorFlow reads this once, before its first op)."""
+    global _threads_set
+    threads = os.environ.get(THREADS_ENV)
+    if _threads_set or not threads:
+        return
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+        tf.config.threading.set_inter_op_parallelism_threads(min(2, int(threads)))
+    except RuntimeError:
+        pass  # TensorFlow already ran an op in this process; it keeps its first setting
+    _threads_set = True
+
+
+def _release_keras() -> None:
+    """Free the finished model's graph before the next job lands on this worker."""
+    import keras
+
+    keras.backend.clear_session()

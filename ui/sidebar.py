@@ -1,0 +1,50 @@
+"""The sidebar on every page: the current text, the current model, and this session's trainings."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from charlstm.run import Run, Status
+
+from . import state, widgets
+
+STATE_ICONS = {
+    "queued": ":material/hourglass_top:",
+    "running": ":material/directions_run:",
+}
+
+
+def training_line(run: Run, status: Status) -> str:
+    """One line about a training that runs or waits, for the sidebar."""
+    if status.state == "queued":
+        place = state.jobs().place(run)
+        return f"waiting for a free trainer (number {place.position} in the queue)."
+    progress = run.progress()
+    if progress.state == "preparing":
+        return "preparing the data…"
+    return f"epoch {progress.epoch} · {progress.fraction:.0%}"
+
+
+def show() -> None:
+    """Current corpus, current model and this session's trainings."""
+    with st.sidebar:
+        corpus = state.corpus()
+        st.markdown("**Text**")
+        st.caption(f"{widgets.md(widgets.corpus_title(corpus.name))} · {len(corpus.text):,} characters")
+        st.markdown("**Model**")
+        model = state.run_of(state.model_run())
+        st.caption(widgets.md(model.name) if model else "None yet: train one, or pick one under Models.")
+        active = bool(state.my_active_runs())
+
+        @st.fragment(run_every=2.0 if active else None)
+        def trainings() -> None:
+            shown = state.my_active_runs()
+            if not shown:
+                return
+            st.markdown("**Training**")
+            for run, status in shown[:3]:
+                icon = STATE_ICONS.get(status.state, ":material/radio_button_unchecked:")
+                st.caption(f"{icon} {widgets.md(run.name)}: {widgets.md(training_line(run, status))}")
+            st.page_link("app_pages/train.py", label="Open the Train page", icon=":material/monitoring:")
+
+        trainings()
