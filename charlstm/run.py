@@ -46,6 +46,7 @@ from .weights import Weights, check_weights, load_npz, parameter_count, save_npz
 LN2 = math.log(2)  # nats per bit: bits per character = nats / LN2
 LEASE_SECONDS = 10.0  # a trainer that has not renewed its lease for this long is gone
 HEARTBEAT_SECONDS = 2.0  # how often a trainer renews it
+START_GRACE_SECONDS = 120.0  # a claimed request counts as "running" this long before the first lease
 CHECKPOINT_TAGS = ("best", "last")
 FINAL_REASONS = ("completed", "time", "user", "diverged", "error")
 ACTIVE_STATES = ("queued", "running")
@@ -399,7 +400,17 @@ class Run:
             os.replace(self.file(REQUEST), self.file(STARTED))
         except FileNotFoundError:
             return None
+        with contextlib.suppress(OSError):
+            os.utime(self.file(STARTED))  # the start time: until the trainer writes a status, it is "starting"
         return request
+
+    def _starting(self, status_updated: float) -> bool:
+        """Claimed by a trainer that has not written its first status yet (it is importing TensorFlow)."""
+        try:
+            started = self.file(STARTED).stat().st_mtime
+        except OSError:
+            return False
+        return status_updated < started and time.time() - started < START_GRACE_SECONDS
 
     def withdraw_request(self) -> bool:
         """Leave the queue: True if the request was still waiting (so no training will start)."""
@@ -459,8 +470,11 @@ class Run:
         raw = self._raw_status()
         state = raw.get("state") if isinstance(raw.get("state"), str) else "unknown"
         message = raw.get("message") if isinstance(raw.get("message"), str) else ""
+        updated = float(raw["updated"]) if _finite(raw.get("updated")) else 0.0
         if state == "running" and not self.lease_alive():
             state, message = NO_LEASE, INTERRUPTED_MESSAGE
+        if state != "running" and self._starting(updated):
+            state, message = "running", "Starting."
         if state != "running" and self.file(REQUEST).exists():
             state, message = "queued", "Waiting for a free trainer."
         best = raw.get("best_val_loss")
@@ -470,7 +484,7 @@ class Run:
             epochs=raw["epochs"] if _whole(raw.get("epochs")) else 0,
             best_val_loss=float(best) if _finite(best) else None,
             owner=self.owner,
-            updated=float(raw["updated"]) if _finite(raw.get("updated")) else 0.0,
+            updated=updated,
         )
 
     # --- live progress -----------------------------------------------------------------------------

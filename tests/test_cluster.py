@@ -1,0 +1,210 @@
+"""Training on real Dask clusters: the embedded LocalCluster and an external scheduler with two workers.
+
+Faults that must be survived: a worker SIGKILLed mid-training (the run reads "interrupted" within
+15 s, keeps its checkpoint, continues, frees the slot, and another owner's training notices
+nothing), and a job that raises (the error is in the run folder in plain words, the slot is freed).
+Every job here is a tiny model that trains in seconds, in a real worker process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from helpers import wait_for
+
+from charlstm.jobs import JobQueue
+from charlstm.run import LEASE_SECONDS, Run
+from charlstm.text import Corpus
+from charlstm.training import new_run
+
+FAULT_NOTICED_SECONDS = 15.0
+WORKER_ARGS = ("--nworkers", "1", "--nthreads", "1", "--resources", "train=1", "--no-dashboard")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def cluster_config(tiny_config):
+    """Small epochs, so the first checkpoint comes within seconds, and a time limit as a safety net."""
+    return tiny_config.replace(steps_per_epoch=15, epochs=200, seconds=90.0)
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory):
+    """The studio's default: a LocalCluster of two worker processes (one training slot each)."""
+    queue = JobQueue(root=tmp_path_factory.mktemp("cluster-runs"), workers=2)
+    queue.client()
+    yield queue
+    queue.close()
+
+
+def queue_run(queue: JobQueue, text: str, config, owner: str, name: str) -> Run:
+    run, _ = new_run(Corpus(text, name, "paste"), config, root=queue.root, name=name, owner=owner)
+    queue.submit(run, owner)
+    return run
+
+
+def trainer_pid(run: Run) -> int:
+    import json
+
+    return int(json.loads(run.file("lease.json").read_text())["pid"])
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_a_killed_worker_reads_interrupted_keeps_its_checkpoint_and_continues(embedded, english_text, cluster_config):
+    text = english_text[:20_000]
+    victim = queue_run(embedded, text, cluster_config, "alice", "victim")
+    bystander = queue_run(embedded, text, cluster_config.replace(seconds=60.0), "bob", "bystander")
+    both = (victim, bystander)
+    wait_for(lambda: all(len(r.history()) >= 1 for r in both), 120, what="a first epoch in both runs")
+    assert [r.status().state for r in both] == ["running", "running"]
+    epochs_before = len(victim.history())
+
+    os.kill(trainer_pid(victim), signal.SIGKILL)
+    killed = time.monotonic()
+    wait_for(lambda: victim.status().state == "interrupted", FAULT_NOTICED_SECONDS, what="'interrupted'")
+    assert time.monotonic() - killed <= FAULT_NOTICED_SECONDS
+    assert victim.has_checkpoint("last") and victim.has_checkpoint("best")
+    assert victim.status().message  # the page has words to show
+
+    # the other owner's training went on undisturbed, in its own process
+    assert bystander.status().state == "running"
+    wait_for(lambda: not bystander.status().active, 120, what="the bystander to finish")
+    assert bystander.status().state == "time"
+
+    # Continue works from the kept checkpoint, and the slot is free for it
+    embedded.submit(victim, "alice", action="continue", epochs=1)
+    wait_for(lambda: not victim.status().active, 120, what="the continued run to finish")
+    assert victim.status().state == "completed", victim.status().message
+    history = victim.history()
+    assert history[-1].epoch > epochs_before
+    assert [h.epoch for h in history] == sorted({h.epoch for h in history})  # no epoch counted twice
+
+
+def test_a_job_that_raises_says_why_and_frees_the_slot(embedded, english_text, cluster_config):
+    text = english_text[:20_000]
+    broken, _ = new_run(Corpus(text, "broken", "paste"), cluster_config, root=embedded.root, owner="carol")
+    broken.file("corpus.txt").unlink()  # the worker will find no text to train on
+    embedded.submit(broken, "carol")
+    wait_for(lambda: broken.status().state == "error", 60, what="the error")
+    assert "no saved training text" in broken.status().message
+    after = queue_run(embedded, text, cluster_config.replace(epochs=1), "carol", "after")
+    wait_for(lambda: not after.status().active, 120, what="the next job")
+    assert after.status().state == "completed", after.status().message
+
+
+def test_leaving_the_queue_and_stopping(embedded, english_text, cluster_config):
+    """An owner's second job waits for the first; leaving the queue removes it; Stop ends the first."""
+    text = english_text[:20_000]
+    first = queue_run(embedded, text, cluster_config, "dave", "first")
+    second = queue_run(embedded, text, cluster_config, "dave", "second")
+    wait_for(lambda: first.status().state == "running", 60, what="the first job to train")
+    time.sleep(1.0)
+    assert second.status().state == "queued"  # one training per owner at a time, even with a free worker
+    assert embedded.stop(second) == "left"
+    assert not second.path.exists()  # nothing had been trained: nothing is kept
+    assert embedded.stop(first) == "stopping"
+    wait_for(lambda: not first.status().active, 60, what="Stop")
+    assert first.status().state == "user"
+
+
+def test_owner_and_server_limits(tmp_path, english_text, cluster_config):
+    queue = JobQueue(root=tmp_path, max_queued=2)  # no cluster needed: limits are read from the run folders
+    for i in range(3):
+        run, _ = new_run(Corpus(english_text[:20_000], "t", "paste"), cluster_config, root=tmp_path, owner="erin")
+        run.write_request(_request("erin", i))
+    with pytest.raises(Exception, match="most one person can have"):
+        queue.check_limits("erin")
+    with pytest.raises(Exception, match="queue is full"):
+        queue.check_limits("frank")
+
+
+def _request(owner: str, i: int):
+    from charlstm.run import Request
+
+    return Request(token=f"t{i}", owner=owner, action="new")
+
+
+def test_an_external_cluster_trains_two_jobs_at_once(tmp_path, english_text, cluster_config):
+    """`dask scheduler` and two `dask worker --resources train=1` processes on loopback, as the README shows."""
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    procs = [
+        subprocess.Popen(
+            [bin_dir / "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
+    try:
+        for _ in range(2):
+            procs.append(
+                subprocess.Popen(
+                    [bin_dir / "dask", "worker", address, *WORKER_ARGS],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        queue = JobQueue(root=tmp_path, scheduler=address)
+        wait_for(lambda: _workers(queue) == 2, 60, what="two workers")
+        config = cluster_config.replace(seconds=40.0)
+        runs = [queue_run(queue, english_text[:20_000], config, owner, owner) for owner in ("gina", "hugo")]
+        wait_for(lambda: all(r.status().state == "running" for r in runs), 120, 0.2, what="both jobs training at once")
+        assert trainer_pid(runs[0]) != trainer_pid(runs[1])
+        wait_for(lambda: not any(r.status().active for r in runs), 120, what="both jobs to finish")
+        assert [r.status().state for r in runs] == ["time", "time"]
+        assert all(r.has_model for r in runs)
+        queue.close()
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _workers(queue: JobQueue) -> int:
+    try:
+        return len(queue.client().scheduler_info()["workers"])
+    except Exception:
+        return 0
+
+
+def test_a_lease_that_runs_out_reads_interrupted(tmp_path, english_text, tiny_config):
+    run, _ = new_run(Corpus(english_text[:20_000], "t", "paste"), tiny_config, root=tmp_path)
+    run.write_status("running", "Training.")
+    assert run.status().state == "interrupted"  # no lease at all: nobody trains it
+    run.renew_lease()
+    assert run.status().state == "running"
+    lease = run.file("lease.json")
+    os.utime(lease)
+    import json
+
+    lease.write_text(json.dumps({"until": time.time() - 1, "pid": 1, "host": "x"}))
+    assert run.status().state == "interrupted"  # PID 1 is alive, but the lease, not the PID, decides
+    assert LEASE_SECONDS <= FAULT_NOTICED_SECONDS
