@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from . import store
+from .cluster import TRAIN_RESOURCE
 from .errors import CharlstmError
 from .run import Request, Run, Status
 
@@ -35,7 +36,6 @@ ENV_SCHEDULER = "CHARLSTM_SCHEDULER"
 ENV_WORKERS = "CHARLSTM_WORKERS"
 ENV_MAX_SECONDS = "CHARLSTM_MAX_TRAINING_SECONDS"
 ENV_MAX_QUEUED = "CHARLSTM_MAX_QUEUED"
-TRAIN_RESOURCE = "train"
 DEFAULT_MAX_SECONDS = 4 * 3600.0
 DEFAULT_MAX_QUEUED = 20  # waiting trainings on the whole server
 OWNER_MAX_WAITING = 2  # besides the one training now
@@ -100,47 +100,37 @@ class JobQueue:
             return self._client
 
     def _connect(self) -> Any:
-        from distributed import Client, LocalCluster
+        from distributed import Client, fire_and_forget
 
-        from .worker import THREADS_ENV, warm_up
+        from . import cluster
+        from .worker import warm_up
 
+        address = self.scheduler
+        if address is None:
+            self._cluster, address = cluster.start(self.workers)
         try:
-            if self.scheduler:
-                client = Client(self.scheduler, timeout="10s")
-            else:
-                threads = max(1, (os.cpu_count() or 1) // self.workers)
-                self._cluster = LocalCluster(
-                    n_workers=self.workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                    resources={TRAIN_RESOURCE: 1},
-                    env={THREADS_ENV: str(threads)},
-                )
-                client = Client(self._cluster)
+            client = Client(address, timeout="10s")
         except (OSError, TimeoutError) as exc:
-            where = self.scheduler or "the built-in cluster"
             raise CharlstmError(
-                f"Could not reach the training cluster at {where} ({exc}). Check that the Dask scheduler is "
+                f"Could not reach the training cluster at {address} ({exc}). Check that the Dask scheduler is "
                 f"running, or unset {ENV_SCHEDULER} to train on this machine."
             ) from None
-        from distributed import fire_and_forget
-
-        for address in client.scheduler_info()["workers"]:  # import TensorFlow now, not at the first Start
-            fire_and_forget(client.submit(warm_up, workers=[address], pure=False, key=f"warm-up-{address}"))
+        for worker in client.scheduler_info()["workers"]:  # import TensorFlow now, not at the first Start
+            fire_and_forget(client.submit(warm_up, workers=[worker], pure=False, key=f"warm-up-{worker}"))
         atexit.register(self.close)
         return client
 
     def close(self) -> None:
         """Disconnect; the embedded cluster's workers end with it (and their trainings are interrupted)."""
         with self._lock:
-            client, cluster, self._client, self._cluster = self._client, self._cluster, None, None
+            client, embedded, self._client, self._cluster = self._client, self._cluster, None, None
         with contextlib.suppress(Exception):
             if client is not None:
                 client.close()
-        with contextlib.suppress(Exception):
-            if cluster is not None:
-                cluster.close()
+        if embedded is not None:
+            from . import cluster
+
+            cluster.stop(embedded)
 
     def worker_pids(self) -> list[int]:
         """The embedded workers' process ids (for tests and benchmarks)."""

@@ -11,56 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from e2e_helpers import shot, wait_idle
-
-TINY_SETTINGS = {"train_units": "32", "train_seq_len": "32", "train_batch": "32"}
-
-
-def key(name: str) -> str:
-    """Streamlit puts `st-key-<key>` on the container of every widget with a key."""
-    return f".st-key-{name}"
-
-
-def open_app(page, path: str = "/") -> None:
-    page.goto(page.base_url + path)
-    wait_idle(page, 90_000)
-
-
-def nav(page, title: str) -> None:
-    page.locator("[data-testid=stSidebarNavLink]", has_text=title).click()
-    wait_idle(page)
-
-
-def use_pasted_text(page, text: str) -> None:
-    page.get_by_role("tab", name="Paste text").click()
-    page.locator(f"{key('corpus_paste')} textarea").fill(text)
-    page.locator(f"{key('corpus_paste_use')} button").click()
-    wait_idle(page)
-
-
-def tiny_settings(page, minutes: str) -> None:
-    """Advanced settings for a small model that trains in seconds, with a time limit."""
-    page.get_by_text("Advanced settings").click()
-    for name, value in TINY_SETTINGS.items():
-        box = page.locator(f"{key(name)} input")
-        box.fill(value)
-        box.press("Enter")
-        wait_idle(page)
-    page.locator(key("train_budget")).get_by_text("a time limit").click()
-    wait_idle(page)
-    box = page.locator(f"{key('train_minutes')} input")
-    box.fill(minutes)
-    box.press("Enter")
-    wait_idle(page)
-
-
-def start_training(page) -> None:
-    page.locator(f"{key('train_start')} button").click()
-    page.wait_for_selector(f"{key('train_stop')} button", timeout=60_000)
-
-
-def code_text(page) -> str:
-    return page.locator("[data-testid=stCode]").first.inner_text()
+from e2e_helpers import code_text, key, nav, open_app, shot, start_training, tiny_settings, use_pasted_text, wait_idle
 
 
 def test_main_flow_train_stop_generate_download(page, english_text):
