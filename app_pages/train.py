@@ -302,8 +302,10 @@ def run_header(run: Run, status: Status) -> None:
     if status.active:
         label = "Leave the queue" if status.state == "queued" else "Stop"
         if new.button(label, key="train_stop", icon=":material/stop_circle:", width="stretch"):
-            if state.jobs().stop(run) == "left" and not run.path.exists():
-                state.set_run(None)
+            if state.jobs().stop(run) == "left":
+                st.toast("You left the queue; nothing was trained.")
+                if not run.path.exists():
+                    state.set_run(None)
             st.rerun()
         return
     if run.has_model and state.model_run() is None:
@@ -377,11 +379,11 @@ def new_run_form(shown_run: bool) -> None:
     mine = state.my_active_runs()
     if mine:
         st.info(
-            f"You already have a training going: {widgets.md(mine[-1][0].name)}. A new one waits until it ends "
+            f"You already have a training going: {widgets.md(mine[0][0].name)}. A new one waits until it ends "
             f"(you can have one training and {OWNER_MAX_WAITING} waiting)."
         )
         if st.button("Show it", key="train_show_other"):
-            state.set_run(mine[-1][0].id)
+            state.set_run(mine[0][0].id)
             st.rerun()
     if st.button(
         "Start training", key="train_start", type="primary", disabled=config is None, icon=":material/play_arrow:"

@@ -215,7 +215,7 @@ class JobQueue:
             status = run.status()
             if status.active and run.owner == owner:
                 found.append((run, status))
-        return sorted(found, key=lambda pair: pair[1].updated)
+        return sorted(found, key=_queue_order)
 
     def place(self, run: Run) -> QueuePlace:
         """Where a waiting run stands: how many wait before it, how many train now."""
@@ -224,12 +224,20 @@ class JobQueue:
             state = other.status().state
             if state == "running":
                 training += 1
+                continue
             elif state == "queued":
                 request = other.request()
                 waiting.append((request.submitted if request else 0.0, other.id))
         mine = run.request()
         ahead = sum(1 for submitted, rid in waiting if mine and submitted < mine.submitted and rid != run.id)
         return QueuePlace(position=ahead + 1, training_now=training)
+
+
+def _queue_order(pair: tuple[Run, Status]) -> tuple[int, float]:
+    """Training first, then waiting in the order they were submitted."""
+    run, status = pair
+    request = run.request()
+    return (0 if status.state == "running" else 1, request.submitted if request else 0.0)
 
 
 def _forget_unstarted(run: Run) -> None:

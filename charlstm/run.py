@@ -237,8 +237,8 @@ def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
 
 
 def _json_bytes(obj: Any) -> bytes:
-    """JSON as UTF-8; a lone surrogate (which UTF-8 cannot hold) becomes an escape, never an error."""
-    return json.dumps(obj, ensure_ascii=False, indent=1).encode("utf-8", "backslashreplace")
+    """JSON as UTF-8; a lone surrogate (which UTF-8 cannot hold) becomes '?', never an error."""
+    return json.dumps(obj, ensure_ascii=False, indent=1).encode("utf-8", "replace")
 
 
 def write_json(path: Path, obj: Any, durable: bool = True) -> None:
@@ -257,7 +257,7 @@ def read_json(path: Path) -> Any:
 
 def append_line(path: Path, line: str, durable: bool = True) -> None:
     """Append one line; a line torn by an earlier crash is closed first, never glued onto."""
-    data = (line + "\n").encode("utf-8", "backslashreplace")
+    data = (line + "\n").encode("utf-8", "replace")
     with open(path, "a+b") as fh:
         if fh.seek(0, os.SEEK_END) > 0:
             fh.seek(-1, os.SEEK_END)
@@ -325,7 +325,7 @@ class Run:
         meta = {"name": name, "corpus": corpus, "owner": owner, "created": time.time(), **(extra_meta or {})}
         write_json(run.file(META), meta)
         write_json(run.file(CONFIG), config.to_dict())
-        write_atomic(run.file(VOCAB), vocab.to_json().encode("utf-8", "backslashreplace"))
+        write_atomic(run.file(VOCAB), vocab.to_json().encode("utf-8", "replace"))
         if text is not None:
             run.set_text(text)
         return run
@@ -379,10 +379,12 @@ class Run:
             return None
 
     def set_text(self, text: str) -> None:
-        write_atomic(self.file(CORPUS), text.encode("utf-8", "backslashreplace"))
+        write_atomic(self.file(CORPUS), text.encode("utf-8", "replace"))
 
     # --- the queue and the trainer's lease --------------------------------------------------------
     def write_request(self, request: Request) -> None:
+        """Queue a training; a Stop left from an earlier one does not apply to it."""
+        self.clear_stop()
         write_json(self.file(REQUEST), asdict(request))
 
     def request(self) -> Request | None:
@@ -519,7 +521,7 @@ class Run:
 
     def clear_live(self) -> None:
         """A new training of this run starts with an empty live view."""
-        for name in (PROGRESS, BATCHES, STOP):
+        for name in (PROGRESS, BATCHES):
             with contextlib.suppress(FileNotFoundError):
                 self.file(name).unlink()
 
@@ -538,7 +540,7 @@ class Run:
 
     def write_error_log(self, text: str) -> None:
         with contextlib.suppress(OSError):
-            write_atomic(self.file(ERROR_LOG), text.encode("utf-8", "backslashreplace"))
+            write_atomic(self.file(ERROR_LOG), text.encode("utf-8", "replace"))
 
     # --- checkpoints ----------------------------------------------------------------------------------
     def save_checkpoint(self, tag: str, weights: Weights, optimizer: dict | None, epoch: int) -> None:
@@ -720,5 +722,16 @@ def summarize(run: Run) -> RunSummary:
     except (CharlstmError, KeyError, TypeError, ValueError, OSError) as exc:
         mtime = run.path.stat().st_mtime if run.path.exists() else 0.0
         return RunSummary(
-            run.path, run.id, "?", "?", 0, 0, None, None, mtime, "unreadable", owner=run.owner, error=f"{exc}"
+            run.path,
+            run.id,
+            "?",
+            "?",
+            0,
+            0,
+            None,
+            None,
+            mtime,
+            "unreadable",
+            owner=run.owner,
+            error=f"This model is unreadable: {str(exc).rstrip('.')}",
         )

@@ -465,6 +465,7 @@ class TrainingJob(TrainerHook):
         state = "interrupted" if reason == "interrupted" else reason
         with contextlib.suppress(OSError):  # nothing more can be saved; the lease runs out: "interrupted"
             self.run_folder.write_status(state, message, epochs=len(self._history), best_val_loss=self._best)
+            self.run_folder.clear_stop()
         with self._lock:
             self._state, self._stop_reason, self._message = "finished", reason, message
         self._flush(force=True)

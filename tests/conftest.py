@@ -82,6 +82,7 @@ def trained_run(tmp_path_factory, english_text, tiny_config) -> Path:
 
     root = tmp_path_factory.mktemp("runs")
     job = TrainingJob.create(Corpus(english_text[:20_000], "docs", "paste"), tiny_config, root=root, name="tiny")
-    snap = job.run()
+    snap = job.run()  # in this process (the studio would queue it on a Dask worker)
     assert snap.stop_reason == "completed", snap.message
+    assert job.run_folder.status().state == "completed" and job.run_folder.has_model
     return job.run_dir

@@ -11,6 +11,7 @@ import numpy as np
 
 from charlstm import store
 from charlstm.config import TrainConfig
+from charlstm.run import Run
 from charlstm.text import Vocabulary
 from charlstm.weights import expected_shapes
 
@@ -23,12 +24,13 @@ def random_run(
     seed: int = 0,
     scale: float = 0.3,
     corpus: str = "test",
+    owner: str = "",
 ) -> Path:
-    """A run folder with random weights in best.weights.npz; status and history are the caller's."""
+    """A run folder with a random 'best' checkpoint (manifest included); status and history are the caller's."""
     vocab = Vocabulary.from_text(text)
     rng = np.random.default_rng(seed)
     weights = {k: rng.normal(0, scale, s).astype(np.float32) for k, s in expected_shapes(config, len(vocab)).items()}
     run_dir = store.new_run_dir(root, name)
-    store.write_run_files(run_dir, name=name, corpus=corpus, config=config, vocab=vocab, text=text)
-    store.save_checkpoint(run_dir, "best", weights)
+    run = Run.create(run_dir, name=name, corpus=corpus, config=config, vocab=vocab, text=text, owner=owner)
+    run.save_checkpoint("best", weights, None, epoch=1)
     return run_dir

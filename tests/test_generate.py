@@ -12,6 +12,7 @@ from charlstm import store
 from charlstm.config import TrainConfig
 from charlstm.errors import BundleError, ConfigError
 from charlstm.generate import MAX_LENGTH, Generator, check_length
+from charlstm.run import Run
 from charlstm.sampling import softmax
 from charlstm.text import Vocabulary
 from charlstm.weights import expected_shapes
@@ -66,11 +67,12 @@ def test_generator_matches_keras_in_sequence_mode(config, docs):
 def test_generator_matches_keras_with_trained_weights(trained_run):
     from charlstm import model as M
 
-    config, vocab = store.load_config(trained_run), store.load_vocab(trained_run)
-    weights, _ = store.load_checkpoint(trained_run, "best")
+    run = Run(trained_run)
+    config, vocab = run.config(), run.vocab()
+    weights, _ = run.load_checkpoint("best")
     model = M.build_model(config, len(vocab))
     M.set_weights(model, weights, config, len(vocab))
-    prompt = (trained_run / "corpus.txt").read_text(encoding="utf-8")[500:700]
+    prompt = run.text()[500:700]
     ours = store.load_generator(trained_run).probabilities(prompt)
     theirs = keras_probabilities(model, vocab, prompt)[0]
     assert np.abs(ours - theirs).max() <= TOLERANCE

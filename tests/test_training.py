@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import time
 
 import numpy as np
 import pytest
+from helpers import wait_for
 
 from charlstm import store
 from charlstm.errors import CharlstmError, CorpusError
+from charlstm.run import Request, Run, append_line, read_jsonl
 from charlstm.text import Corpus
 from charlstm.training import LR_CUT, TrainingJob, is_divergent
 
@@ -18,16 +21,6 @@ from charlstm.training import LR_CUT, TrainingJob, is_divergent
 @pytest.fixture(scope="module")
 def corpus(english_text) -> Corpus:
     return Corpus(english_text[:20_000], "docs", "paste")
-
-
-def wait_for(predicate, timeout: float = 60.0, every: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError("timed out waiting")
 
 
 def copy_run(run_dir, tmp_path):
@@ -43,26 +36,33 @@ def test_a_tiny_job_writes_its_run_folder(trained_run, tiny_config):
     for tag in ("best", "last"):
         assert (trained_run / f"{tag}.weights.npz").is_file()
         assert (trained_run / f"{tag}.optimizer.npz").is_file()
-    history = store.read_jsonl(trained_run / "history.jsonl")
-    assert [h["epoch"] for h in history] == [1, 2]
+    for tag in ("best", "last"):
+        assert (trained_run / f"{tag}.json").is_file()  # the manifest, written last
+    run = Run(trained_run)
+    assert len(read_jsonl(trained_run / "history.jsonl")) == 2  # every line on disk is a valid record
+    history = run.history()
+    assert [h.epoch for h in history] == [1, 2]
     for h in history:
-        assert math.isfinite(h["loss"]) and math.isfinite(h["val_loss"])
-        assert h["val_bpc"] == pytest.approx(h["val_loss"] / math.log(2))
-        assert h["steps"] > 0 and not h["partial"]
-    assert store.read_status(trained_run)["state"] == "completed"
-    assert store.load_config(trained_run) == tiny_config
-    samples = store.read_jsonl(trained_run / "samples.jsonl")
-    corpus_text = (trained_run / "corpus.txt").read_text(encoding="utf-8")
-    assert [s["epoch"] for s in samples] == [1, 2]
+        assert math.isfinite(h.loss) and math.isfinite(h.val_loss)
+        assert h.val_bpc == pytest.approx(h.val_loss / math.log(2))
+        assert h.steps > 0 and not h.partial
+    status = run.status()
+    assert status.state == "completed" and status.epochs == 2 and not status.active
+    assert run.config() == tiny_config
+    samples = run.samples()
+    corpus_text = run.text()
+    assert [s.epoch for s in samples] == [1, 2]
     for line in samples:
-        assert line["prompt"] and line["prompt"] in corpus_text
-        temps = [s["temperature"] for s in line["samples"]]
-        assert temps == list(tiny_config.sample_temperatures)
-        assert all(len(s["text"]) == tiny_config.sample_length for s in line["samples"])
-    best = min(h["val_loss"] for h in history)
-    weights, _ = store.load_checkpoint(trained_run, "best")
+        assert line.prompt and line.prompt in corpus_text
+        assert [t for t, _ in line.samples] == list(tiny_config.sample_temperatures)
+        assert all(len(text) == tiny_config.sample_length for _, text in line.samples)
+    best = min(h.val_loss for h in history)
+    assert status.best_val_loss == pytest.approx(best)
+    assert run.best_tag() == "best" and run.has_model
+    weights, optimizer = run.load_checkpoint("best")
+    assert optimizer is not None
     assert all(np.isfinite(a).all() for a in weights.values())
-    assert best < math.log(len(store.load_vocab(trained_run)))  # it learned something
+    assert best < math.log(len(run.vocab()))  # it learned something
 
 
 def test_job_refuses_unusable_text_before_creating_anything(tmp_path, tiny_config):
@@ -94,11 +94,11 @@ def test_stop_ends_within_a_batch(tmp_path, corpus, tiny_config):
     assert before <= at_stop <= len(snap.batch_losses) <= at_stop + 1
     assert "Stopped by you" in snap.message
     assert not job.alive
-    assert store.read_status(job.run_dir)["state"] == "user"
+    assert job.run_folder.status().state == "user"
     # The partial epoch is evaluated and kept.
-    history = store.read_jsonl(job.run_dir / "history.jsonl")
-    assert history and history[-1]["partial"]
-    assert (job.run_dir / "last.weights.npz").is_file()
+    history = job.run_folder.history()
+    assert history and history[-1].partial
+    assert job.run_folder.has_checkpoint("last")
 
 
 def test_stop_before_training_starts(tmp_path, corpus, tiny_config):
@@ -119,12 +119,12 @@ def test_time_budget_and_samples_share_their_prompt(tmp_path, corpus, tiny_confi
     assert time.monotonic() - started < 30
     assert snap.progress == 1.0
     run_dir = snap.run_dir
-    assert store.read_status(run_dir)["state"] == "time"
-    last = store.read_jsonl(run_dir / "samples.jsonl")[-1]
-    greedy_a, sampled, greedy_b = (s["text"] for s in last["samples"])
+    assert Run(run_dir).status().state == "time"
+    last = Run(run_dir).samples()[-1]
+    greedy_a, sampled, greedy_b = (text for _, text in last.samples)
     assert greedy_a == greedy_b  # both T = 0 rows start from the same prompt
     gen = store.load_generator(run_dir, "last")  # the weights the last samples came from
-    again = gen.generate(last["prompt"], config.sample_temperatures, length=40, seed=0)
+    again = gen.generate(last.prompt, config.sample_temperatures, length=40, seed=0)
     assert again[0].text == again[2].text == greedy_a
     assert len(sampled) == 40
 
@@ -137,12 +137,13 @@ def test_divergence_stops_and_keeps_a_finite_best_model(tmp_path, corpus, tiny_c
     assert snap.stop_reason == "diverged", snap.message
     assert len(snap.notices) == 1
     assert "unstable" in snap.notices[0] and "lower learning rate" in snap.notices[0]
-    weights, _ = store.load_checkpoint(snap.run_dir, "best")
+    run = Run(snap.run_dir)
+    weights, _ = run.load_checkpoint("best")
     assert all(np.isfinite(a).all() for a in weights.values())
     gen = store.load_generator(snap.run_dir)
     assert math.isfinite(gen.score("the value of the argument").nats)
-    assert store.read_status(snap.run_dir)["state"] == "diverged"
-    assert all(math.isfinite(h["val_loss"]) for h in store.read_jsonl(snap.run_dir / "history.jsonl"))
+    assert run.status().state == "diverged"
+    assert run.history() and all(math.isfinite(h.val_loss) for h in run.history())
 
 
 def test_divergence_lowers_the_learning_rate(tmp_path, corpus, tiny_config):
@@ -158,7 +159,9 @@ def test_divergence_lowers_the_learning_rate(tmp_path, corpus, tiny_config):
         rate *= LR_CUT
     if snap.stop_reason != "diverged":
         assert snap.history[-1].learning_rate == pytest.approx(rate, rel=1e-5)
-    weights, _ = store.load_checkpoint(snap.run_dir, store.best_tag(snap.run_dir))
+    run = Run(snap.run_dir)
+    assert run.best_tag() is not None
+    weights, _ = run.load_checkpoint(run.best_tag())
     assert all(np.isfinite(a).all() for a in weights.values())
 
 
@@ -188,46 +191,85 @@ def test_is_divergent(loss, recent, expected):
 # --- history on disk and resuming -------------------------------------------------------------------
 def test_torn_history_line_is_ignored(tmp_path):
     path = tmp_path / "history.jsonl"
-    store.append_jsonl(path, {"epoch": 1, "loss": 2.0})
-    store.append_jsonl(path, {"epoch": 2, "loss": 1.5})
+    append_line(path, json.dumps({"epoch": 1, "loss": 2.0}))
+    append_line(path, json.dumps({"epoch": 2, "loss": 1.5}))
     with open(path, "a", encoding="utf-8") as fh:
         fh.write('{"epoch": 3, "lo')  # the process died in the middle of a write
-    assert store.read_jsonl(path) == [{"epoch": 1, "loss": 2.0}, {"epoch": 2, "loss": 1.5}]
-    store.append_jsonl(path, {"epoch": 3, "loss": 1.2})  # the next run appends after the torn line
-    assert [r["epoch"] for r in store.read_jsonl(path)] == [1, 2, 3]
-    assert store.read_jsonl(tmp_path / "missing.jsonl") == []
+    assert read_jsonl(path) == [{"epoch": 1, "loss": 2.0}, {"epoch": 2, "loss": 1.5}]
+    append_line(path, json.dumps({"epoch": 3, "loss": 1.2}))  # the next run appends after the torn line
+    assert [r["epoch"] for r in read_jsonl(path)] == [1, 2, 3]
+    assert read_jsonl(tmp_path / "missing.jsonl") == []
+
+
+def test_history_keeps_only_valid_records(tmp_path):
+    run = Run(tmp_path)
+    good = {
+        "epoch": 1,
+        "loss": 2.0,
+        "val_loss": None,
+        "val_bpc": None,
+        "learning_rate": 0.01,
+        "steps": 5,
+        "seconds": 1.0,
+        "chars_per_sec": 100.0,
+        "partial": False,
+    }
+    append_line(run.file("history.jsonl"), json.dumps(good))
+    for bad in ({"epoch": 2, "loss": 1.5}, {**good, "loss": "NaN"}, {**good, "epoch": True}, {**good, "extra": 1}):
+        append_line(run.file("history.jsonl"), json.dumps(bad))
+    with open(run.file("history.jsonl"), "a", encoding="utf-8") as fh:
+        fh.write('{"epoch": 3, "lo')
+    assert [h.epoch for h in run.history()] == [1]
+    assert Run(tmp_path / "missing").history() == []
 
 
 def test_resume_continues_the_run(trained_run, tmp_path):
     run_dir = copy_run(trained_run, tmp_path)
-    before = store.read_jsonl(run_dir / "history.jsonl")
-    saved_opt = store.load_checkpoint(run_dir, "last")[1]
+    run = Run(run_dir)
+    before = run.history()
+    saved_opt = run.load_checkpoint("last")[1]
     with open(run_dir / "history.jsonl", "a", encoding="utf-8") as fh:
         fh.write('{"epoch": 3, "loss"')  # a crash left a torn line behind
-    job = TrainingJob.resume(run_dir, epochs=1)
-    assert store.read_status(run_dir)["state"] == "running"
-    snap = job.run()
+    job = TrainingJob.resume(run_dir, epochs=1).start()
+    try:
+        # While it trains, the run reads as running (the job holds a live lease).
+        wait_for(lambda: run.status().state == "running" or not job.alive, what="the run to read as running")
+        assert run.status().state == "running" and run.lease_alive()
+    finally:
+        assert job.wait(timeout=120)
+    snap = job.snapshot()
     assert snap.stop_reason == "completed", snap.message
-    history = store.read_jsonl(run_dir / "history.jsonl")
+    history = run.history()
     assert history[: len(before)] == before
-    assert [h["epoch"] for h in history] == [1, 2, 3]
+    assert [h.epoch for h in history] == [1, 2, 3]
     assert [h.epoch for h in snap.history] == [1, 2, 3]
     assert snap.epochs == 3
     # The optimizer continued: its step counter went on from the saved one instead of starting at zero.
-    steps = history[-1]["steps"]
-    resumed_opt = store.load_checkpoint(run_dir, "last")[1]
+    steps = history[-1].steps
+    resumed_opt = run.load_checkpoint("last")[1]
     assert int(resumed_opt["v0000"]) == int(saved_opt["v0000"]) + steps
     assert not np.array_equal(resumed_opt["v0002"], saved_opt["v0002"])
-    assert len(store.read_jsonl(run_dir / "samples.jsonl")) == 3
-    assert store.read_status(run_dir)["state"] == "completed"
+    assert len(run.samples()) == 3
+    assert run.checkpoint_epoch("last") == 3
+    assert run.status().state == "completed"
 
 
 def test_resume_with_new_text_and_refusals(trained_run, tmp_path, english_text):
     run_dir = copy_run(trained_run, tmp_path)
-    store.write_status(run_dir, "running")  # this very process: alive
-    with pytest.raises(CharlstmError, match="still training"):
+    run = Run(run_dir)
+    run.write_status("running")
+    run.renew_lease()  # a trainer holds the run now
+    with pytest.raises(CharlstmError, match="training or waiting"):
         TrainingJob.resume(run_dir, epochs=1)
-    store.write_status(run_dir, "user")
+    (run_dir / "lease.json").unlink()
+    run.write_request(Request(token="t", owner="o", action="continue"))  # waiting in the queue
+    with pytest.raises(CharlstmError, match="training or waiting"):
+        TrainingJob.resume(run_dir, epochs=1)
+    assert run.withdraw_request()
+    # The trainer is gone: the run reads as interrupted and may continue
+    assert run.status().state == "interrupted"
+    TrainingJob.resume(run_dir, epochs=1)
+    run.write_status("user")
     (run_dir / "corpus.txt").unlink()
     with pytest.raises(CorpusError, match="no saved training text"):
         TrainingJob.resume(run_dir, epochs=1)

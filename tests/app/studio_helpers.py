@@ -1,15 +1,16 @@
 """Helpers for the app tests: fresh sessions, polling, and runs made without TensorFlow.
 
 Models that only need to exist (Generate, Models pages) get random weights of the right shapes,
-saved the way training saves them. Tests that train use a tiny model on a short pasted text.
+saved the way training saves them. Tests that train use a tiny model on a short pasted text; the
+training runs in a Dask worker process, so they poll the page (`poll`, `poll_until_final`).
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
+from helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -19,7 +20,8 @@ TEXT = (
 )
 
 # Advanced settings that make a model train in a second or two on two cores.
-TINY_SETTINGS = {"train_units": 16, "train_seq_len": 24, "train_batch": 32, "train_minutes": 1.0}
+TINY_SETTINGS = {"train_units": 24, "train_seq_len": 24, "train_batch": 32, "train_minutes": 1.0}
+TRAIN_TIMEOUT = 180.0  # a first training also waits for the worker to start and import TensorFlow
 
 
 def new_app(page: str | None = None, query: dict | None = None):
@@ -36,30 +38,22 @@ def new_app(page: str | None = None, query: dict | None = None):
     return at
 
 
-def make_run(root: Path, name: str = "tiny", text: str = TEXT * 20, seed: int = 0, units: int = 12) -> Path:
+def make_run(
+    root: Path, name: str = "tiny", text: str = TEXT * 20, seed: int = 0, units: int = 12, owner: str = ""
+) -> Path:
     """A finished run with random weights, written like training writes one (no TensorFlow)."""
     from run_factory import random_run
 
-    from charlstm import store
     from charlstm.config import TrainConfig
+    from charlstm.run import EpochRecord, EpochSamples, Run
 
     config = TrainConfig(units=units, embedding_dim=6, seq_len=24, stride=24, batch_size=16, epochs=2, seconds=None)
-    run_dir = random_run(root, text, config, name=name, seed=seed, scale=0.5, corpus="test text")
-    record = {
-        "epoch": 1,
-        "loss": 2.0,
-        "val_loss": 2.2,
-        "val_bpc": 2.2 / np.log(2),
-        "learning_rate": 0.004,
-        "steps": 10,
-        "seconds": 1.0,
-        "chars_per_sec": 1000.0,
-        "partial": False,
-    }
-    store.append_jsonl(run_dir / "history.jsonl", record)
-    samples = {"epoch": 1, "prompt": "The quick", "samples": [{"temperature": 0.5, "text": "brown fox <b>*x*</b>"}]}
-    store.append_jsonl(run_dir / "samples.jsonl", samples)
-    store.write_status(run_dir, "completed", message="Finished all 1 epochs.", epochs=1)
+    run_dir = random_run(root, text, config, name=name, seed=seed, scale=0.5, corpus="test text", owner=owner)
+    run = Run(run_dir)
+    run.append_epoch(EpochRecord(1, 2.0, 2.2, 2.2 / np.log(2), 0.004, 10, 1.0, 1000.0, False))
+    run.append_samples(EpochSamples(1, "The quick", ((0.5, "brown fox <b>*x*</b>"),)))
+    run.write_status("completed", message="Finished all 1 epochs.", epochs=1, best_val_loss=2.2)
+    assert [h.epoch for h in run.history()] == [1] and len(run.samples()) == 1  # records that read back
     return run_dir
 
 
@@ -72,14 +66,30 @@ def texts(at, kind: str) -> list[str]:
     return [str(e.value) for e in getattr(at, kind)]
 
 
-def poll(at, until, timeout: float = 60.0, every: float = 0.5):
+def poll(at, until, timeout: float = TRAIN_TIMEOUT, every: float = 0.5):
     """Rerun the app (timers do not fire in AppTest) until `until(at)` is true."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def check():
         at.run()
         assert not at.exception, [e.value for e in at.exception]
-        if until(at):
-            return at
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out; page says: {texts(at, 'markdown')[:5]} {texts(at, 'error')}")
-        time.sleep(every)
+        return until(at)
+
+    def page() -> str:
+        return f"page says: {texts(at, 'markdown')[:5]} {texts(at, 'info')} {texts(at, 'error')}"
+
+    wait_for(check, timeout=timeout, every=every, what=page)
+    return at
+
+
+FINAL = ("completed", "time", "user", "diverged", "error", "interrupted")
+
+
+def poll_until_final(at, run_dir: Path, timeout: float = TRAIN_TIMEOUT) -> str:
+    """Rerun the app until the run in `run_dir` has ended (in its worker); its final state."""
+    from charlstm.run import Run
+
+    run = Run(run_dir)
+    poll(at, lambda _: run.status().state in FINAL, timeout=timeout)
+    at.run()  # once more: the page drawn after the end
+    assert not at.exception, [e.value for e in at.exception]
+    return run.status().state

@@ -14,7 +14,7 @@ from charlstm.charts import (
     next_char_chart,
     thin,
 )
-from charlstm.training import EpochRecord
+from charlstm.run import EpochRecord
 
 
 def rows(chart) -> list[dict]:

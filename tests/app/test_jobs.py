@@ -1,171 +1,167 @@
-"""The job registry: training cap, FIFO queue, owners, cancelling, the server's time limit (no TensorFlow)."""
+"""The job queue on a real Dask LocalCluster: trainings run in worker processes, one per owner at a time,
+leaving the queue, stopping, and the limits (per owner and for the whole server).
+
+One cluster of two workers serves the whole module (starting one takes seconds); every test gets its
+own models folder, and every training it leaves behind is stopped and awaited.
+"""
 
 from __future__ import annotations
 
-import threading
-import time
-from pathlib import Path
-from types import SimpleNamespace
+import os
 
 import pytest
+from helpers import pid_gone, wait_for
+from run_factory import random_run
 
 from charlstm import store
 from charlstm.config import TrainConfig
-from charlstm.jobs import JobRegistry
+from charlstm.errors import CharlstmError
+from charlstm.jobs import OWNER_MAX_WAITING, JobQueue
+from charlstm.run import EpochRecord, Run, read_json
+from charlstm.text import Corpus
+from charlstm.training import new_run
+
+USES_STUDIO = False  # tests/app/conftest.py: this module brings its own cluster, not the studio's
+TEXT = "The quick brown fox jumps over the lazy dog, and the lazy dog sleeps on in the sun. " * 60
+TINY = TrainConfig(
+    units=24, embedding_dim=8, seq_len=24, stride=24, batch_size=32, steps_per_epoch=4, epochs=1, seconds=None
+)
+LONG = TINY.replace(epochs=10_000, seconds=120.0)  # trains until stopped (the time limit is a safety net)
+FINAL = ("completed", "time", "user", "diverged", "error", "interrupted")
+TIMEOUT = 180.0  # a first training also waits for its worker to import TensorFlow
 
 
-class FakeJob:
-    """Quacks like TrainingJob: runs on a thread until stopped (or `finish()`ed)."""
+@pytest.fixture(scope="module")
+def queue(tmp_path_factory):
+    """Two training workers: enough to show that an owner's second job waits while someone else's trains."""
+    q = JobQueue(root=tmp_path_factory.mktemp("runs"), workers=2)
+    pids = q.worker_pids()  # starts the cluster
+    assert len(pids) == 2 and os.getpid() not in pids
+    yield q
+    q.close()
 
-    def __init__(self, run_dir: Path):
-        self.run_dir, self.config = run_dir, TrainConfig()
-        self._stop, self._done = threading.Event(), threading.Event()
-        self.started = False
-
-    def start(self):
-        self.started = True
-        threading.Thread(target=self._run, daemon=True).start()
-        return self
-
-    def _run(self):
-        self._stop.wait()
-        store.write_status(self.run_dir, "user")  # as TrainingJob does when it ends
-        self._done.set()
-
-    def stop(self):
-        self._stop.set()
-
-    finish = stop
-
-    def wait(self, timeout=None):
-        return self._done.wait(timeout) if self.started else True
-
-    @property
-    def alive(self):
-        return self.started and not self._done.is_set()
-
-    def snapshot(self):
-        return SimpleNamespace(started=self.started, stop_reason="user" if self._done.is_set() else None)
+    wait_for(lambda: all(pid_gone(p) for p in pids), timeout=30, what=f"the Dask workers {pids} to exit")
 
 
 @pytest.fixture
-def make_job(tmp_path):
-    root = tmp_path / "runs"
+def root(queue, tmp_path, monkeypatch):
+    path = tmp_path / "runs"
+    path.mkdir()
+    monkeypatch.setattr(queue, "root", path)
+    yield path
 
-    def make(name: str = "run") -> FakeJob:
-        run_dir = store.new_run_dir(root, name)
-        store.write_status(run_dir, "running", message="Preparing the data.")
-        return FakeJob(run_dir)
+    def active() -> list[str]:  # nothing this test started may keep a worker busy
+        left = [run for run in store.run_folders(path) if run.status().active]
+        for run in left:
+            queue.stop(run)  # asked again each time: a Stop can land just before the job starts
+        return [run.id for run in left]
 
-    return make
-
-
-def wait_until(condition, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.01)
+    wait_for(lambda: not active(), timeout=TIMEOUT, every=0.25, what=lambda: f"trainings to end: {active()}")
 
 
-def test_one_trains_the_next_waits_in_order_and_starts_by_itself(make_job):
-    reg = JobRegistry(max_running=1)
-    a, b, c = make_job("a"), make_job("b"), make_job("c")
-    va = reg.submit(a, "alice")
-    vb = reg.submit(b, "bob")
-    vc = reg.submit(c, "carol")
-    assert (va.state, vb.state, vc.state) == ("running", "queued", "queued")
-    assert (vb.position, vc.position) == (1, 2)
-    assert vb.running_now == 1
-    assert a.started and not b.started
-    a.finish()
-    wait_until(lambda: b.started)
-    assert reg.get(b.run_dir.name, "bob").state == "running"
-    assert reg.get(c.run_dir.name, "carol").position == 1
-    assert reg.get(a.run_dir.name, "alice").state == "finished"
-    reg.stop_all(timeout=5)
+def fresh(root, name: str, config: TrainConfig = TINY, owner: str = "alice") -> Run:
+    run, _ = new_run(Corpus(TEXT, "fox", "paste"), config, root=root, name=name, owner=owner)
+    return run
 
 
-def test_cap_comes_from_the_environment(monkeypatch, make_job):
-    monkeypatch.setenv("CHARLSTM_MAX_TRAINING", "2")
-    reg = JobRegistry()
-    assert reg.max_running == 2
-    views = [reg.submit(make_job(n), "o") for n in "abc"]
-    assert [v.state for v in views] == ["running", "running", "queued"]
-    reg.stop_all(timeout=5)
-    monkeypatch.setenv("CHARLSTM_MAX_TRAINING", "not a number")
-    assert JobRegistry().max_running == 1
+def state_of(run: Run) -> str:
+    return run.status().state
 
 
-def test_sessions_never_see_each_others_jobs(make_job):
-    reg = JobRegistry(max_running=1)
-    a = make_job("a")
-    reg.submit(a, "alice")
-    assert reg.get(a.run_dir.name, "bob") is None
-    assert reg.for_owner("bob") == []
-    assert [v.run_id for v in reg.for_owner("alice")] == [a.run_dir.name]
-    assert reg.active_for_others("bob") == {a.run_dir.name}
-    assert reg.active_for_others("alice") == set()
-    assert reg.stop(a.run_dir.name, "bob") is False
-    assert a.alive
-    reg.stop_all(timeout=5)
+def wait_state(run: Run, states: tuple[str, ...], timeout: float = TIMEOUT) -> str:
+    return wait_for(
+        lambda: state_of(run) if state_of(run) in states else None,
+        timeout=timeout,
+        every=0.1,
+        what=lambda: f"{run.name} to be {states} (it is {state_of(run)})",
+    )
 
 
-def test_leaving_the_queue_removes_an_untrained_run_and_lets_the_next_in(make_job):
-    reg = JobRegistry(max_running=1)
-    a, b, c = make_job("a"), make_job("b"), make_job("c")
-    for job, owner in ((a, "alice"), (b, "bob"), (c, "carol")):
-        reg.submit(job, owner)
-    assert reg.stop(b.run_dir.name, "bob")
-    view = reg.get(b.run_dir.name, "bob")
-    assert view.state == "cancelled" and "nothing was trained" in view.note
-    assert not b.run_dir.exists()  # a fresh folder with nothing in it is not left in the library
-    assert reg.get(c.run_dir.name, "carol").position == 1
-    reg.stop_all(timeout=5)
+def test_a_job_trains_in_a_worker_process_and_writes_its_run(queue, root):
+    run = fresh(root, "bob's", owner="bob")
+    queue.submit(run, "bob", action="new")
+    assert wait_state(run, FINAL) == "completed", run.status().message
+    assert [h.epoch for h in run.history()] == [1] and run.history()[0].steps == 4
+    assert run.has_model and len(run.samples()) == 1
+    assert read_json(run.file("lease.json"))["pid"] in queue.worker_pids()  # trained in a worker, not here
+    assert read_json(run.file("lease.json"))["pid"] != os.getpid()
+    # A finished run can be continued; the worker trains it from its last checkpoint.
+    queue.submit(run, "bob", action="continue", epochs=1)
+    assert wait_state(run, FINAL) == "completed", run.status().message
+    assert [h.epoch for h in run.history()] == [1, 2]
+    assert run.status().epochs == 2
 
 
-def test_cancelling_a_queued_resume_keeps_the_run(make_job):
-    reg = JobRegistry(max_running=1)
-    a, b = make_job("a"), make_job("b")
-    (b.run_dir / "history.jsonl").write_text('{"epoch": 1}\n')
-    (b.run_dir / "best.weights.npz").write_bytes(b"")
-    reg.submit(a, "alice")
-    reg.submit(b, "bob")
-    reg.stop(b.run_dir.name, "bob")
-    assert b.run_dir.is_dir()
-    assert store.read_status(b.run_dir)["state"] == "user"
-    reg.stop_all(timeout=5)
+def test_an_owners_second_job_waits_while_the_first_trains_and_leaving_the_queue(queue, root):
+    first = fresh(root, "first", LONG)
+    queue.submit(first, "alice")
+    wait_state(first, ("running",))
+    with pytest.raises(CharlstmError, match="already training or waiting"):
+        queue.submit(first, "alice")
+
+    second = fresh(root, "second")  # a new run: leaving the queue removes it
+    queue.submit(second, "alice")
+    earlier = random_run(root, TEXT, TINY, name="earlier", owner="alice")  # a continued run keeps its past
+    continued = Run(earlier)
+    continued.append_epoch(EpochRecord(1, 2.0, 2.1, 3.0, 0.004, 4, 1.0, 100.0, False))
+    continued.write_status("user", "Stopped by you after 1 epoch.", epochs=1, best_val_loss=2.1)
+    queue.submit(continued, "alice", action="continue", epochs=1)
+
+    # Someone else's job starts on the free worker at once; alice's wait for hers.
+    other = fresh(root, "bob's", owner="bob")
+    queue.submit(other, "bob")
+    assert wait_state(other, FINAL) == "completed", other.status().message
+    assert state_of(first) == "running"
+    assert (state_of(second), state_of(continued)) == ("queued", "queued")
+    active = queue.owner_active("alice")
+    assert sorted(r.id for r, _ in active) == sorted([first.id, second.id, continued.id])
+    assert {r.id: s.state for r, s in active}[first.id] == "running"
+    assert queue.owner_active("bob") == []
+    assert (queue.place(second).position, queue.place(continued).position) == (1, 2)
+    assert queue.place(second).training_now == 1
+
+    # Leaving the queue: the new run is removed, the continued one keeps its earlier state.
+    assert queue.stop(second) == "left"
+    assert not second.path.exists()
+    assert queue.stop(continued) == "left"
+    status = continued.status()
+    assert status.state == "user" and status.epochs == 1 and "Stopped by you" in status.message
+    assert [h.epoch for h in continued.history()] == [1]
+
+    # Stopping the training one: it ends after its batch and keeps what it learned.
+    assert queue.stop(first) == "stopping"
+    assert wait_state(first, FINAL, timeout=60) == "user", first.status().message
+    assert first.has_model
+    # The withdrawn jobs, whose turn came now, did nothing.
+    last = queue._last["alice"]
+    wait_for(last.done, timeout=60, what="alice's last job to be done")
+    assert last.result() == {"run": continued.id, "state": "cancelled"}
+    assert continued.status().state == "user" and len(continued.history()) == 1
+    assert not second.path.exists()
 
 
-def test_a_job_cannot_be_submitted_twice_while_active(make_job):
-    reg = JobRegistry(max_running=1)
-    a = make_job("a")
-    reg.submit(a, "alice")
-    with pytest.raises(Exception, match="already training"):
-        reg.submit(a, "alice")
-    reg.stop_all(timeout=5)
+def test_limits_one_training_two_waiting_per_owner_and_a_full_server_queue(queue, root, monkeypatch):
+    first = fresh(root, "first", LONG)
+    queue.submit(first, "alice")
+    wait_state(first, ("running",))
+    waiting = [fresh(root, f"waiting {i}") for i in range(OWNER_MAX_WAITING)]
+    for run in waiting:
+        queue.submit(run, "alice")
+    assert [state_of(r) for r in waiting] == ["queued"] * OWNER_MAX_WAITING
+    extra = fresh(root, "one too many")
+    with pytest.raises(CharlstmError, match="already have 3 trainings"):
+        queue.submit(extra, "alice")
+    assert state_of(extra) == "unknown" and not extra.file("request.json").exists()  # not queued
+    queue.check_limits("bob")  # another owner may still queue
 
+    monkeypatch.setattr(queue, "max_queued", OWNER_MAX_WAITING)  # the server's queue is full now
+    with pytest.raises(CharlstmError, match="queue is full"):
+        queue.check_limits("bob")
+    bobs = fresh(root, "bob's", owner="bob")
+    with pytest.raises(CharlstmError, match="queue is full"):
+        queue.submit(bobs, "bob")
+    assert state_of(bobs) == "unknown"
 
-def test_the_server_limit_stops_a_job_that_runs_too_long(make_job):
-    reg = JobRegistry(max_running=1, max_seconds=1.0)
-    a, b = make_job("a"), make_job("b")
-    reg.submit(a, "alice")
-    reg.submit(b, "bob")
-    wait_until(lambda: not a.alive, timeout=10)
-    assert "limit" in reg.get(a.run_dir.name, "alice").note
-    wait_until(lambda: b.started)  # and the next one got its turn
-    reg.stop_all(timeout=5)
-
-
-def test_a_job_stopped_before_its_first_step_leaves_no_empty_run(make_job):
-    reg = JobRegistry(max_running=1)
-    early, trained = make_job("early"), make_job("trained")
-    (trained.run_dir / "last.weights.npz").write_bytes(b"")
-    reg.submit(early, "alice")
-    reg.stop(early.run_dir.name, "alice")
-    wait_until(lambda: reg.get(early.run_dir.name, "alice").state == "finished")
-    assert not early.run_dir.exists()
-    assert "Nothing had been saved" in reg.get(early.run_dir.name, "alice").note
-    reg.submit(trained, "alice")
-    reg.stop(trained.run_dir.name, "alice")
-    wait_until(lambda: reg.get(trained.run_dir.name, "alice").state == "finished")
-    assert trained.run_dir.is_dir()  # what was earned stays
+    assert queue.stop(waiting[0]) == "left"  # a place is free again
+    queue.check_limits("bob")
+    queue.check_limits("alice")

@@ -6,10 +6,10 @@ import io
 import json
 import zipfile
 
-from studio_helpers import has, make_run, new_app, poll, texts
+from studio_helpers import FINAL, has, make_run, new_app, poll, texts
 
-from charlstm import store
 from charlstm.bundle import export_bundle
+from charlstm.run import Run, summarize
 
 MODELS = "app_pages/models.py"
 
@@ -44,7 +44,7 @@ def test_rename(runs_root):
     at.text_input(key="models_new_name").input("Fox writer")
     at.button(key="models_rename").click().run()
     assert not at.exception
-    assert store.summarize(run).name == "Fox writer"
+    assert summarize(Run(run)).name == "Fox writer"
     assert "Fox writer" in set(table(at)["name"])
     at.text_input(key="models_new_name").input("   ")
     at.button(key="models_rename").click().run()
@@ -101,9 +101,15 @@ def test_continue_training(runs_root):
     at.button(key="models_continue").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.session_state["run_id"] == run.name
-    assert has(at, "button", "train_stop")  # now on the Train page, watching it
+    assert "again" in texts(at, "subheader")  # now on the Train page, watching it
+    if Run(run).status().active:
+        assert has(at, "button", "train_stop")
     at.switch_page("app_pages/train.py")  # AppTest's own idea of the page does not follow st.switch_page
-    poll(at, lambda a: bool(a.success) or bool(a.error), timeout=90)
+    # Until the worker has trained, the run still reads as it was (completed, 1 epoch): wait for epoch 2.
+    poll(at, lambda a: len(Run(run).history()) == 2 and Run(run).status().state in FINAL)
+    at.run()
     assert not at.error, texts(at, "error")
-    assert "Finished all 1 epochs" in at.success[0].value
-    assert store.summarize(run).epochs == 2
+    assert at.success, texts(at, "warning")
+    assert "Finished all 1 epoch." in at.success[0].value  # this training's message, not the old one
+    assert summarize(Run(run)).epochs == 2
+    assert Run(run).status().epochs == 2

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from studio_helpers import TEXT, TINY_SETTINGS, has, new_app, poll, texts
+from studio_helpers import TEXT, TINY_SETTINGS, has, make_run, new_app, poll, poll_until_final, texts
 
 from charlstm import store
-from ui.state import registry
+from charlstm.run import Run, summarize
+from ui import state
 
 TRAIN = "app_pages/train.py"
 
@@ -44,7 +45,8 @@ def test_start_watch_reattach_stop(runs_root):
     assert at.query_params["run"] == [run_id] or at.query_params["run"] == run_id
     assert at.button(key="train_stop")
     assert not has(at, "number_input", "train_units")  # no new settings while it trains...
-    assert "16 units" in " ".join(texts(at, "caption"))  # ...but the job's own are shown
+    assert "24 units" in " ".join(texts(at, "caption"))  # ...but the job's own are shown
+    assert Run(runs_root / run_id).owner == at.session_state["_owner"]
 
     # Training shows a progress line, the per-batch chart, then the first epoch's chart and samples.
     poll(at, lambda a: any(t.startswith("What the model writes after epoch") for t in texts(a, "subheader")))
@@ -64,37 +66,44 @@ def test_start_watch_reattach_stop(runs_root):
     assert "My first model" not in texts(stranger, "subheader")
 
     again.button(key="train_stop").click().run()
-    poll(at, lambda a: bool(a.success))
+    assert poll_until_final(at, runs_root / run_id) == "user"
+    assert at.success, texts(at, "warning") + texts(at, "error")
     assert "Stopped by you" in at.success[0].value
     assert at.button(key="train_play") and at.button(key="train_start")
-    assert store.summarize(runs_root / run_id).state == "user"
+    assert summarize(Run(runs_root / run_id)).state == "user"
     at.button(key="train_play").click().run()
     assert not at.exception
     assert at.selectbox(key="gen_model").value == run_id  # the playground opens on the new model
 
 
-def test_a_second_session_waits_in_the_queue_with_its_settings_kept(monkeypatch, runs_root):
-    monkeypatch.setattr(registry(), "max_running", 1)
+def test_a_second_session_waits_in_the_queue_with_its_settings_kept(runs_root):
+    assert state.jobs().workers == 1  # one trainer (tests/app/conftest.py): the second job must wait
     first = paste_and_open_train()
     first.button(key="train_start").click().run()
+    first_id = first.session_state["run_id"]
+    poll(first, lambda _: Run(runs_root / first_id).status().state == "running")
     second = paste_and_open_train()
     second.number_input(key="train_units").set_value(20).run()
     second.button(key="train_start").click().run()
     assert not second.exception
+    queued_id = second.session_state["run_id"]
+    assert Run(runs_root / queued_id).status().state == "queued"
     info = " ".join(texts(second, "info"))
-    assert "number 1 in the queue" in info
+    assert "number 1 in the queue" in info and "1 training now" in info
     assert "20 units" in " ".join(texts(second, "caption"))  # the queued job's settings are kept
     assert second.button(key="train_stop").label == "Leave the queue"
     # The queued user does not see the first user's job anywhere.
     second.switch_page("app_pages/models.py").run()
     listed = {r.path.name for r in store.list_runs(runs_root)}
-    assert first.session_state["run_id"] in listed
-    assert first.session_state["run_id"] not in " ".join(str(x) for x in second.selectbox(key="models_pick").options)
+    assert first_id in listed
+    assert first_id not in " ".join(str(x) for x in second.selectbox(key="models_pick").options)
     second.switch_page(TRAIN).run()
-    queued_id = second.session_state["run_id"]
+    assert Run(runs_root / queued_id).status().state == "queued"  # still waiting: the first one trains
     second.button(key="train_stop").click().run()
-    assert not (runs_root / queued_id).exists()
-    assert any("Cancelled" in t for t in texts(second, "info"))
+    assert not second.exception
+    assert not (runs_root / queued_id).exists()  # left the queue before training: nothing is kept
+    assert second.session_state["run_id"] is None and has(second, "button", "train_start")
+    assert Run(runs_root / first_id).status().state == "running"  # the first one is not disturbed
 
 
 def test_settings_errors_are_messages_not_tracebacks():
@@ -145,8 +154,22 @@ def test_stopping_at_once_leaves_no_empty_model(runs_root):
     at.button(key="train_start").click().run()
     run_id = at.session_state["run_id"]
     at.button(key="train_stop").click().run()
-    poll(at, lambda a: has(a, "button", "train_new"))
+    # Either it left the queue (the page offers a new run) or it stops after its current batch.
+    poll(at, lambda a: a.session_state["run_id"] is None or has(a, "button", "train_new"))
     assert not at.exception
     # Either it stopped before anything was saved (the folder is gone) or it kept a usable model.
-    assert not (runs_root / run_id).exists() or store.summarize(runs_root / run_id).readable
+    assert not (runs_root / run_id).exists() or summarize(Run(runs_root / run_id)).readable
     assert all(r.readable for r in store.list_runs(runs_root))
+
+
+def test_a_run_whose_trainer_is_gone_reads_as_interrupted(runs_root):
+    run = Run(make_run(runs_root, name="orphan"))
+    run.write_status("running", "Training.", epochs=1)
+    run.renew_lease()
+    at = new_app(TRAIN, query={"run": run.id})
+    assert at.button(key="train_stop").label == "Stop"  # a live lease: it trains
+    (run.path / "lease.json").unlink()  # the worker died: nobody renews the lease
+    at.run()
+    assert not at.exception
+    assert any("interrupted" in w for w in texts(at, "warning"))
+    assert not has(at, "button", "train_stop") and has(at, "button", "train_new")
