@@ -26,7 +26,7 @@ from charlstm.jobs import JobQueue
 from charlstm.run import Run, RunSummary, Status, summarize
 from charlstm.text import Corpus
 
-from .corpus_tools import read_cached_nietzsche
+from .corpus_tools import download_nietzsche, read_cached_nietzsche
 
 TOKEN_PARAM, RUN_PARAM = "s", "run"
 KEEP_CORPORA = 16
@@ -52,10 +52,12 @@ def _connect_quietly(queue: JobQueue) -> None:
 @st.cache_resource(show_spinner="Loading the built-in text…", max_entries=4)
 def builtin_corpus(name: str) -> Corpus:
     """A built-in corpus, loaded once per process. A cached Nietzsche is read without importing TF."""
-    if name == "nietzsche":
+    if name == "nietzsche":  # downloaded without Keras: the studio never imports TensorFlow
         data = read_cached_nietzsche()
-        if data is not None:
-            return Corpus(data, "nietzsche", "builtin")
+        if data is None:
+            download_nietzsche(lambda done, total: None)
+            data = read_cached_nietzsche() or ""
+        return Corpus(data, "nietzsche", "builtin")
     return load_corpus(builtin=name)
 
 
