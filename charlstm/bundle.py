@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import os
 import shutil
+import stat
+import tempfile
 import time
+import unicodedata
 import zipfile
 import zlib
 from pathlib import Path
@@ -20,10 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from .config import TrainConfig
-from .errors import BundleError, CharlstmError
+from .errors import BundleError, CharlstmError, ConfigError
 from .store import best_tag, new_run_dir, runs_root, write_json, write_status
 from .text import Vocabulary
-from .weights import check_weights, save_npz
+from .weights import check_weights, read_npz, save_npz
 
 FORMAT = "charlstm-bundle"
 VERSION = 1
@@ -106,108 +111,204 @@ def _read_entries(data: bytes) -> dict[str, bytes]:
     return entries
 
 
+def _json(entries: dict[str, bytes], name: str):
+    """One JSON entry, or a BundleError naming it (nesting deep enough to overflow the parser included)."""
+    try:
+        return json.loads(entries[name])
+    except (ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise BundleError(f"{name} in the bundle is not valid JSON ({reason}).") from None
+
+
 def read_bundle(data: bytes) -> tuple[TrainConfig, Vocabulary, dict[str, np.ndarray], dict[str, bytes]]:
     """Validate a bundle completely and return its parts; raises BundleError with the reason."""
     entries = _read_entries(data)
-    try:
-        manifest = json.loads(entries["manifest.json"])
-    except ValueError:
-        raise BundleError("manifest.json in the bundle is not valid JSON.") from None
+    manifest = _json(entries, "manifest.json")
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BundleError("This zip is not a charlstm model bundle (wrong manifest).")
     if manifest.get("version") != VERSION:
         raise BundleError(
-            f"Bundle version {manifest.get('version')!r} is not supported (this charlstm reads {VERSION})."
+            f"Bundle version {str(manifest.get('version'))[:20]} is not supported (this charlstm reads {VERSION})."
         )
     try:
-        config = TrainConfig.from_dict(json.loads(entries["config.json"]))
-    except ValueError as exc:
-        raise BundleError(f"config.json in the bundle is not valid JSON ({exc}).") from None
-    except CharlstmError as exc:
+        config = TrainConfig.from_dict(_json(entries, "config.json"))
+    except ConfigError as exc:
         raise BundleError(f"The bundle's settings are not a charlstm model: {exc}") from None
     try:
         vocab = Vocabulary.from_json(entries["vocab.json"].decode("utf-8"))
     except (CharlstmError, UnicodeDecodeError) as exc:
         raise BundleError(f"The bundle's vocabulary is invalid: {exc}") from None
-    weights = _load_weights(entries["weights.npz"])
+    weights = read_npz(entries["weights.npz"], "weights.npz in the bundle", MAX_ENTRY_BYTES["weights.npz"])
     check_weights(weights, config, len(vocab))
     return config, vocab, weights, entries
 
 
-def _load_weights(blob: bytes) -> dict[str, np.ndarray]:
-    limit = MAX_ENTRY_BYTES["weights.npz"]
-    try:
-        with zipfile.ZipFile(io.BytesIO(blob)) as inner:
-            if sum(i.file_size for i in inner.infolist()) > limit:
-                raise BundleError("weights.npz unpacks to an implausible size (a zip bomb?).")
-        with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
-            return {name: npz[name] for name in npz.files}
-    except BundleError:
-        raise
-    except (ValueError, OSError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:
-        raise BundleError(f"weights.npz in the bundle is not a plain array file ({exc}).") from None
-
-
 def import_bundle(source: Path | bytes, root: Path | None = None, name: str | None = None) -> Path:
-    """Validate a bundle and unpack it as a new run folder under root (the models folder)."""
-    data = source if isinstance(source, bytes) else _read_file(Path(source))
-    config, vocab, weights, entries = read_bundle(data)
-    label = name or (Path(source).stem if not isinstance(source, bytes) else "imported")
+    """Validate a bundle and unpack it as a new run folder under root (the models folder).
+
+    Everything is written into a hidden temporary folder inside root, which is renamed into place only
+    when it is complete: any failure, expected or not, leaves nothing in the library.
+    """
     root = Path(root or runs_root())
-    run_dir = None
+    tmp: Path | None = None
     try:
-        run_dir = new_run_dir(root, label)
-        try:
-            meta = json.loads(entries.get("meta.json", b"{}"))
-        except ValueError:  # optional and only descriptive: a damaged one is dropped
-            meta = {}
-        meta = meta if isinstance(meta, dict) else {}
-        write_json(
-            run_dir / "meta.json",
-            {
-                "name": str(name or meta.get("name") or label)[:80],
-                "corpus": str(meta.get("corpus", "unknown"))[:200],
-                "created": time.time(),
-                "imported": True,
-            },
-        )
-        write_json(run_dir / "config.json", config.to_dict())
-        (run_dir / "vocab.json").write_text(vocab.to_json(), encoding="utf-8")
-        save_npz(run_dir / "best.weights.npz", weights)
-        for optional in ("history.jsonl", "samples.jsonl"):
-            if optional in entries:
-                _copy_jsonl(entries[optional], run_dir / optional)
-        write_status(run_dir, "completed", message="Imported from a bundle.")
+        data = source if isinstance(source, bytes) else _read_file(Path(source))
+        parts = read_bundle(data)
+        label = clean_text(name or (Path(source).stem if not isinstance(source, bytes) else ""), 80) or "imported"
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".import-", dir=root))
+        _write_run(tmp, *parts, label=label, chosen_name=name)
+        return _move_into_place(tmp, root, label)
+    except CharlstmError:
+        raise
     except OSError as exc:
-        if run_dir is not None:  # no half-imported model left in the library
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise CharlstmError(
+        raise BundleError(
             f"Could not write the imported model into {root} ({exc.strerror or exc}). "
             "Check that the disk has space and the models folder is writable."
         ) from None
+    except Exception as exc:  # the last line of defence: a stranger's file never ends in a traceback
+        raise BundleError(
+            f"This bundle could not be imported: it is damaged in a way charlstm does not recognise "
+            f"({type(exc).__name__}: {str(exc)[:200]}). Nothing was added to your models."
+        ) from exc
+    finally:
+        if tmp is not None and tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _move_into_place(tmp: Path, root: Path, label: str) -> Path:
+    """Reserve a run folder name, then rename the finished import onto it (atomic on one file system)."""
+    run_dir = new_run_dir(root, label)
+    try:
+        os.replace(tmp, run_dir)  # replaces the empty folder just reserved
+    except OSError:
+        run_dir.rmdir()
+        raise
     return run_dir
 
 
-def _copy_jsonl(blob: bytes, dest: Path) -> None:
-    """Keep only lines that are JSON objects; anything else in a stranger's history is dropped."""
+def _write_run(
+    run_dir: Path,
+    config: TrainConfig,
+    vocab: Vocabulary,
+    weights: dict[str, np.ndarray],
+    entries: dict[str, bytes],
+    *,
+    label: str,
+    chosen_name: str | None,
+) -> None:
+    """The run folder of an imported model: settings, vocabulary, best weights, cleaned meta and history."""
+    try:
+        meta = _json(entries, "meta.json") if "meta.json" in entries else {}
+    except BundleError:  # optional and only descriptive: a damaged one is dropped
+        meta = {}
+    meta = meta if isinstance(meta, dict) else {}
+    shown = chosen_name or (meta.get("name") if isinstance(meta.get("name"), str) else None) or label
+    corpus = meta.get("corpus") if isinstance(meta.get("corpus"), str) else "unknown"
+    write_json(
+        run_dir / "meta.json",
+        {
+            "name": clean_text(shown, 80) or label,
+            "corpus": clean_text(corpus, 200),
+            "created": time.time(),
+            "imported": True,
+        },
+    )
+    write_json(run_dir / "config.json", config.to_dict())
+    (run_dir / "vocab.json").write_text(vocab.to_json(), encoding="utf-8")
+    save_npz(run_dir / "best.weights.npz", weights)
+    for optional, valid in (("history.jsonl", valid_history), ("samples.jsonl", valid_samples)):
+        if optional in entries:
+            _copy_jsonl(entries[optional], run_dir / optional, valid)
+    write_status(run_dir, "completed", message="Imported from a bundle.")
+
+
+def clean_text(value: str, limit: int) -> str:
+    """A one-line label from a stranger: broken characters become U+FFFD, control characters spaces."""
+    out = []
+    for ch in str(value)[:limit]:
+        category = unicodedata.category(ch)
+        out.append("\ufffd" if category == "Cs" else " " if category == "Cc" else ch)
+    return "".join(out).strip()
+
+
+# --- records from strangers' history.jsonl and samples.jsonl: validated field by field -----------------
+def _count(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**53
+
+
+def _amount(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+
+
+def _text(v: object) -> bool:
+    return isinstance(v, str) and not any(unicodedata.category(c) == "Cs" for c in v)
+
+
+def _sample(v: object) -> bool:
+    return isinstance(v, dict) and set(v) == {"temperature", "text"} and _amount(v["temperature"]) and _text(v["text"])
+
+
+# One line of history.jsonl, as training writes it (charlstm.training.EpochRecord).
+HISTORY_FIELDS = {
+    "epoch": _count,
+    "loss": _amount,
+    "val_loss": lambda v: v is None or _amount(v),
+    "val_bpc": lambda v: v is None or _amount(v),
+    "learning_rate": _amount,
+    "steps": _count,
+    "seconds": _amount,
+    "chars_per_sec": _amount,
+    "partial": lambda v: isinstance(v, bool),
+}
+SAMPLES_FIELDS = {
+    "epoch": _count,
+    "prompt": _text,
+    "samples": lambda v: isinstance(v, list) and all(_sample(s) for s in v),
+}
+
+
+def _valid(record: object, fields: dict) -> bool:
+    return isinstance(record, dict) and set(record) == set(fields) and all(ok(record[k]) for k, ok in fields.items())
+
+
+def valid_history(record: object) -> bool:
+    """A history line with exactly the fields training writes, every number finite and not negative."""
+    return _valid(record, HISTORY_FIELDS)
+
+
+def valid_samples(record: object) -> bool:
+    """A samples line: epoch, prompt and a list of {temperature, text}, all of the right types."""
+    return _valid(record, SAMPLES_FIELDS)
+
+
+def _copy_jsonl(blob: bytes, dest: Path, valid) -> None:
+    """Keep only the lines that validate, written afresh; anything else in a stranger's file is dropped."""
     lines = []
     for line in blob.decode("utf-8", errors="replace").splitlines():
         try:
-            if isinstance(json.loads(line), dict):
-                lines.append(line)
-        except ValueError:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
             continue
-    dest.write_text("".join(ln + "\n" for ln in lines), encoding="utf-8")
+        if valid(record):
+            lines.append(json.dumps(record, ensure_ascii=False) + "\n")
+    dest.write_text("".join(lines), encoding="utf-8")
 
 
 def _read_file(path: Path) -> bytes:
+    """A bundle from disk: a regular file under the size limit (never a device or a pipe that never ends)."""
     try:
-        if path.stat().st_size > MAX_BUNDLE_BYTES:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise BundleError(f"{path} is not a regular file (a folder, device or pipe); give a bundle .zip file.")
+        if info.st_size > MAX_BUNDLE_BYTES:
             raise BundleError(
                 f"{path.name} is larger than {MAX_BUNDLE_BYTES // 1_000_000} MB; a model bundle is much smaller."
             )
-        return path.read_bytes()
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_BUNDLE_BYTES + 1)
     except FileNotFoundError:
         raise BundleError(f"File not found: {path}.") from None
     except OSError as exc:
         raise BundleError(f"Could not read {path}: {exc.strerror or exc}.") from None
+    return data

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
 
 SEED_TEMPERATURES = (0.2, 0.5, 1.0, 1.2)
+PRESET_NAME = re.compile(r"[a-z0-9_-]{1,32}")
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,11 @@ class TrainConfig:
 
     def validated(self) -> TrainConfig:
         """Return self, or raise ConfigError saying which setting is out of range and what is allowed."""
+        if not isinstance(self.preset, str) or not PRESET_NAME.fullmatch(self.preset):
+            # shown in pages and used in Keras layer names: a short plain word, never Markdown or broken text
+            raise ConfigError(
+                f"preset must be a short name of lowercase letters, digits, - or _ (got {self.preset!r})."
+            )
         _choice("mode", self.mode, ("sequence", "window"))
         _choice("cell", self.cell, ("lstm", "gru"))
         _choice("optimizer", self.optimizer, ("adam", "rmsprop", "sgd"))

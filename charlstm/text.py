@@ -185,6 +185,8 @@ class Vocabulary:
             raise CorpusError("A vocabulary must be a list of distinct single characters.")
         if chars != sorted(chars):
             raise CorpusError("A vocabulary must be sorted.")
+        if any(unicodedata.category(c) == "Cs" for c in chars):  # cannot be saved as UTF-8
+            raise CorpusError("A vocabulary must hold real characters (it has a broken half of a UTF-16 pair).")
         self.chars: list[str] = chars
         self._index = {c: i for i, c in enumerate(chars)}
         self._lookup = np.full(max(map(ord, chars)) + 1, -1, dtype=np.int32)
@@ -257,10 +259,12 @@ class Vocabulary:
         try:
             obj = json.loads(data)
             chars = obj["chars"]
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             raise CorpusError("The vocabulary file is not valid JSON with a 'chars' list.") from None
         if not isinstance(chars, list) or not all(isinstance(c, str) for c in chars):
             raise CorpusError("The vocabulary file must list characters as strings.")
+        if len(chars) > MAX_VOCAB:  # the cap training applies; checked before anything is built from it
+            raise CorpusError(f"The vocabulary lists {len(chars):,} characters; a model learns at most {MAX_VOCAB:,}.")
         return cls(chars)
 
 

@@ -172,3 +172,12 @@ def test_min_corpus_chars_leaves_room_for_validation():
 def test_configs_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         TrainConfig().units = 5  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "preset", ["[click](http://evil)", "![x](y.png)", "a\nb", "quick\ud800", "", "x" * 33, "Quick"]
+)
+def test_a_preset_name_from_a_file_is_a_plain_word(preset):
+    """The preset is shown on pages and names Keras layers: nothing else may ride in on it (issue 9)."""
+    with pytest.raises(ConfigError, match="preset"):
+        TrainConfig.from_dict({**TrainConfig().to_dict(), "preset": preset})
