@@ -11,6 +11,7 @@ from .errors import ConfigError
 
 SEED_TEMPERATURES = (0.2, 0.5, 1.0, 1.2)
 PRESET_NAME = re.compile(r"[a-z0-9_-]{1,32}")
+MAX_SEED = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ class TrainConfig:
         _int_range("batch_size", self.batch_size, 1, 4096)
         _int_range("epochs", self.epochs, 1, 100_000)
         _int_range("sample_length", self.sample_length, 0, 10_000)
-        _int_range("seed", self.seed, 0, 2**31 - 1)
+        _int_range("seed", self.seed, 0, MAX_SEED)
         if self.steps_per_epoch is not None:
             _int_range("steps_per_epoch", self.steps_per_epoch, 1, 10_000_000)
         if self.max_chars is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import stat
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
@@ -98,13 +99,17 @@ def read_corpus(path: str | Path, max_bytes: int | None = None) -> DecodedText:
     path = Path(path)
     limit = MAX_CORPUS_BYTES if max_bytes is None else max_bytes
     try:
-        size = os.stat(path).st_size
-        if size > limit:
-            raise CorpusError(
-                f"{path.name} is {_size(size)}; the largest text charlstm reads is {_size(limit)}. "
-                "Use a part of it (for example its first 50 MB in a new .txt file) and try again."
-            )
-        data = path.read_bytes()
+        info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(info.st_mode):  # /dev/zero or a named pipe would be read for ever
+            raise CorpusError(f"{path} is not a regular file (it is a device or a pipe); give a .txt file instead.")
+        if info.st_size > limit:
+            raise _too_big(path, info.st_size, limit)
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)  # a file that grows while it is read still stops at the limit
+        if len(data) > limit:
+            raise _too_big(path, len(data), limit)
     except FileNotFoundError:
         raise CorpusError(f"File not found: {path}. Check the path and try again.") from None
     except IsADirectoryError:
@@ -112,6 +117,13 @@ def read_corpus(path: str | Path, max_bytes: int | None = None) -> DecodedText:
     except OSError as exc:
         raise CorpusError(f"Could not read {path}: {exc.strerror}.") from None
     return decode_bytes(data, name=path.name)
+
+
+def _too_big(path: Path, size: int, limit: int) -> CorpusError:
+    return CorpusError(
+        f"{path.name} is {_size(size)}; the largest text charlstm reads is {_size(limit)}. "
+        "Use a part of it (for example its first 50 MB in a new .txt file) and try again."
+    )
 
 
 def _size(n: int) -> str:
