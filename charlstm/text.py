@@ -121,12 +121,13 @@ def read_corpus(path: str | Path, max_bytes: int | None = None) -> DecodedText:
 
 def _too_big(path: Path, size: int, limit: int) -> CorpusError:
     return CorpusError(
-        f"{path.name} is {_size(size)}; the largest text charlstm reads is {_size(limit)}. "
+        f"{path.name} is {size_text(size)}; the largest text charlstm reads is {size_text(limit)}. "
         "Use a part of it (for example its first 50 MB in a new .txt file) and try again."
     )
 
 
-def _size(n: int) -> str:
+def size_text(n: int) -> str:
+    """A byte count as people read it: 512 KB, 3.2 MB, 120 MB."""
     if n < 1_000_000:
         return f"{n / 1000:,.0f} KB"
     return f"{n / 1_000_000:,.1f} MB" if n < 10_000_000 else f"{n / 1_000_000:,.0f} MB"
