@@ -19,7 +19,6 @@ import tempfile
 import time
 import unicodedata
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,7 @@ from .config import TrainConfig
 from .errors import BundleError, CharlstmError, ConfigError
 from .store import best_tag, new_run_dir, runs_root, write_json, write_status
 from .text import Vocabulary
-from .weights import check_weights, read_npz, save_npz
+from .weights import ZIP_ERRORS, check_weights, read_npz, save_npz
 
 FORMAT = "charlstm-bundle"
 VERSION = 1
@@ -75,6 +74,8 @@ def _read_entries(data: bytes) -> dict[str, bytes]:
         raise BundleError(
             "This is not a charlstm model bundle (not a zip file). Export one from the Models page or the CLI."
         ) from None
+    except ZIP_ERRORS as exc:  # a zip whose directory is damaged or needs features we do not read
+        raise BundleError(f"The bundle is damaged: its list of files cannot be read ({exc}).") from None
     entries: dict[str, bytes] = {}
     with zf:
         infos = zf.infolist()
@@ -100,7 +101,7 @@ def _read_entries(data: bytes) -> dict[str, bytes]:
             try:
                 with zf.open(info) as fh:  # never trust the header: stop reading at the limit
                     content = fh.read(limit + 1)
-            except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:
+            except ZIP_ERRORS as exc:
                 raise BundleError(f"The bundle is damaged: {name} cannot be unpacked ({exc}).") from None
             if len(content) > limit:
                 raise BundleError(f"{name} in the bundle is larger than its header says; refusing it.")

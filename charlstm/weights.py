@@ -20,6 +20,8 @@ from .config import TrainConfig
 from .errors import BundleError
 
 Weights = dict[str, np.ndarray]
+# What zipfile and np.load raise for damaged or unsupported archives.
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, RuntimeError, NotImplementedError)
 
 
 def gate_count(cell: str) -> int:
@@ -127,7 +129,7 @@ def read_npz(source: Path | bytes, label: str, max_bytes: int) -> dict[str, np.n
             return {name: data[name] for name in data.files}
     except BundleError:
         raise
-    except (OSError, ValueError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:
+    except ZIP_ERRORS as exc:
         raise BundleError(f"{label} is unreadable or damaged (not a plain array file: {exc}).") from None
 
 

@@ -408,3 +408,12 @@ def test_any_unexpected_failure_leaves_nothing_and_is_a_bundle_error(tmp_path, m
     with pytest.raises(BundleError, match="could not be imported"):
         bundle.import_bundle(data, root=root)
     assert list(root.iterdir()) == []
+
+
+def test_a_zip_needing_a_newer_zip_version_is_refused_plainly(tmp_path):
+    """Found by the fuzzer: zipfile raises NotImplementedError while reading the directory."""
+    data = bytearray(light_bundle(tmp_path))
+    central = data.find(b"PK\x01\x02")
+    struct.pack_into("<H", data, central + 6, 64)  # "version needed to extract": 6.4
+    message = refused(bytes(data), tmp_path / "r", "damaged")
+    assert "does not recognise" not in message

@@ -41,7 +41,7 @@ _LIST_START = re.compile(r"^(\d*)([-+.)])")  # "- x", "+ x", "1. x" at the start
 # Streamlit also rewrites *text* after parsing: ":material/x:" icons, ":smile:" emoji, ":red[...]" colours,
 # and bare "https://...", "www.x" and "a@b.c" become links. A word joiner (U+2060: invisible, no line break)
 # where those begin keeps them from matching, and leaves a colon before a space as it is.
-_TEXT_LEVEL = re.compile(r"(?<=[:@])(?=[\w/+-])|(?<=www)(?=\.\w)", re.IGNORECASE)
+_TEXT_LEVEL = re.compile(r"(?<=[:@])(?=[\w/+-])|(?<=www)(?=\.)", re.IGNORECASE)
 WORD_JOINER = "\u2060"
 
 

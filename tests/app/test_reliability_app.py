@@ -8,8 +8,11 @@ import re
 import subprocess
 import sys
 import tomllib
+import unicodedata
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from studio_helpers import ROOT, TEXT, TINY_SETTINGS, make_run, new_app, poll, texts
 
 from charlstm import store
@@ -229,3 +232,13 @@ def test_a_bundle_with_hostile_names_shows_them_as_text(runs_root, tmp_path):
     assert "[x](http://e.x)" in rendered_as_text(warning.replace("**", ""))
     for caption in at.sidebar.caption:
         rendered_as_text(caption.value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(max_size=60) | st.lists(st.sampled_from(list("[]()!*_`#<>&;:@/.-+=|~$\\ \n1wh")), max_size=30).map("".join)
+)
+def test_any_text_through_md_renders_as_exactly_that_text(text):
+    """Property (Hypothesis): whatever a name or message holds, the page shows those characters on one line."""
+    one_line = "".join(" " if unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") else c for c in text)
+    assert rendered_as_text(md(text)).split() == one_line.replace(WORD_JOINER, "").split()
