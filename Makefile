@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test test-fast lint bench bench-quick clean
+.PHONY: run test test-fast fuzz lint bench bench-quick clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ test: $(VENV)/.dev
 
 test-fast: $(VENV)/.dev
 	$(PY) -m pytest -q -m "not e2e"
+
+# The property-based tests with many more examples (minutes); `make test` runs them briefly.
+fuzz: $(VENV)/.dev
+	CHARLSTM_FUZZ_PROFILE=fuzz $(PY) -m pytest -q tests/test_fuzz.py
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

@@ -17,7 +17,7 @@ from charlstm.corpora import BUILTINS, nietzsche_is_cached
 from charlstm.errors import CharlstmError
 from charlstm.text import Corpus, corpus_stats, prepare_text
 from ui import state, widgets
-from ui.corpus_tools import corpus_from_files, download_nietzsche, training_sequences
+from ui.corpus_tools import corpus_from_files, download_nietzsche, training_sequences, upload_limits
 
 st.title("Choose a text")
 st.markdown(
@@ -73,10 +73,10 @@ with upload_tab:
         type=["txt"],
         accept_multiple_files=True,
         key="corpus_upload",
-        help=f"Plain text files, up to {limit_mb} MB each. Several files are joined into one text.",
+        help=f"Plain text files. {upload_limits(limit_mb)} Several files are joined into one text.",
     )
     st.caption(
-        f"Up to {limit_mb} MB per file. Plain text only (UTF-8 is best; Windows and UTF-16 files are read "
+        f"{upload_limits(limit_mb)} Plain text only (UTF-8 is best; Windows and UTF-16 files are read "
         "too). Word or PDF documents: copy the text into a .txt file first."
     )
     signature = tuple(f.file_id for f in files or [])

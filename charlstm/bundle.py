@@ -11,20 +11,23 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
+import stat
+import tempfile
 import time
+import unicodedata
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 
 from .config import TrainConfig
-from .errors import BundleError, CharlstmError
-from .run import Run, write_json
+from .errors import BundleError, CharlstmError, ConfigError
+from .run import CONFIG, HISTORY, META, SAMPLES, VOCAB, EpochRecord, EpochSamples, Run
 from .store import new_run_dir, runs_root
 from .text import Vocabulary
-from .weights import check_weights, save_npz
+from .weights import ZIP_ERRORS, check_weights, read_npz
 
 FORMAT = "charlstm-bundle"
 VERSION = 1
@@ -38,20 +41,19 @@ MAX_RATIO = 100  # uncompressed / compressed; real weights compress about 1.1x
 
 def export_bundle(run_dir: Path, zip_path: Path) -> Path:
     """Write the run's best model (weights, vocabulary, config, history) to one zip file."""
-    run_dir, zip_path = Path(run_dir), Path(zip_path)
-    tag = Run(run_dir).best_tag()
-    weights_file = run_dir / f"{tag}.weights.npz"
+    run, zip_path = Run(run_dir), Path(zip_path)
+    tag = run.best_tag()
     if tag is None:
-        raise BundleError(f"{run_dir.name} has no saved model yet, so there is nothing to export.")
+        raise BundleError(f"{run.name} has no saved model yet, so there is nothing to export.")
     manifest = {"format": FORMAT, "version": VERSION, "exported": time.time(), "checkpoint": tag}
     tmp = zip_path.with_name(zip_path.name + ".tmp")
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr("manifest.json", json.dumps(manifest))
-            zf.write(weights_file, "weights.npz")
-            for name in ("config.json", "vocab.json", *OPTIONAL):
-                if (run_dir / name).exists():
-                    zf.write(run_dir / name, name)
+            zf.write(run.file(f"{tag}.weights.npz"), "weights.npz")
+            for name in (CONFIG, VOCAB, *OPTIONAL):
+                if run.file(name).exists():
+                    zf.write(run.file(name), name)
         tmp.replace(zip_path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
@@ -71,6 +73,8 @@ def _read_entries(data: bytes) -> dict[str, bytes]:
         raise BundleError(
             "This is not a charlstm model bundle (not a zip file). Export one from the Models page or the CLI."
         ) from None
+    except ZIP_ERRORS as exc:  # a zip whose directory is damaged or needs features we do not read
+        raise BundleError(f"The bundle is damaged: its list of files cannot be read ({exc}).") from None
     entries: dict[str, bytes] = {}
     with zf:
         infos = zf.infolist()
@@ -96,7 +100,7 @@ def _read_entries(data: bytes) -> dict[str, bytes]:
             try:
                 with zf.open(info) as fh:  # never trust the header: stop reading at the limit
                     content = fh.read(limit + 1)
-            except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:
+            except ZIP_ERRORS as exc:
                 raise BundleError(f"The bundle is damaged: {name} cannot be unpacked ({exc}).") from None
             if len(content) > limit:
                 raise BundleError(f"{name} in the bundle is larger than its header says; refusing it.")
@@ -107,109 +111,154 @@ def _read_entries(data: bytes) -> dict[str, bytes]:
     return entries
 
 
+def _json(entries: dict[str, bytes], name: str):
+    """One JSON entry, or a BundleError naming it (nesting deep enough to overflow the parser included)."""
+    try:
+        return json.loads(entries[name])
+    except (ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise BundleError(f"{name} in the bundle is not valid JSON ({reason}).") from None
+
+
 def read_bundle(data: bytes) -> tuple[TrainConfig, Vocabulary, dict[str, np.ndarray], dict[str, bytes]]:
     """Validate a bundle completely and return its parts; raises BundleError with the reason."""
     entries = _read_entries(data)
-    try:
-        manifest = json.loads(entries["manifest.json"])
-    except ValueError:
-        raise BundleError("manifest.json in the bundle is not valid JSON.") from None
+    manifest = _json(entries, "manifest.json")
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BundleError("This zip is not a charlstm model bundle (wrong manifest).")
     if manifest.get("version") != VERSION:
         raise BundleError(
-            f"Bundle version {manifest.get('version')!r} is not supported (this charlstm reads {VERSION})."
+            f"Bundle version {str(manifest.get('version'))[:20]} is not supported (this charlstm reads {VERSION})."
         )
     try:
-        config = TrainConfig.from_dict(json.loads(entries["config.json"]))
-    except ValueError as exc:
-        raise BundleError(f"config.json in the bundle is not valid JSON ({exc}).") from None
-    except CharlstmError as exc:
+        config = TrainConfig.from_dict(_json(entries, "config.json"))
+    except ConfigError as exc:
         raise BundleError(f"The bundle's settings are not a charlstm model: {exc}") from None
     try:
         vocab = Vocabulary.from_json(entries["vocab.json"].decode("utf-8"))
     except (CharlstmError, UnicodeDecodeError) as exc:
         raise BundleError(f"The bundle's vocabulary is invalid: {exc}") from None
-    weights = _load_weights(entries["weights.npz"])
+    weights = read_npz(entries["weights.npz"], "weights.npz in the bundle", MAX_ENTRY_BYTES["weights.npz"])
     check_weights(weights, config, len(vocab))
     return config, vocab, weights, entries
 
 
-def _load_weights(blob: bytes) -> dict[str, np.ndarray]:
-    limit = MAX_ENTRY_BYTES["weights.npz"]
-    try:
-        with zipfile.ZipFile(io.BytesIO(blob)) as inner:
-            if sum(i.file_size for i in inner.infolist()) > limit:
-                raise BundleError("weights.npz unpacks to an implausible size (a zip bomb?).")
-        with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
-            return {name: npz[name] for name in npz.files}
-    except BundleError:
-        raise
-    except (ValueError, OSError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:
-        raise BundleError(f"weights.npz in the bundle is not a plain array file ({exc}).") from None
-
-
 def import_bundle(source: Path | bytes, root: Path | None = None, name: str | None = None, owner: str = "") -> Path:
-    """Validate a bundle and unpack it as a new run folder under root (the models folder)."""
-    data = source if isinstance(source, bytes) else _read_file(Path(source))
-    config, vocab, weights, entries = read_bundle(data)
-    label = name or (Path(source).stem if not isinstance(source, bytes) else "imported")
+    """Validate a bundle and unpack it as a new run folder under root (the models folder).
+
+    Everything is written into a hidden temporary folder inside root, which is renamed into place only
+    when it is complete: any failure, expected or not, leaves nothing in the library.
+    """
     root = Path(root or runs_root())
-    run_dir = None
+    tmp: Path | None = None
     try:
-        run_dir = new_run_dir(root, label)
-        try:
-            meta = json.loads(entries.get("meta.json", b"{}"))
-        except ValueError:  # optional and only descriptive: a damaged one is dropped
-            meta = {}
-        meta = meta if isinstance(meta, dict) else {}
-        write_json(
-            run_dir / "meta.json",
-            {
-                "name": str(name or meta.get("name") or label)[:80],
-                "corpus": str(meta.get("corpus", "unknown"))[:200],
-                "created": time.time(),
-                "owner": owner,
-                "imported": True,
-            },
-        )
-        write_json(run_dir / "config.json", config.to_dict())
-        (run_dir / "vocab.json").write_text(vocab.to_json(), encoding="utf-8")
-        save_npz(run_dir / "best.weights.npz", weights)
-        for optional in ("history.jsonl", "samples.jsonl"):
-            if optional in entries:
-                _copy_jsonl(entries[optional], run_dir / optional)
-        Run(run_dir).write_status("completed", "Imported from a bundle.")
+        data = source if isinstance(source, bytes) else _read_file(Path(source))
+        parts = read_bundle(data)
+        label = clean_text(name or (Path(source).stem if not isinstance(source, bytes) else ""), 80) or "imported"
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".import-", dir=root))
+        _write_run(tmp, *parts, label=label, chosen_name=name, owner=owner)
+        return _move_into_place(tmp, root, label)
+    except CharlstmError:
+        raise
     except OSError as exc:
-        if run_dir is not None:  # no half-imported model left in the library
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise CharlstmError(
+        raise BundleError(
             f"Could not write the imported model into {root} ({exc.strerror or exc}). "
             "Check that the disk has space and the models folder is writable."
         ) from None
+    except Exception as exc:  # the last line of defence: a stranger's file never ends in a traceback
+        raise BundleError(
+            f"This bundle could not be imported: it is damaged in a way charlstm does not recognise "
+            f"({type(exc).__name__}: {str(exc)[:200]}). Nothing was added to your models."
+        ) from exc
+    finally:
+        if tmp is not None and tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _move_into_place(tmp: Path, root: Path, label: str) -> Path:
+    """Reserve a run folder name, then rename the finished import onto it (atomic on one file system)."""
+    run_dir = new_run_dir(root, label)
+    try:
+        os.replace(tmp, run_dir)  # replaces the empty folder just reserved
+    except OSError:
+        run_dir.rmdir()
+        raise
     return run_dir
 
 
-def _copy_jsonl(blob: bytes, dest: Path) -> None:
-    """Keep only lines that are JSON objects; anything else in a stranger's history is dropped."""
-    lines = []
+def _write_run(
+    run_dir: Path,
+    config: TrainConfig,
+    vocab: Vocabulary,
+    weights: dict[str, np.ndarray],
+    entries: dict[str, bytes],
+    *,
+    label: str,
+    chosen_name: str | None,
+    owner: str,
+) -> None:
+    """The run folder of an imported model: settings, vocabulary, best weights, cleaned meta and history."""
+    try:
+        meta = _json(entries, META) if META in entries else {}
+    except BundleError:  # optional and only descriptive: a damaged one is dropped
+        meta = {}
+    meta = meta if isinstance(meta, dict) else {}
+    shown = chosen_name or (meta.get("name") if isinstance(meta.get("name"), str) else None) or label
+    corpus = meta.get("corpus") if isinstance(meta.get("corpus"), str) else "unknown"
+    run = Run.create(
+        run_dir,
+        name=clean_text(shown, 80) or label,
+        corpus=clean_text(corpus, 200),
+        config=config,
+        vocab=vocab,
+        text=None,
+        owner=owner,
+        extra_meta={"imported": True},
+    )
+    history = [r for r in map(EpochRecord.from_dict, _json_lines(entries.get(HISTORY, b""))) if r is not None]
+    for record in history:  # only lines that validate field by field; anything else from a stranger is dropped
+        run.append_epoch(record)
+    for samples in map(EpochSamples.from_dict, _json_lines(entries.get(SAMPLES, b""))):
+        if samples is not None:
+            run.append_samples(samples)
+    run.save_checkpoint("best", weights, None, epoch=history[-1].epoch if history else 0)
+    run.write_status("completed", "Imported from a bundle.")
+
+
+def _json_lines(blob: bytes) -> list:
+    out = []
     for line in blob.decode("utf-8", errors="replace").splitlines():
         try:
-            if isinstance(json.loads(line), dict):
-                lines.append(line)
-        except ValueError:
+            out.append(json.loads(line))
+        except (ValueError, RecursionError):
             continue
-    dest.write_text("".join(ln + "\n" for ln in lines), encoding="utf-8")
+    return out
+
+
+def clean_text(value: str, limit: int) -> str:
+    """A one-line label from a stranger: broken characters become U+FFFD, control characters spaces."""
+    out = []
+    for ch in str(value)[:limit]:
+        category = unicodedata.category(ch)
+        out.append("\ufffd" if category == "Cs" else " " if category == "Cc" else ch)
+    return "".join(out).strip()
 
 
 def _read_file(path: Path) -> bytes:
+    """A bundle from disk: a regular file under the size limit (never a device or a pipe that never ends)."""
     try:
-        if path.stat().st_size > MAX_BUNDLE_BYTES:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise BundleError(f"{path} is not a regular file (a folder, device or pipe); give a bundle .zip file.")
+        if info.st_size > MAX_BUNDLE_BYTES:
             raise BundleError(
                 f"{path.name} is larger than {MAX_BUNDLE_BYTES // 1_000_000} MB; a model bundle is much smaller."
             )
-        return path.read_bytes()
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_BUNDLE_BYTES + 1)
     except FileNotFoundError:
         raise BundleError(f"File not found: {path}.") from None
     except OSError as exc:
         raise BundleError(f"Could not read {path}: {exc.strerror or exc}.") from None
+    return data

@@ -15,15 +15,32 @@ import sys
 import time
 from pathlib import Path
 
-from .config import PRESETS, TrainConfig, preset_config
+from .config import MAX_SEED, PRESETS, TrainConfig, preset_config
+from .corpora import BUILTINS
 from .errors import CharlstmError, ConfigError
 
 EXIT_USER_ERROR = 2
 
 
+EXIT_ABANDONED = 130  # the shell's status for a program ended by Ctrl+C
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, not argparse's usage dump
-        self.exit(EXIT_USER_ERROR, f"charlstm: error: {message} (see: python -m charlstm {self.prog.split()[-1]} -h)\n")
+        command = " ".join(self.prog.split()[1:])  # "charlstm train" -> "train"; the top level has none
+        hint = " ".join(["python -m charlstm", command, "-h"]).replace("  ", " ")
+        self.exit(EXIT_USER_ERROR, f"charlstm: error: {message} (see: {hint})\n")
+
+
+def _seed(raw: str) -> int:
+    """--seed: a whole number from 0 to MAX_SEED (NumPy refuses negative seeds with a traceback)."""
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {MAX_SEED:,} (got {raw!r})")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,8 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = sub.add_parser("train", help="train a new model on text files or a built-in corpus")
-    train.add_argument("corpus", nargs="*", help="one or more UTF-8 (or cp1252/UTF-16) text files")
-    train.add_argument("--builtin", choices=["nietzsche", "python-docs"], help="a built-in corpus")
+    _corpus_args(train, "one or more UTF-8 (or cp1252/UTF-16) text files")
     train.add_argument("--preset", default="quick", choices=list(PRESETS), help="quick (default), classic, quality")
     _budget_args(train)
     train.add_argument("--max-chars", type=int, help="use only the first N characters of the corpus")
@@ -49,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     resume = sub.add_parser("resume", help="continue training a run from its last checkpoint")
     resume.add_argument("run_dir", type=Path)
+    _corpus_args(resume, "text to continue on (default: the run's own text; an imported model needs one)")
     _budget_args(resume)
     resume.add_argument("--json", action="store_true")
 
@@ -57,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--prompt", default="", help="text to start from (default: a line break)")
     gen.add_argument("-t", "--temperature", type=float, nargs="+", default=[0.2, 0.5, 1.0, 1.2])
     gen.add_argument("-n", "--length", type=int, default=400)
-    gen.add_argument("--seed", type=int)
+    gen.add_argument("--seed", type=_seed, help="the same seed writes the same text (0 or more)")
     gen.add_argument("--top-k", type=int)
     gen.add_argument("--json", action="store_true")
 
@@ -78,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("bundle", type=Path)
     imp.add_argument("--out", type=Path, help="the run folder to create")
     return parser
+
+
+def _corpus_args(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("corpus", nargs="*", help=what)
+    p.add_argument("--builtin", choices=list(BUILTINS), help="a built-in corpus")
 
 
 def _budget_args(p: argparse.ArgumentParser) -> None:
@@ -150,7 +172,14 @@ def cmd_resume(args) -> int:
         print(f"resuming {run.path} on {args.scheduler}", file=sys.stderr)
         return _on_cluster(run, args, action="continue")
     _start_strategy(args.strategy)
-    job = TrainingJob.resume(args.run_dir, epochs=args.epochs, seconds=args.seconds, strategy=args.strategy)
+    corpus = None
+    if args.corpus or args.builtin:
+        from .corpora import load_corpus
+
+        corpus = load_corpus(args.corpus, builtin=args.builtin)
+    job = TrainingJob.resume(
+        args.run_dir, epochs=args.epochs, seconds=args.seconds, corpus=corpus, strategy=args.strategy
+    )
     print(f"resuming {job.run_dir} after epoch {len(job.snapshot().history)}", file=sys.stderr)
     return _drive(job, args.json)
 
@@ -235,16 +264,20 @@ def _worker_dir(args) -> Path | None:
 
 
 def _drive(job, as_json: bool) -> int:
-    """Run the job in its thread, print one line per epoch; Ctrl+C stops it cleanly."""
+    """Run the job in its thread, print one line per epoch; Ctrl+C stops it cleanly, a second one at once."""
     start = time.monotonic()
-    printed, noted = len(job.snapshot().history), 0
+    printed, noted, stopping = len(job.snapshot().history), 0, False
     job.start()
     while True:
         try:
             done = job.wait(0.5)
         except KeyboardInterrupt:
-            print("stopping after this batch (Ctrl+C again to abandon the epoch)...", file=sys.stderr)
+            if stopping:  # the job thread is a daemon: returning ends the process
+                print("abandoned: the run keeps everything up to its last finished epoch.", file=sys.stderr)
+                return EXIT_ABANDONED
+            print("stopping after this batch (Ctrl+C again to stop at once and abandon the epoch)...", file=sys.stderr)
             job.stop()
+            stopping = True
             continue
         snap = job.snapshot()
         for rec in snap.history[printed:]:

@@ -41,7 +41,7 @@ from typing import Any
 from .config import TrainConfig
 from .errors import BundleError, CharlstmError, ConfigError
 from .text import Vocabulary
-from .weights import Weights, check_weights, load_npz, parameter_count, save_npz
+from .weights import Weights, check_weights, load_npz, npz_bytes, parameter_count
 
 LN2 = math.log(2)  # nats per bit: bits per character = nats / LN2
 LEASE_SECONDS = 10.0  # a trainer that has not renewed its lease for this long is gone
@@ -546,10 +546,10 @@ class Run:
     def save_checkpoint(self, tag: str, weights: Weights, optimizer: dict | None, epoch: int) -> None:
         """Weights and optimizer state first, then the manifest: a crash leaves the old set or the new one."""
         files = {"weights": f"{tag}.weights.npz"}
-        save_npz(self.file(files["weights"]), weights)
+        write_atomic(self.file(files["weights"]), npz_bytes(weights))
         if optimizer is not None:
             files["optimizer"] = f"{tag}.optimizer.npz"
-            save_npz(self.file(files["optimizer"]), optimizer)
+            write_atomic(self.file(files["optimizer"]), npz_bytes(optimizer))
         sizes = {name: self.file(name).stat().st_size for name in files.values()}
         write_json(self.file(f"{tag}.json"), {"epoch": epoch, "files": files, "sizes": sizes})
 

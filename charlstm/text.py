@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import stat
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
@@ -98,13 +99,17 @@ def read_corpus(path: str | Path, max_bytes: int | None = None) -> DecodedText:
     path = Path(path)
     limit = MAX_CORPUS_BYTES if max_bytes is None else max_bytes
     try:
-        size = os.stat(path).st_size
-        if size > limit:
-            raise CorpusError(
-                f"{path.name} is {_size(size)}; the largest text charlstm reads is {_size(limit)}. "
-                "Use a part of it (for example its first 50 MB in a new .txt file) and try again."
-            )
-        data = path.read_bytes()
+        info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(info.st_mode):  # /dev/zero or a named pipe would be read for ever
+            raise CorpusError(f"{path} is not a regular file (it is a device or a pipe); give a .txt file instead.")
+        if info.st_size > limit:
+            raise _too_big(path, info.st_size, limit)
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)  # a file that grows while it is read still stops at the limit
+        if len(data) > limit:
+            raise _too_big(path, len(data), limit)
     except FileNotFoundError:
         raise CorpusError(f"File not found: {path}. Check the path and try again.") from None
     except IsADirectoryError:
@@ -114,7 +119,15 @@ def read_corpus(path: str | Path, max_bytes: int | None = None) -> DecodedText:
     return decode_bytes(data, name=path.name)
 
 
-def _size(n: int) -> str:
+def _too_big(path: Path, size: int, limit: int) -> CorpusError:
+    return CorpusError(
+        f"{path.name} is {size_text(size)}; the largest text charlstm reads is {size_text(limit)}. "
+        "Use a part of it (for example its first 50 MB in a new .txt file) and try again."
+    )
+
+
+def size_text(n: int) -> str:
+    """A byte count as people read it: 512 KB, 3.2 MB, 120 MB."""
     if n < 1_000_000:
         return f"{n / 1000:,.0f} KB"
     return f"{n / 1_000_000:,.1f} MB" if n < 10_000_000 else f"{n / 1_000_000:,.0f} MB"
@@ -185,6 +198,8 @@ class Vocabulary:
             raise CorpusError("A vocabulary must be a list of distinct single characters.")
         if chars != sorted(chars):
             raise CorpusError("A vocabulary must be sorted.")
+        if any(unicodedata.category(c) == "Cs" for c in chars):  # cannot be saved as UTF-8
+            raise CorpusError("A vocabulary must hold real characters (it has a broken half of a UTF-16 pair).")
         self.chars: list[str] = chars
         self._index = {c: i for i, c in enumerate(chars)}
         self._lookup = np.full(max(map(ord, chars)) + 1, -1, dtype=np.int32)
@@ -257,10 +272,12 @@ class Vocabulary:
         try:
             obj = json.loads(data)
             chars = obj["chars"]
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             raise CorpusError("The vocabulary file is not valid JSON with a 'chars' list.") from None
         if not isinstance(chars, list) or not all(isinstance(c, str) for c in chars):
             raise CorpusError("The vocabulary file must list characters as strings.")
+        if len(chars) > MAX_VOCAB:  # the cap training applies; checked before anything is built from it
+            raise CorpusError(f"The vocabulary lists {len(chars):,} characters; a model learns at most {MAX_VOCAB:,}.")
         return cls(chars)
 
 

@@ -7,7 +7,8 @@ array by array before anything uses it.
 
 from __future__ import annotations
 
-import os
+import io
+import math
 import zipfile
 import zlib
 from pathlib import Path
@@ -18,6 +19,8 @@ from .config import TrainConfig
 from .errors import BundleError
 
 Weights = dict[str, np.ndarray]
+# What zipfile and np.load raise for damaged or unsupported archives.
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, RuntimeError, NotImplementedError)
 
 
 def gate_count(cell: str) -> int:
@@ -69,26 +72,62 @@ def check_weights(weights: Weights, config: TrainConfig, vocab_size: int) -> Non
             raise BundleError(f"The weights array {name} contains NaN or infinite values.")
 
 
-def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write atomically (temp file + rename) so a crash never leaves half a checkpoint."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """Named arrays as the bytes of an `.npz` file (the run folder writes them atomically)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
 
 
-def load_npz(path: Path, max_bytes: int = 2_000_000_000) -> dict[str, np.ndarray]:
-    """Read named arrays without ever unpickling; a damaged file becomes a BundleError."""
+def _declared_bytes(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> int:
+    """The bytes an `.npy` member's header says its array needs, read before NumPy allocates anything.
+
+    A header can declare any shape (10^14 floats in a 100-byte file), and `np.load` allocates the
+    whole array before it finds the data missing; so the declared size is checked against the data
+    the member really holds.
+    """
+    if not info.filename.endswith(".npy"):  # NumPy would hand back the raw bytes of such a member
+        raise ValueError(f"{info.filename} is not an array")
+    with zf.open(info) as fh:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+        else:
+            raise ValueError(f"{info.filename} has an unsupported array format {version}")
+    if dtype.hasobject:
+        raise ValueError(f"{info.filename} holds Python objects, not numbers")
+    declared = math.prod(shape) * dtype.itemsize
+    if declared > info.file_size:
+        raise ValueError(f"{info.filename} declares {declared:,} bytes of data but holds {info.file_size:,}")
+    return declared
+
+
+def read_npz(source: Path | bytes, label: str, max_bytes: int) -> dict[str, np.ndarray]:
+    """Named arrays from an `.npz` (a path or its bytes), never unpickling and never allocating past max_bytes.
+
+    Every member must be a plain `.npy` array whose header fits the data it holds; anything else is a
+    BundleError that starts with `label`.
+    """
+    opened = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
-        with zipfile.ZipFile(path) as zf:
-            if sum(i.file_size for i in zf.infolist()) > max_bytes:
-                raise BundleError(f"{Path(path).name} unpacks to more than {max_bytes:,} bytes.")
-        with np.load(path, allow_pickle=False) as data:
+        with zipfile.ZipFile(opened) as zf:
+            infos = zf.infolist()
+            if sum(i.file_size for i in infos) > max_bytes:
+                raise BundleError(f"{label} unpacks to more than {max_bytes:,} bytes (a zip bomb?).")
+            if sum(_declared_bytes(zf, i) for i in infos) > max_bytes:
+                raise BundleError(f"{label} declares arrays of more than {max_bytes:,} bytes.")
+        if isinstance(source, bytes):
+            opened.seek(0)
+        with np.load(opened, allow_pickle=False) as data:
             return {name: data[name] for name in data.files}
     except BundleError:
         raise
-    except (OSError, ValueError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise BundleError(f"{Path(path).name} is unreadable or damaged ({exc}).") from None
+    except ZIP_ERRORS as exc:
+        raise BundleError(f"{label} is unreadable or damaged (not a plain array file: {exc}).") from None
+
+
+def load_npz(path: Path, max_bytes: int = 2_000_000_000) -> dict[str, np.ndarray]:
+    """Read a checkpoint from a run folder: the same checks as for a stranger's file."""
+    return read_npz(Path(path), Path(path).name, max_bytes)

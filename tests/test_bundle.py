@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from charlstm import bundle, store
+from charlstm import run as run_module
 from charlstm.errors import BundleError
 
 
@@ -235,11 +236,12 @@ def test_pickled_object_arrays_are_refused(entries, tmp_path):
     refused(make_zip({**entries, "weights.npz": pickle.dumps(arrays)}), tmp_path / "b", "weights.npz")
 
 
-def test_damaged_optional_files_do_not_break_an_import(entries, tmp_path):
+def test_damaged_optional_files_do_not_break_an_import(entries, trained_run, tmp_path):
     root = tmp_path / "runs"
-    data = make_zip({**entries, "meta.json": "{broken", "history.jsonl": 'not json\n{"epoch": 1}\n[1, 2]\n'})
-    run = bundle.import_bundle(data, root=root)
-    assert store.read_jsonl(run / "history.jsonl") == [{"epoch": 1}]
+    (kept, *_) = store.read_jsonl(trained_run / "history.jsonl")
+    history = f"not json\n{json.dumps(kept)}\n[1, 2]\n" + '{"epoch": 1}\n'  # the last one lacks its fields
+    run = bundle.import_bundle(make_zip({**entries, "meta.json": "{broken", "history.jsonl": history}), root=root)
+    assert store.read_jsonl(run / "history.jsonl") == [kept]
     assert store.list_runs(root)[0].readable
 
 
@@ -254,3 +256,166 @@ def test_import_from_a_path_refuses_missing_and_huge_files(tmp_path, monkeypatch
     with pytest.raises(BundleError, match="larger than"):
         bundle.import_bundle(big.read_bytes(), root=tmp_path / "runs")
     assert not (tmp_path / "runs").exists()
+
+
+# --- issue 9: hostile files found by review and fuzzing ------------------------------------------------
+def light_bundle(tmp_path: Path, text: str = "the quick brown fox jumps over the lazy dog\n" * 40, **config) -> bytes:
+    """A valid bundle of a random-weights run (no TensorFlow), for tests that only need a real zip."""
+    from run_factory import random_run
+
+    from charlstm.config import TrainConfig
+
+    cfg = TrainConfig(units=8, embedding_dim=4, seq_len=10, stride=10, **config)
+    run = random_run(tmp_path / "src", text, cfg)
+    store.write_status(run, "completed")
+    return bundle.export_bundle(run, tmp_path / "light.zip").read_bytes()
+
+
+def unzip(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def test_a_vocabulary_over_the_training_cap_is_refused_at_import(tmp_path):
+    from charlstm.config import TrainConfig
+    from charlstm.text import MAX_VOCAB
+    from charlstm.weights import expected_shapes
+
+    # one-hot input and 4 units: a consistent, small bundle whose generator would need a V x V matrix
+    chars = sorted(chr(0x4E00 + i) for i in range(MAX_VOCAB + 1))
+    config = TrainConfig(units=4, embedding_dim=0, seq_len=10, stride=10)
+    rng = np.random.default_rng(0)  # random, so the zip does not look like a bomb
+    arrays = {k: rng.normal(0, 0.1, s).astype(np.float32) for k, s in expected_shapes(config, len(chars)).items()}
+    parts = unzip(light_bundle(tmp_path))
+    parts.update(
+        {
+            "config.json": json.dumps(config.to_dict()),
+            "vocab.json": json.dumps({"chars": chars}),
+            "weights.npz": npz_bytes(arrays),
+        }
+    )
+    refused(make_zip(parts), tmp_path / "r", "10,001", f"{MAX_VOCAB:,}")
+
+
+def npy_with_header(shape: tuple[int, ...], dtype: str = "<f4", payload: bytes = b"\0" * 64) -> bytes:
+    """A .npy member whose header declares `shape`, whatever data follows."""
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": dtype, "fortran_order": False, "shape": shape})
+    return buf.getvalue() + payload
+
+
+def test_npy_headers_declaring_huge_arrays_are_refused_before_allocating(tmp_path):
+    parts = unzip(light_bundle(tmp_path))
+    for i, shape in enumerate([(10**7, 10**7), (50_000, 50_000), (3, 10**6)]):
+        inner = io.BytesIO()
+        with zipfile.ZipFile(inner, "w") as zf:
+            zf.writestr("logits/bias.npy", npy_with_header(shape))
+        refused(make_zip({**parts, "weights.npz": inner.getvalue()}), tmp_path / f"r{i}", "weights.npz")
+
+
+def test_a_weights_member_that_is_not_an_array_is_refused(tmp_path):
+    parts = unzip(light_bundle(tmp_path))
+    with np.load(io.BytesIO(parts["weights.npz"])) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    blob = io.BytesIO(npz_bytes({k: v for k, v in arrays.items() if k != "logits/bias"}))
+    with zipfile.ZipFile(blob, "a") as zf:
+        zf.writestr("logits/bias", b"raw bytes, not an array")  # NumPy hands back bytes for this member
+    refused(make_zip({**parts, "weights.npz": blob.getvalue()}), tmp_path / "r", "weights.npz", "logits/bias")
+
+
+@pytest.mark.parametrize("entry", ["vocab.json", "meta.json", "config.json", "history.jsonl", "samples.jsonl"])
+def test_a_lone_surrogate_never_leaves_a_half_written_folder(tmp_path, entry):
+    parts = unzip(light_bundle(tmp_path))
+    root = tmp_path / "world" / "runs"
+    if entry == "vocab.json":
+        chars = json.loads(parts[entry])["chars"]
+        parts[entry] = json.dumps({"chars": [*chars[:-1], "\ud800"]}).encode()  # same size, still sorted
+        refused(make_zip(parts), tmp_path / "r", "vocabulary")
+        return
+    if entry == "config.json":
+        parts[entry] = json.dumps({**json.loads(parts[entry]), "preset": "quick\ud800"}).encode()
+        refused(make_zip(parts), tmp_path / "r", "preset")
+        return
+    if entry == "meta.json":
+        parts[entry] = json.dumps({"name": "evil \ud800 name", "corpus": "\udfff"}).encode()
+    else:
+        parts[entry] = b'{"epoch": 1, "prompt": "\\ud800", "samples": [], "loss": "\\udfff"}\n'
+    run = bundle.import_bundle(make_zip(parts), root=root)  # descriptive entries are cleaned or dropped
+    assert [p.name for p in root.iterdir()] == [run.name]
+    (summary,) = store.list_runs(root)
+    assert summary.readable, summary.error
+    for path in run.iterdir():
+        path.read_text(encoding="utf-8") if path.suffix != ".npz" else None
+
+
+def test_history_and_samples_lines_are_validated_field_by_field(tmp_path):
+    from charlstm.training import EpochRecord
+
+    parts = unzip(light_bundle(tmp_path))
+    good = {"epoch": 1, "loss": 2.0, "val_loss": 2.1, "val_bpc": 3.0, "learning_rate": 0.004, "steps": 10}
+    good |= {"seconds": 1.5, "chars_per_sec": 1000.0, "partial": False}
+    assert set(good) == set(EpochRecord.__dataclass_fields__)
+    bad = [
+        {**good, "loss": None},
+        {**good, "val_loss": "NaN"},
+        {**good, "epoch": 2.5},
+        {**good, "steps": True},
+        {**good, "seconds": -1},
+        {**good, "extra": 1},
+        {k: v for k, v in good.items() if k != "loss"},
+    ]
+    history = "\n".join([json.dumps(good), *map(json.dumps, bad), '{"loss": NaN}', '{"loss": Infinity}'])
+    sample = {"epoch": 1, "prompt": "The ", "samples": [{"temperature": 0.5, "text": "abc"}]}
+    bad_samples = [
+        {**sample, "samples": [{"temperature": None, "text": "abc"}]},
+        {**sample, "samples": "abc"},
+        {**sample, "prompt": 3},
+        {**sample, "epoch": None},
+    ]
+    samples = "\n".join([json.dumps(sample), *map(json.dumps, bad_samples)])
+    run = bundle.import_bundle(
+        make_zip({**parts, "history.jsonl": history, "samples.jsonl": samples}), root=tmp_path / "runs"
+    )
+    assert store.read_jsonl(run / "history.jsonl") == [good]
+    assert store.read_jsonl(run / "samples.jsonl") == [sample]
+
+
+def test_import_writes_into_a_hidden_folder_and_renames_it_at_the_end(tmp_path, monkeypatch):
+    data = light_bundle(tmp_path)
+    root = tmp_path / "runs"
+    seen: list[Path] = []
+    real = run_module.write_atomic
+
+    def failing_save(path, data, durable=True):  # the disk fills while the weights are written
+        real(path, data, durable)
+        if str(path).endswith(".npz"):
+            seen.append(Path(path).parent)
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(run_module, "write_atomic", failing_save)
+    with pytest.raises(BundleError, match="No space left"):
+        bundle.import_bundle(data, root=root)
+    assert seen and seen[0].parent == root and seen[0].name.startswith(".")
+    assert list(root.iterdir()) == []
+
+
+def test_any_unexpected_failure_leaves_nothing_and_is_a_bundle_error(tmp_path, monkeypatch):
+    data = light_bundle(tmp_path)
+    root = tmp_path / "runs"
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("something nobody expected")
+
+    monkeypatch.setattr(bundle, "write_status", broken)
+    with pytest.raises(BundleError, match="could not be imported"):
+        bundle.import_bundle(data, root=root)
+    assert list(root.iterdir()) == []
+
+
+def test_a_zip_needing_a_newer_zip_version_is_refused_plainly(tmp_path):
+    """Found by the fuzzer: zipfile raises NotImplementedError while reading the directory."""
+    data = bytearray(light_bundle(tmp_path))
+    central = data.find(b"PK\x01\x02")
+    struct.pack_into("<H", data, central + 6, 64)  # "version needed to extract": 6.4
+    message = refused(bytes(data), tmp_path / "r", "damaged")
+    assert "does not recognise" not in message

@@ -221,3 +221,60 @@ def test_user_errors_are_one_line_without_traceback(tmp_path, make_args, words):
 @pytest.mark.parametrize("temperature", ["-1", "nan", "inf"])
 def test_bad_temperatures_are_refused(cli_run, temperature):
     assert_user_error(cli("generate", cli_run[0], "-t", temperature), "temperature")
+
+
+# --- issue 9: odd inputs found by review ------------------------------------------------------------
+@pytest.mark.parametrize("seed", ["-1", "2147483648", "x"])
+def test_a_bad_seed_is_one_line(cli_run, seed):
+    assert_user_error(cli("generate", cli_run[0], "--seed", seed, "-n", "5"), "--seed", "0")
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_a_device_or_a_named_pipe_is_refused_at_once(tmp_path, kind):
+    if kind == "device":
+        path = Path("/dev/zero")
+    else:
+        path = tmp_path / "pipe.txt"
+        os.mkfifo(path)  # nobody writes to it: reading would wait for ever
+    for command in (["train", path, *TINY], ["import", path]):
+        result = cli(*command, env_home=tmp_path / "home", timeout=60)
+        assert_user_error(result, "not a regular file")
+
+
+def test_usage_hints_name_the_command_once(tmp_path):
+    top = cli("bogus")
+    assert "(see: python -m charlstm -h)" in top.stderr and "charlstm charlstm" not in top.stderr
+    sub = cli("train", "--epochs", "x")
+    assert "(see: python -m charlstm train -h)" in sub.stderr
+    assert top.returncode == sub.returncode == 2
+
+
+def test_an_imported_model_resumes_on_the_text_it_is_given(cli_run, corpus_file, tmp_path):
+    bundle = tmp_path / "model.zip"
+    assert cli("export", cli_run[0], bundle).returncode == 0
+    dest = tmp_path / "imported"
+    assert cli("import", bundle, "--out", dest).returncode == 0
+    without = cli("resume", dest, "--epochs", "1")
+    assert_user_error(without, "give text files or --builtin")
+    result = cli("resume", dest, corpus_file, "--epochs", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1])["epochs"] == 3  # two imported, one more
+
+
+def test_ctrl_c_twice_abandons_at_once(corpus_file, tmp_path):
+    out = tmp_path / "r"
+    slow_stop = ["--set", "sample_length=10000"]  # the samples written on stopping take a while
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    args = [sys.executable, "-m", "charlstm", "train", str(corpus_file), *TINY, *slow_stop, "--epochs", "100000"]
+    proc = subprocess.Popen(
+        [*args, "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
+    )
+    deadline = time.monotonic() + 120
+    while not (out / "history.jsonl").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "abandoned" in stderr and "Traceback" not in stderr

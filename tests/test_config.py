@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 
 import pytest
 
@@ -172,3 +173,64 @@ def test_min_corpus_chars_leaves_room_for_validation():
 def test_configs_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         TrainConfig().units = 5  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "preset", ["[click](http://evil)", "![x](y.png)", "a\nb", "quick\ud800", "", "x" * 33, "Quick"]
+)
+def test_a_preset_name_from_a_file_is_a_plain_word(preset):
+    """The preset is shown on pages and names Keras layers: nothing else may ride in on it (issue 9)."""
+    with pytest.raises(ConfigError, match="preset"):
+        TrainConfig.from_dict({**TrainConfig().to_dict(), "preset": preset})
+
+
+# --- memory: an estimate checked before a job starts (issue 9, item 6) ----------------------------------
+def test_the_presets_fit_in_a_small_machine_and_the_estimate_errs_high():
+    from charlstm.config import MEMORY_OVERHEAD_BYTES, check_memory, estimate_memory_bytes
+
+    for preset in PRESETS.values():  # Nietzsche: about 600,000 characters, 85 different ones
+        need = check_memory(preset.config, 85, 600_000, limit=2_000_000_000)
+        assert need == estimate_memory_bytes(preset.config, 85, 600_000)
+    # docs/benchmarks.md measured the quick preset at 317 MB above the TensorFlow import
+    assert 317e6 < estimate_memory_bytes(preset_config("quick"), 85, 600_000) < 1e9
+    assert estimate_memory_bytes(preset_config("quick"), 85, 0) > MEMORY_OVERHEAD_BYTES
+
+
+def test_settings_that_cannot_fit_are_refused_with_the_reason():
+    from charlstm.config import check_memory
+
+    absurd = TrainConfig(batch_size=4096, seq_len=1000, units=2048, layers=3)
+    with pytest.raises(ConfigError) as err:
+        check_memory(absurd, 85, 600_000, limit=16_000_000_000)
+    message = str(err.value)
+    for words in ("GB of memory", "16 GB", "activations", "batch size 4,096", "Lower the batch size"):
+        assert words in message, message
+    one_hot = TrainConfig(embedding_dim=0, batch_size=1024, seq_len=1000)
+    with pytest.raises(ConfigError, match="output layer"):
+        check_memory(one_hot, 10_000, 600_000, limit=16_000_000_000)
+
+
+def test_the_estimate_grows_with_every_size_setting():
+    from charlstm.config import estimate_memory_bytes
+
+    base = TrainConfig()
+    need = estimate_memory_bytes(base, 85, 600_000)
+    for change in ({"batch_size": 128}, {"seq_len": 200}, {"units": 512}, {"layers": 2}, {"embedding_dim": 0}):
+        assert estimate_memory_bytes(base.replace(**change), 85, 600_000) > need, change
+    assert estimate_memory_bytes(base, 10_000, 600_000) > need
+    assert estimate_memory_bytes(base, 85, 60_000_000) > need
+    assert estimate_memory_bytes(base.replace(max_chars=1000), 85, 60_000_000) < need
+
+
+def test_the_memory_limit_comes_from_the_environment_or_the_machine(monkeypatch):
+    from charlstm.config import MEMORY_LIMIT_ENV, check_memory, memory_limit_bytes
+
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, "100")
+    assert memory_limit_bytes() == 100_000_000
+    with pytest.raises(ConfigError, match="100 MB"):
+        check_memory(TrainConfig(), 85, 600_000)
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, "lots")
+    with pytest.raises(ConfigError, match=MEMORY_LIMIT_ENV):
+        memory_limit_bytes()
+    monkeypatch.delenv(MEMORY_LIMIT_ENV)
+    assert 100_000_000 < memory_limit_bytes() < os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

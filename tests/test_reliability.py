@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -166,11 +167,11 @@ def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path, capsy
     big = tmp_path / "server.log"
     with open(big, "wb") as fh:
         fh.truncate(300_000_000)
-    started = time.monotonic()
+    read_before = bytes_read()
     code, _, err_text = run_cli(capsys, "train", big, "--out", tmp_path / "r")
     line = assert_one_line_error(code, err_text, "server.log is 300 MB", "largest text charlstm reads is 200 MB")
     assert "part of it" in line
-    assert time.monotonic() - started < 5  # reading and decoding 300 MB would take far longer
+    assert bytes_read() - read_before < 10_000_000  # the 300 MB were never read (a count of bytes, not a clock)
 
 
 def test_cli_generation_edge_cases(small_run, capsys):
@@ -418,9 +419,18 @@ def test_the_server_listens_on_localhost_by_default():
 
 
 # === load ========================================================================================
+BENCH_ENV = "CHARLSTM_BENCH"  # speed thresholds run only when this is set, never in `make test`
 LOAD_SECONDS = 8.0
 SOLO_SECONDS = 2.0
 SESSIONS = 3
+
+
+def bytes_read() -> int:
+    """Bytes this process has read through read() calls so far (Linux /proc/self/io)."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise AssertionError("no rchar")
 
 
 def rss_mb() -> float:
@@ -430,7 +440,31 @@ def rss_mb() -> float:
     raise AssertionError("no VmRSS")
 
 
-def test_three_sessions_generate_interactively_while_one_trains(tmp_path, english_text):
+@dataclass
+class Load:
+    """What the load run measured: per-session latencies, the trainer's batches, resident memory."""
+
+    latencies: list[list[float]]
+    errors: list[BaseException]
+    solo_rate: float | None
+    trained: int
+    still_training: bool
+    rss_before: float
+    rss_peak: float
+
+    def report(self) -> str:
+        ordered = sorted(x for per in self.latencies for x in per)
+        p95 = ordered[int(0.95 * (len(ordered) - 1))]
+        solo = f", {self.solo_rate:.1f}/s alone" if self.solo_rate is not None else ""
+        return (
+            f"load: {SESSIONS} sessions x {LOAD_SECONDS:g}s, 400 chars per request, 256-unit model, while a 128-unit "
+            f"model trains: {len(ordered)} requests, median {statistics.median(ordered) * 1000:.0f} ms, "
+            f"p95 {p95 * 1000:.0f} ms, max {ordered[-1] * 1000:.0f} ms; trainer {self.trained} batches "
+            f"({self.trained / LOAD_SECONDS:.1f}/s{solo}); RSS {self.rss_before:.0f} -> peak {self.rss_peak:.0f} MB"
+        )
+
+
+def run_load(tmp_path: Path, english_text: str, measure_solo: bool) -> Load:
     """Bounded and self-stopping: one process, loopback only, LOAD_SECONDS of load, then everything stops."""
     if not Path("/proc/self/status").exists():
         pytest.skip("reads memory use from /proc (Linux)")
@@ -441,9 +475,11 @@ def test_three_sessions_generate_interactively_while_one_trains(tmp_path, englis
     job.start()
     try:
         wait_for(lambda: len(job.snapshot().batch_losses) >= 5)  # past TensorFlow's warm-up
-        solo_start = len(job.snapshot().batch_losses)
-        time.sleep(SOLO_SECONDS)  # the trainer's pace with nobody generating
-        solo_rate = (len(job.snapshot().batch_losses) - solo_start) / SOLO_SECONDS
+        solo_rate = None
+        if measure_solo:
+            solo_start = len(job.snapshot().batch_losses)
+            time.sleep(SOLO_SECONDS)  # the trainer's pace with nobody generating
+            solo_rate = (len(job.snapshot().batch_losses) - solo_start) / SOLO_SECONDS
         batches_before, rss_before = len(job.snapshot().batch_losses), rss_mb()
         latencies: list[list[float]] = [[] for _ in range(SESSIONS)]
         errors: list[BaseException] = []
@@ -468,25 +504,33 @@ def test_three_sessions_generate_interactively_while_one_trains(tmp_path, englis
         while any(t.is_alive() for t in threads):
             rss_peak = max(rss_peak, rss_mb())
             time.sleep(0.2)
-        batches_after = len(job.snapshot().batch_losses)
-        assert job.snapshot().state == "running"
+        trained = len(job.snapshot().batch_losses) - batches_before
+        still_training = job.snapshot().state == "running"
     finally:
         job.stop()
         job.wait(timeout=60)
-    assert not errors, errors
-    all_latencies = sorted(x for per in latencies for x in per)
-    median = statistics.median(all_latencies)
-    p95 = all_latencies[int(0.95 * (len(all_latencies) - 1))]
-    trained = batches_after - batches_before
-    growth = rss_peak - rss_before
-    print(
-        f"\nload: {SESSIONS} sessions x {LOAD_SECONDS:g}s, 400 chars per request, 256-unit model, while a 128-unit "
-        f"model trains: {len(all_latencies)} requests, median {median * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
-        f"max {all_latencies[-1] * 1000:.0f} ms; trainer {trained} batches ({trained / LOAD_SECONDS:.1f}/s, "
-        f"{solo_rate:.1f}/s alone); "
-        f"RSS {rss_before:.0f} -> peak {rss_peak:.0f} MB (+{growth:.0f} MB)"
-    )
-    assert all(len(per) >= 3 for per in latencies), "every session got answers"
+    return Load(latencies, errors, solo_rate, trained, still_training, rss_before, rss_peak)
+
+
+def test_three_sessions_generate_while_one_trains(tmp_path, english_text):
+    """Behaviour only (no clock thresholds): everyone gets answers, the trainer keeps going, memory stays flat."""
+    load = run_load(tmp_path, english_text, measure_solo=False)
+    print("\n" + load.report())
+    assert not load.errors, load.errors
+    assert all(len(per) >= 1 for per in load.latencies), "every session got answers"
+    assert load.still_training and load.trained >= 1, "the trainer kept training"
+    assert load.rss_peak - load.rss_before < 300, f"memory grew by {load.rss_peak - load.rss_before:.0f} MB"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get(BENCH_ENV), reason=f"a speed threshold: runs with {BENCH_ENV}=1 pytest -m slow")
+def test_generation_stays_interactive_and_the_trainer_keeps_its_pace(tmp_path, english_text):
+    """Speed (`make bench`, not `make test`): p95 under 1 s for 400 characters, the trainer at >= 20 % of its pace."""
+    load = run_load(tmp_path, english_text, measure_solo=True)
+    print("\n" + load.report())
+    assert not load.errors, load.errors
+    ordered = sorted(x for per in load.latencies for x in per)
+    p95 = ordered[int(0.95 * (len(ordered) - 1))]
+    assert all(len(per) >= 3 for per in load.latencies), "every session got answers"
     assert p95 < 1.0, f"generation is not interactive: p95 {p95:.2f} s"
-    assert trained >= 10 and trained / LOAD_SECONDS >= 0.2 * solo_rate, f"the trainer starved: {trained} batches"
-    assert growth < 300, f"memory grew by {growth:.0f} MB"
+    assert load.trained >= 10 and load.trained / LOAD_SECONDS >= 0.2 * load.solo_rate, "the trainer starved"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import codecs
+import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -241,3 +244,24 @@ def test_corpus_stats_edge_cases():
     assert corpus_stats("").lines == 0
     assert corpus_stats("a\n").lines == 1
     assert corpus_stats("abcdef", top=2).top_chars == [("a", 1), ("b", 1)]
+
+
+# --- issue 9 -------------------------------------------------------------------------------------------
+def test_a_vocabulary_file_holds_real_characters_and_no_more_than_the_cap():
+    from charlstm.text import MAX_VOCAB
+
+    with pytest.raises(CorpusError, match="broken half"):
+        Vocabulary.from_json(json.dumps({"chars": ["a", "\ud800"]}))  # json.dumps escapes it; loads restores it
+    too_many = [chr(0x4E00 + i) for i in range(MAX_VOCAB + 1)]
+    with pytest.raises(CorpusError, match=f"{MAX_VOCAB + 1:,} characters"):
+        Vocabulary.from_json(json.dumps({"chars": too_many}))
+    assert len(Vocabulary.from_json(json.dumps({"chars": too_many[:-1]}))) == MAX_VOCAB
+
+
+@pytest.mark.timeout(20)
+def test_a_named_pipe_or_a_device_is_refused_without_reading(tmp_path):
+    pipe = tmp_path / "pipe.txt"
+    os.mkfifo(pipe)  # opening it for reading would wait for a writer for ever
+    for path in (pipe, Path("/dev/zero")):
+        with pytest.raises(CorpusError, match="not a regular file"):
+            read_corpus(path)

@@ -14,9 +14,17 @@ from charlstm.config import TrainConfig
 from charlstm.corpora import NIETZSCHE_SHA256, NIETZSCHE_URL, keras_cache_path
 from charlstm.data import window_starts
 from charlstm.errors import CorpusError
-from charlstm.text import Corpus, decode_bytes, join_texts
+from charlstm.text import Corpus, decode_bytes, join_texts, size_text
 
 DOWNLOAD_TIMEOUT = 30
+# All files of one upload together. Streamlit holds uploads in the server's memory for the session, and the
+# decoded text takes up to 4 bytes a character more; the per-file limit alone allows any number of 50 MB files.
+MAX_UPLOAD_TOTAL_BYTES = 100_000_000
+
+
+def upload_limits(per_file_mb: int) -> str:
+    """The upload rules in words, for the upload box."""
+    return f"Up to {per_file_mb} MB per file and {size_text(MAX_UPLOAD_TOTAL_BYTES)} in all."
 
 
 def training_sequences(n_chars: int, config: TrainConfig) -> int:
@@ -85,6 +93,14 @@ def download_nietzsche(progress: Callable[[int, int | None], None], url: str = N
                 os.unlink(tmp_name)
 
 
+def _too_much(count: int, total: int) -> str:
+    return (
+        f"These {count} files are {size_text(total)} together; the studio takes at most "
+        f"{size_text(MAX_UPLOAD_TOTAL_BYTES)} of text at once. Upload fewer or smaller files (the text in use "
+        "has not changed)."
+    )
+
+
 @dataclass(frozen=True)
 class Uploaded:
     """The result of reading some uploaded files: a corpus from the good ones, a message per bad one."""
@@ -95,7 +111,13 @@ class Uploaded:
 
 
 def corpus_from_files(files: list[tuple[str, bytes]]) -> Uploaded:
-    """Decode every file; bad ones are reported by name and left out, good ones become one corpus."""
+    """Decode every file; bad ones are reported by name and left out, good ones become one corpus.
+
+    Files over MAX_UPLOAD_TOTAL_BYTES together are refused as a whole, before any is decoded.
+    """
+    total = sum(len(data) for _, data in files)
+    if total > MAX_UPLOAD_TOTAL_BYTES:
+        return Uploaded(None, (_too_much(len(files), total),), ())
     texts, names, errors, warnings = [], [], [], []
     for name, data in files:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import math
 import re
+import unicodedata
 from pathlib import Path
 
 import streamlit as st
@@ -34,15 +35,26 @@ HELP = {
 }
 
 
-_MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]<>#|~$])")
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]<>#|~$&])")
+_LIST_START = re.compile(r"^(\d*)([-+.)])")  # "- x", "+ x", "1. x" at the start would make a list
+# Streamlit also rewrites *text* after parsing: ":material/x:" icons, ":smile:" emoji, ":red[...]" colours,
+# and bare "https://...", "www.x" and "a@b.c" become links. A word joiner (U+2060: invisible, no line break)
+# where those begin keeps them from matching, and leaves a colon before a space as it is.
+_TEXT_LEVEL = re.compile(r"(?<=[:@])(?=[\w/+-])|(?<=www)(?=\.)", re.IGNORECASE)
+WORD_JOINER = "\u2060"
 
 
 def md(text: object) -> str:
-    """Text from users, files or bundles, made safe to show where Streamlit renders Markdown.
+    """Text from users, files or bundles, made safe to show where Streamlit renders Markdown: it shows as text.
 
-    File and model names can contain `*`, `[link](...)`, `$math$`, `<tags>`; escaped, they show as typed.
+    Names and messages become one line (line breaks and other control characters are spaces), Markdown's
+    special characters are escaped, and Streamlit's own text-level syntax is broken up invisibly. So
+    `[link](...)`, `![image](...)`, `*`, `# heading`, `1. list`, `<tags>`, `&entities;`, `$math$`,
+    `:emoji:`, bare URLs and line breaks all show as typed.
     """
-    return _MARKDOWN_SPECIALS.sub(r"\\\1", str(text))
+    one_line = "".join(" " if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") else ch for ch in str(text))
+    escaped = _MARKDOWN_SPECIALS.sub(r"\\\1", _TEXT_LEVEL.sub(WORD_JOINER, one_line.strip()))
+    return _LIST_START.sub(r"\1\\\2", escaped)
 
 
 def help_box(*topics: str, title: str = "What do these words mean?") -> None:

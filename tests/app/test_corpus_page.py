@@ -139,3 +139,31 @@ def test_an_uploaded_text_survives_a_reload_but_not_into_other_sessions():
     reloaded = new_app(query={"s": at.session_state["_owner"]})
     assert reloaded.session_state["corpus"].name == "mine.txt"
     assert new_app().session_state["corpus"].name != "mine.txt"
+
+
+# --- issue 9: limits and text from strangers ------------------------------------------------------------
+def test_many_files_over_the_total_limit_are_refused_before_they_are_decoded():
+    import ui.corpus_tools as tools
+
+    files = [(f"part{i}.txt", b"a" * 40_000_000, "text/plain") for i in range(3)]  # each under 50 MB
+    uploaded = tools.corpus_from_files([(name, data) for name, data, _ in files])
+    assert uploaded.corpus is None
+    (message,) = uploaded.errors
+    for words in ("3 files", "120 MB", f"{tools.MAX_UPLOAD_TOTAL_BYTES // 1_000_000} MB", "fewer"):
+        assert words in message, message
+
+
+def test_the_corpus_page_keeps_the_previous_text_when_uploads_are_too_big_together(monkeypatch):
+    import ui.corpus_tools as tools
+
+    monkeypatch.setattr(tools, "MAX_UPLOAD_TOTAL_BYTES", 10_000)
+    at = new_app()
+    before = at.session_state["corpus"].name
+    at.file_uploader(key="corpus_upload").set_value(
+        [("a.txt", TEXT.encode() * 40, "text/plain"), ("b.txt", TEXT.encode() * 40, "text/plain")]
+    ).run()
+    assert not at.exception
+    assert any("together" in e for e in texts(at, "error"))
+    assert at.session_state["corpus"].name == before
+    shown = " ".join(texts(at, "caption")) + " ".join(str(f.help) for f in at.get("file_uploader"))
+    assert "10 KB in all" in shown or "0 MB in all" in shown

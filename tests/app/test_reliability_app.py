@@ -4,17 +4,22 @@ folder, an interrupted run after a server kill, three sessions at once."""
 from __future__ import annotations
 
 import codecs
+import re
 import subprocess
 import sys
 import tomllib
+import unicodedata
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from studio_helpers import ROOT, TEXT, TINY_SETTINGS, make_run, new_app, poll, texts
 
 from charlstm import store
 from charlstm.jobs import DEFAULT_MAX_SECONDS
 from charlstm.text import MAX_VOCAB
 from ui.state import registry
+from ui.widgets import WORD_JOINER, md
 
 TRAIN, MODELS = "app_pages/train.py", "app_pages/models.py"
 
@@ -171,3 +176,69 @@ def test_generation_widgets_only_allow_safe_values(runs_root):
     temperature, length = at.slider(key="gen_temperature"), at.slider(key="gen_length")
     assert (temperature.min, temperature.max) == (0.0, 2.0)
     assert (length.min, length.max) == (20, 2000)
+
+
+# --- issue 9, item 7: text from files and users is shown as text, never as Markdown ----------------------
+HOSTILE_TEXTS = [
+    "[click me](http://evil.example) **loud**",
+    "![tracker](http://evil.example/pixel.png)",
+    "line one\n\n# a heading\n1. a list\n- another\n> quote\nsetext\n===",
+    "<img src=x onerror=alert(1)> &lt;b&gt; `code` $x^2$ ~~gone~~ | a | b |",
+    ":material/home: :smile: :red[coloured] https://evil.example www.evil.example mail@evil.example",
+    "tab\there\u2028separator\rreturn \\*escaped\\* _under_",
+]
+# What Streamlit's renderer changes in text after parsing: icons, emoji, colours, bare links and e-mails.
+STREAMLIT_TEXT_SYNTAX = re.compile(r":material/|:[\w+-]+:|:[a-z-]+\[|https?://|www\.|[\w.+-]@[\w-]")
+
+
+def rendered_as_text(source: str) -> str:
+    """The text a CommonMark renderer shows for `source`; fails if any of it is more than text."""
+    from markdown_it import MarkdownIt
+
+    blocks = MarkdownIt("commonmark").enable(["table", "strikethrough"]).parse(source)
+    assert [b.type for b in blocks] in ([], ["paragraph_open", "inline", "paragraph_close"]), blocks
+    inline = blocks[1].children if blocks else []
+    assert all(t.type == "text" for t in inline), [t.type for t in inline]
+    shown = "".join(t.content for t in inline).replace(WORD_JOINER, "")
+    assert not STREAMLIT_TEXT_SYNTAX.search("".join(t.content for t in inline)), shown
+    return shown
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS)
+def test_markdown_from_strangers_shows_exactly_as_text(text):
+    one_line = " ".join(text.replace("\u2028", "\n").replace("\t", "\n").replace("\r", "\n").split("\n"))
+    assert rendered_as_text(md(text)) == one_line.strip() or rendered_as_text(md(text)) == one_line
+
+
+def test_a_bundle_with_hostile_names_shows_them_as_text(runs_root, tmp_path):
+    import json
+    import zipfile
+
+    from charlstm.bundle import export_bundle, import_bundle
+
+    source = make_run(tmp_path / "src", name="plain")
+    store.write_status(source, "completed")
+    with zipfile.ZipFile(export_bundle(source, tmp_path / "b.zip")) as zf:
+        entries = {name: zf.read(name) for name in zf.namelist()}
+    entries["meta.json"] = json.dumps({"name": HOSTILE_TEXTS[2][:60] + " [x](http://e.x)", "corpus": HOSTILE_TEXTS[1]})
+    clean = tmp_path / "hostile.zip"
+    with zipfile.ZipFile(clean, "w") as zf:
+        for name, content in entries.items():
+            zf.writestr(name, content)
+    import_bundle(clean, root=runs_root)
+    at = new_app(MODELS)
+    at.button(key="models_delete").click().run()
+    (warning,) = [w.value for w in at.warning]
+    assert "[x](http://e.x)" in rendered_as_text(warning.replace("**", ""))
+    for caption in at.sidebar.caption:
+        rendered_as_text(caption.value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(max_size=60) | st.lists(st.sampled_from(list("[]()!*_`#<>&;:@/.-+=|~$\\ \n1wh")), max_size=30).map("".join)
+)
+def test_any_text_through_md_renders_as_exactly_that_text(text):
+    """Property (Hypothesis): whatever a name or message holds, the page shows those characters on one line."""
+    one_line = "".join(" " if unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") else c for c in text)
+    assert rendered_as_text(md(text)).split() == one_line.replace(WORD_JOINER, "").split()

@@ -8,8 +8,9 @@ from ui.widgets import md, shaded_html
 
 
 def test_names_cannot_inject_markdown():
-    assert md("[click](http://x) *bold* $x$ <b>") == r"\[click\](http://x) \*bold\* \$x\$ \<b\>"
-    assert md("plain name 1.5") == "plain name 1.5"
+    wj = "\u2060"  # breaks up "http:" for Streamlit's bare-link finder, invisibly
+    assert md("[click](http://x) *bold* $x$ <b>") == rf"\[click\](http:{wj}//x) \*bold\* \$x\$ \<b\>"
+    assert md("plain name 1.5: done") == "plain name 1.5: done"
 
 
 def test_a_hostile_model_name_is_shown_as_typed(runs_root):
@@ -17,7 +18,8 @@ def test_a_hostile_model_name_is_shown_as_typed(runs_root):
     at = new_app("app_pages/models.py")
     at.button(key="models_delete").click().run()
     warning = " ".join(texts(at, "warning"))
-    assert r"\[click me\](http://evil.example) \*\*loud\*\*" in warning
+    assert md("[click me](http://evil.example) **loud**") in warning
+    assert r"\[click me\](http:" in warning
 
 
 def test_shaded_html_escapes_every_character():
