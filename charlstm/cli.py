@@ -163,20 +163,22 @@ def cmd_train(args) -> int:
 
 def cmd_resume(args) -> int:
     from .run import Run
-    from .training import TrainingJob
+    from .training import TrainingJob, save_text_for
 
-    if args.scheduler:
-        run = Run(args.run_dir)
-        if not run.path.is_dir():
-            raise CharlstmError(f"{run.path} is not a run folder.")
-        print(f"resuming {run.path} on {args.scheduler}", file=sys.stderr)
-        return _on_cluster(run, args, action="continue")
-    _start_strategy(args.strategy)
     corpus = None
     if args.corpus or args.builtin:
         from .corpora import load_corpus
 
         corpus = load_corpus(args.corpus, builtin=args.builtin)
+    if args.scheduler:
+        run = Run(args.run_dir)
+        if not run.path.is_dir():
+            raise CharlstmError(f"{run.path} is not a run folder.")
+        if corpus is not None:
+            save_text_for(run, corpus)
+        print(f"resuming {run.path} on {args.scheduler}", file=sys.stderr)
+        return _on_cluster(run, args, action="continue")
+    _start_strategy(args.strategy)
     job = TrainingJob.resume(
         args.run_dir, epochs=args.epochs, seconds=args.seconds, corpus=corpus, strategy=args.strategy
     )

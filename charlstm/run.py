@@ -69,6 +69,11 @@ def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _amount(value: Any) -> bool:
+    """A finite number that is not negative (losses, rates, seconds)."""
+    return _finite(value) and value >= 0
+
+
 def _whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -92,8 +97,8 @@ class EpochRecord:
         """A record only if every field has the right type and every number is finite; else None."""
         if not isinstance(d, dict) or set(d) != {f.name for f in fields(cls)}:
             return None
-        numbers_ok = all(_finite(d[k]) for k in ("loss", "learning_rate", "seconds", "chars_per_sec"))
-        optional_ok = all(d[k] is None or _finite(d[k]) for k in ("val_loss", "val_bpc"))
+        numbers_ok = all(_amount(d[k]) for k in ("loss", "learning_rate", "seconds", "chars_per_sec"))
+        optional_ok = all(d[k] is None or _amount(d[k]) for k in ("val_loss", "val_bpc"))
         counts_ok = _whole(d["epoch"]) and _whole(d["steps"]) and d["epoch"] >= 1 and d["steps"] >= 0
         if not (numbers_ok and optional_ok and counts_ok and isinstance(d["partial"], bool)):
             return None

@@ -19,8 +19,10 @@ import random
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from . import store
 from .config import TrainConfig
@@ -181,8 +183,8 @@ class TrainingJob(TrainerHook):
         config, vocab, text = run.config(), run.vocab(), run.text()
         if text is None:
             raise CorpusError(
-                f"{run.name} has no saved training text (it was imported). Continue it in the studio, "
-                "which trains it on the text you chose, or import it again and train a new model."
+                f"{run.name} has no saved training text (it was imported). Continue it with a text: give text "
+                "files or --builtin on the command line, or continue it in the studio on the text you chose."
             )
         tag = run.resume_tag()
         done = run.checkpoint_epoch(tag) if tag else 0
@@ -236,6 +238,24 @@ class TrainingJob(TrainerHook):
     @property
     def alive(self) -> bool:
         return self._thread is not None and not self._done.is_set()
+
+    def off_the_clock(self, fn: Callable[[dict], Any]) -> Any:
+        """Call `fn` with the model's current weights; the time it takes is not training time.
+
+        For benchmarks that score the model between batches: call it from a hook method (on the
+        training thread, after `on_fit_start`). The time `fn` takes counts neither toward the time
+        budget nor toward the elapsed time and characters per second the job reports.
+        """
+        if self._trainer is None:
+            raise RuntimeError("off_the_clock() is for hook methods, once the model is built.")
+        started = time.monotonic()
+        try:
+            return fn(self._trainer.weights())
+        finally:
+            spent = time.monotonic() - started
+            with self._lock:
+                self._t0 += spent
+                self._batch_t += spent
 
     def snapshot(self) -> Snapshot:
         with self._lock:

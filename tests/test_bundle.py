@@ -14,6 +14,7 @@ import pytest
 from charlstm import bundle, store
 from charlstm import run as run_module
 from charlstm.errors import BundleError
+from charlstm.run import Run, read_jsonl
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +67,10 @@ def test_export_import_round_trip_generates_the_same_text(trained_run, exported,
     a = original.generate("The value", temps, length=200, seed=123)
     b = copy.generate("The value", temps, length=200, seed=123)
     assert [s.text for s in a] == [s.text for s in b]
-    assert store.load_config(imported) == store.load_config(trained_run)
-    assert store.load_vocab(imported) == store.load_vocab(trained_run)
-    assert store.read_jsonl(imported / "history.jsonl") == store.read_jsonl(trained_run / "history.jsonl")
-    assert store.read_status(imported)["state"] == "completed"
+    assert Run(imported).config() == Run(trained_run).config()
+    assert Run(imported).vocab() == Run(trained_run).vocab()
+    assert read_jsonl(Run(imported).file("history.jsonl")) == read_jsonl(Run(trained_run).file("history.jsonl"))
+    assert Run(imported).status().state == "completed"
     (summary,) = store.list_runs(root)
     assert summary.readable and summary.epochs == 2
     assert not (imported / "corpus.txt").exists()  # the training text stays with its owner
@@ -238,10 +239,10 @@ def test_pickled_object_arrays_are_refused(entries, tmp_path):
 
 def test_damaged_optional_files_do_not_break_an_import(entries, trained_run, tmp_path):
     root = tmp_path / "runs"
-    (kept, *_) = store.read_jsonl(trained_run / "history.jsonl")
+    (kept, *_) = read_jsonl(Run(trained_run).file("history.jsonl"))
     history = f"not json\n{json.dumps(kept)}\n[1, 2]\n" + '{"epoch": 1}\n'  # the last one lacks its fields
     run = bundle.import_bundle(make_zip({**entries, "meta.json": "{broken", "history.jsonl": history}), root=root)
-    assert store.read_jsonl(run / "history.jsonl") == [kept]
+    assert read_jsonl(Run(run).file("history.jsonl")) == [kept]
     assert store.list_runs(root)[0].readable
 
 
@@ -267,7 +268,7 @@ def light_bundle(tmp_path: Path, text: str = "the quick brown fox jumps over the
 
     cfg = TrainConfig(units=8, embedding_dim=4, seq_len=10, stride=10, **config)
     run = random_run(tmp_path / "src", text, cfg)
-    store.write_status(run, "completed")
+    Run(run).write_status("completed")
     return bundle.export_bundle(run, tmp_path / "light.zip").read_bytes()
 
 
@@ -376,8 +377,8 @@ def test_history_and_samples_lines_are_validated_field_by_field(tmp_path):
     run = bundle.import_bundle(
         make_zip({**parts, "history.jsonl": history, "samples.jsonl": samples}), root=tmp_path / "runs"
     )
-    assert store.read_jsonl(run / "history.jsonl") == [good]
-    assert store.read_jsonl(run / "samples.jsonl") == [sample]
+    assert read_jsonl(Run(run).file("history.jsonl")) == [good]
+    assert read_jsonl(Run(run).file("samples.jsonl")) == [sample]
 
 
 def test_import_writes_into_a_hidden_folder_and_renames_it_at_the_end(tmp_path, monkeypatch):
@@ -406,7 +407,7 @@ def test_any_unexpected_failure_leaves_nothing_and_is_a_bundle_error(tmp_path, m
     def broken(*args, **kwargs):
         raise RuntimeError("something nobody expected")
 
-    monkeypatch.setattr(bundle, "write_status", broken)
+    monkeypatch.setattr(run_module.Run, "write_status", broken)
     with pytest.raises(BundleError, match="could not be imported"):
         bundle.import_bundle(data, root=root)
     assert list(root.iterdir()) == []

@@ -26,6 +26,7 @@ from run_factory import random_run
 from charlstm import bundle, store
 from charlstm.config import TrainConfig
 from charlstm.errors import BundleError, ConfigError, CorpusError
+from charlstm.run import EpochRecord, Run, append_line
 from charlstm.text import Vocabulary, decode_bytes
 
 settings.register_profile("short", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -52,10 +53,10 @@ def valid_entries() -> dict[str, bytes]:
     config = TrainConfig(units=6, embedding_dim=3, seq_len=10, stride=10)
     run = random_run(root, "the quick brown fox jumps over the lazy dog\n" * 30, config)
     record = {"epoch": 1, "loss": 2.0, "val_loss": 2.1, "val_bpc": 3.03, "learning_rate": 0.004, "steps": 3}
-    store.append_jsonl(run / "history.jsonl", {**record, "seconds": 1.0, "chars_per_sec": 900.0, "partial": False})
+    Run(run).append_epoch(EpochRecord(**record, seconds=1.0, chars_per_sec=900.0, partial=False))
     sample = {"epoch": 1, "prompt": "the ", "samples": [{"temperature": 0.5, "text": "quick"}]}
-    store.append_jsonl(run / "samples.jsonl", sample)
-    store.write_status(run, "completed")
+    append_line(Run(run).file("samples.jsonl"), json.dumps(sample))
+    Run(run).write_status("completed")
     with zipfile.ZipFile(bundle.export_bundle(run, root / "valid.zip")) as zf:
         entries = {name: zf.read(name) for name in zf.namelist()}
     shutil.rmtree(root)
