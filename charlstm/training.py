@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from . import store
-from .config import TrainConfig
+from .config import TrainConfig, check_memory
 from .errors import CharlstmError, CorpusError
 from .generate import Generator
 from .run import (
@@ -519,6 +519,7 @@ def new_run(
     check_trainable(text, config.min_corpus_chars())
     vocab = Vocabulary.from_text(text)
     check_vocabulary_size(len(vocab))
+    check_memory(config, len(vocab), len(text))  # before anything is written or queued
     root = Path(root or store.runs_root())
     path = None
     try:

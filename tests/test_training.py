@@ -279,3 +279,13 @@ def test_resume_with_new_text_and_refusals(trained_run, tmp_path, english_text):
     assert job.run().stop_reason == "completed"
     with pytest.raises(CharlstmError, match="not a run folder"):
         TrainingJob.resume(tmp_path / "nothing-here")
+
+
+def test_settings_too_big_for_memory_are_refused_before_anything_is_written(tmp_path, english_text, tiny_config):
+    from charlstm.errors import ConfigError
+    from charlstm.training import new_run
+
+    huge = tiny_config.replace(batch_size=4096, seq_len=1000, units=2048, layers=3)
+    with pytest.raises(ConfigError, match="memory"):
+        new_run(Corpus(english_text[:20_000], "docs", "paste"), huge, root=tmp_path)
+    assert not any(tmp_path.iterdir())  # no run folder, nothing queued
