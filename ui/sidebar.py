@@ -48,3 +48,6 @@ def show() -> None:
             st.page_link("app_pages/train.py", label="Open the Train page", icon=":material/monitoring:")
 
         trainings()
+        if state.signed_in():
+            st.button("Sign out", on_click=st.logout, key="sign_out")
+        state.remember_browser()

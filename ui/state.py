@@ -1,14 +1,15 @@
 """Everything a page remembers: the session token, the current corpus, model and run, and shared caches.
 
 Streamlit forgets `st.session_state` when the browser reloads and drops widget keys when the user
-changes page. So what matters is kept in plain session keys, the token and the current run id
-also sit in the URL (`?s=<token>&run=<run id>`). Trainings run on a Dask cluster (`jobs()`), and
+changes page. So what matters is kept in plain session keys, the browser's key sits in a cookie, and the current
+run id sits in the URL (`?run=<run id>`). Trainings run on a Dask cluster (`jobs()`), and
 everything about them is read back from their run folders.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
 import secrets
 import threading
@@ -28,7 +29,9 @@ from charlstm.text import Corpus
 
 from .corpus_tools import download_nietzsche, read_cached_nietzsche
 
-TOKEN_PARAM, RUN_PARAM = "s", "run"
+RUN_PARAM = "run"
+ID_COOKIE = "charlstm_id"
+COOKIE_SECONDS = 365 * 24 * 3600
 KEEP_CORPORA = 16
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _RUN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")  # a run folder's name, never a path
@@ -73,20 +76,68 @@ def generator(run_dir: Path) -> Generator:
 
 # --- this session ----------------------------------------------------------------------------------
 def owner() -> str:
-    """This browser session's token: it owns jobs and uploads. Kept in session state and the URL."""
+    """Who this browser is: its runs and uploads belong to this key, and no one else sees them.
+
+    With sign-in configured (an [auth] section in .streamlit/secrets.toml, see the README) the key is
+    the signed-in account. Otherwise it is a random key kept in a cookie of this browser: tabs and
+    reloads share it, and it is never in the address, so a copied link gives nobody else access.
+    """
     token = st.session_state.get("_owner")
     if not token:
-        from_url = st.query_params.get(TOKEN_PARAM, "")
-        token = from_url if _TOKEN_RE.match(from_url) else secrets.token_urlsafe(16)
+        token = _account() or _browser_key()
         st.session_state["_owner"] = token
-    if st.query_params.get(TOKEN_PARAM) != token:
-        st.query_params[TOKEN_PARAM] = token
     return token
+
+
+def _sign_in_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all: the studio is for one person, as by default
+        return False
+
+
+def _account() -> str | None:
+    """The signed-in account's key, when sign-in is configured; a visitor who is not signed in is asked to."""
+    if not _sign_in_configured():
+        return None
+    if not st.user.is_logged_in:
+        st.title("charlstm studio")
+        st.write("Sign in to train your own models and see them again next time.")
+        st.button("Sign in", on_click=st.login, type="primary", key="sign_in")
+        st.stop()
+    subject = str(st.user.get("sub") or st.user.get("email") or "")
+    return "user-" + hashlib.sha256(subject.encode("utf-8")).hexdigest()[:32]
+
+
+def _browser_key() -> str:
+    kept = st.context.cookies.get(ID_COOKIE, "")
+    if _TOKEN_RE.match(kept):
+        return kept
+    token = secrets.token_urlsafe(16)
+    st.session_state["_new_cookie"] = token
+    return token
+
+
+def remember_browser() -> None:
+    """Store a new browser key in a cookie (our own script and a key we made: nothing from a user)."""
+    token = st.session_state.get("_new_cookie")
+    if token and _TOKEN_RE.match(token):
+        st.html(
+            f"<script>document.cookie = '{ID_COOKIE}={token}; path=/; max-age={COOKIE_SECONDS}; "
+            "SameSite=Strict';</script>",
+            unsafe_allow_javascript=True,
+        )
+
+
+def signed_in() -> bool:
+    return _sign_in_configured() and bool(st.user.is_logged_in)
 
 
 def init() -> None:
     """Call once per script run (app.py): token, URL, defaults that let a new user train at once."""
     owner()
+    if "s" in st.query_params:  # the old key in the address: no longer used, and not to be shared
+        del st.query_params["s"]
     jobs()  # the first visit starts the training cluster, so the first Start does not wait for it
     if "run_id" not in st.session_state:  # a fresh session: maybe a reload with ?run=… in the URL
         run_id = st.query_params.get(RUN_PARAM, "")

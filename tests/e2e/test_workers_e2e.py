@@ -136,20 +136,29 @@ def test_a_restarted_server_reattaches_to_a_job_on_an_external_cluster(
 ):
     home = tmp_path / "home"
     cluster = {"CHARLSTM_SCHEDULER": external_cluster}
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})  # one browser: its cookie is its key
     with streamlit_process(home, env=cluster, log_name="first.log", check_log=False) as (url, server):
-        context, page = open_studio(browser, url)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.base_url = url
         train_tiny(page, english_text[:15_000], minutes="2")
         path_and_query = page.url[len(url) :]
-        assert "run=" in path_and_query
+        assert "run=" in path_and_query and "s=" not in path_and_query  # no key in a link people share
         run = the_run(home)
         server.kill()  # SIGKILL: no clean-up of any kind
         server.wait()
-        context.close()
     time.sleep(3)
     assert run.status().state == "running"  # the cluster trains on without the studio
 
     with streamlit_process(home, env=cluster, log_name="second.log") as (url, _server):
-        context, page = open_studio(browser, url)
+        stranger, strange_page = open_studio(browser, url)  # someone who got the link
+        strange_page.goto(url + path_and_query)
+        wait_idle(strange_page, 90_000)
+        strange_page.get_by_text("no longer exists").first.wait_for()
+        assert strange_page.locator(f"{key('train_stop')} button").count() == 0
+        stranger.close()
+
+        page = context.new_page()  # a new tab of the same browser, after the restart
         page.goto(url + path_and_query)
         wait_idle(page, 90_000)
         page.wait_for_selector(f"{key('train_stop')} button", timeout=30_000)  # reattached: it can be stopped
@@ -161,20 +170,22 @@ def test_a_restarted_server_reattaches_to_a_job_on_an_external_cluster(
 
 def test_the_embedded_cluster_ends_with_a_killed_server(browser, tmp_path, english_text):
     home = tmp_path / "home"
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
     with streamlit_process(home, log_name="first.log", check_log=False) as (url, server):
-        context, page = open_studio(browser, url)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.base_url = url
         train_tiny(page, english_text[:15_000])
         path_and_query = page.url[len(url) :]
         run = the_run(home)
         worker = trainer_pid(run)
         server.kill()
         server.wait()
-        context.close()
     wait_for(lambda: run.status().state == "interrupted", 30, what="the orphaned training to end")
     wait_for(lambda: not pid_alive(worker), 30, what="the orphaned worker to exit")
 
     with streamlit_process(home, log_name="second.log") as (url, _server):
-        context, page = open_studio(browser, url)
+        page = context.new_page()
         page.goto(url + path_and_query)
         wait_idle(page, 90_000)
         page.get_by_text(re.compile("interrupted")).first.wait_for(timeout=30_000)
