@@ -233,3 +233,28 @@ def preset_name() -> str:
 
 def preset_base() -> TrainConfig:
     return PRESETS[preset_name()].config
+
+
+# --- ready-made models, and the model the playground opens with (issue 10) ------------------------------
+def starter_models() -> list:
+    """The ready-made models shipped in assets/models (read-only; every session sees them)."""
+    from charlstm.starters import list_starters
+
+    return list_starters()
+
+
+def model_folder(model_id: str) -> Path | None:
+    """The folder of a model id: a run in the models folder, or a ready-made `starter:<name>`."""
+    from charlstm import starters
+
+    if starters.is_ref(model_id):
+        return starters.starter_dir(model_id)
+    return run_dir_of(model_id)
+
+
+def playground_default(own_ids: list[str], starter_ids: list[str]) -> str | None:
+    """The model picked last or just trained, else the newest own model, else the first ready-made one."""
+    for wanted in (model_run(), st.session_state.get("run_id")):
+        if wanted in own_ids or wanted in starter_ids:
+            return wanted
+    return (own_ids or starter_ids or [None])[0]
