@@ -83,9 +83,8 @@ def save_settings() -> None:
 
 def choose_model() -> tuple[str, Generator] | None:
     """The model picker: your models, then the ready-made ones. None (with a message) when there is none."""
-    library = state.visible_runs()
-    runs = [r for r in library if r.readable and any((r.path / f"{t}.weights.npz").exists() for t in ("best", "last"))]
-    broken = sum(1 for r in library if not r.readable)
+    runs = state.usable_runs()
+    broken = sum(1 for r in state.visible_runs() if not r.readable)
     if broken:
         st.warning(f"{broken} saved model(s) cannot be read; the Models page says why.")
     starters = {s.ref: s for s in state.starter_models()}

@@ -258,3 +258,12 @@ def playground_default(own_ids: list[str], starter_ids: list[str]) -> str | None
         if wanted in own_ids or wanted in starter_ids:
             return wanted
     return (own_ids or starter_ids or [None])[0]
+
+
+def usable_runs() -> list[store.RunSummary]:
+    """The visible runs that have a saved model to write with or look inside."""
+    return [
+        r
+        for r in visible_runs()
+        if r.readable and any((r.path / f"{t}.weights.npz").exists() for t in ("best", "last"))
+    ]

@@ -1,0 +1,78 @@
+"""Inside the LSTM page: ranking, one cell colouring the text, the heatmap, span selection, text sources."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from studio_helpers import has, make_run, new_app, texts
+
+from charlstm import inside
+from charlstm.charts import activation_color
+from charlstm.store import load_generator
+
+INSIDE = "app_pages/inside.py"
+
+
+@pytest.fixture
+def no_starters(monkeypatch, tmp_path):
+    monkeypatch.setenv("CHARLSTM_STARTERS", str(tmp_path / "none"))
+
+
+def coloured(at) -> str:
+    """The text coloured by one cell: the first HTML block with activation titles."""
+    return next(h.proto.body for h in at.get("html") if 'title="+' in h.proto.body or 'title="-' in h.proto.body)
+
+
+def backgrounds(body: str) -> list[str]:
+    return re.findall(r"background: (rgb\(\d+,\d+,\d+\))", body)
+
+
+def test_nothing_to_look_inside(no_starters):
+    at = new_app(INSIDE)
+    assert any("no model to look inside" in t for t in texts(at, "info"))
+
+
+def test_ranking_cell_colouring_and_heatmap_match_the_model(runs_root, no_starters):
+    run = make_run(runs_root)
+    at = new_app(INSIDE)
+    assert not at.exception
+    assert len(at.get("vega_lite_chart")) >= 2  # the ranking and the heatmap
+    gen = load_generator(run)
+    corpus = (run / "corpus.txt").read_text(encoding="utf-8")
+    start = at.slider(key="inside_start").value
+    trace = gen.trace(corpus[start : start + 600])
+    acts = inside.activations(trace, gen.config.cell)
+    ranked = inside.rank_cells(acts, trace.text, top=8)
+    assert at.selectbox(key="inside_cell").value == ranked[0].cell
+    assert any(ranked[0].sentence in m for m in texts(at, "markdown"))
+    first = backgrounds(coloured(at))
+    assert first == [activation_color(v) for v in acts[:, ranked[0].cell]]
+    other = ranked[1].cell
+    at.selectbox(key="inside_cell").set_value(other).run()
+    assert backgrounds(coloured(at)) == [activation_color(v) for v in acts[:, other]] != first
+
+
+def test_your_own_text_and_a_span(runs_root, no_starters):
+    run = make_run(runs_root)
+    at = new_app(INSIDE)
+    at.radio(key="inside_source").set_value("Your own text").run()
+    at.text_area(key="inside_typed").input('a "quoted" (bit) of text, then more text').run()
+    assert not at.exception
+    assert "quoted" in "".join(re.findall(r">([^<])</span>", coloured(at)))
+    at.slider(key="inside_span").set_value((3, 9)).run()
+    gen = load_generator(run)
+    trace = gen.trace('a "quoted" (bit) of text, then more text')
+    expected = inside.span_cells(inside.activations(trace, gen.config.cell), 3, 9)
+    lines = [m for m in texts(at, "markdown") if "over the stretch" in m]
+    assert [int(m.split()[2].rstrip(":")) for m in lines] == [c.cell for c in expected]
+    if not expected:
+        assert any("No cell is on" in t for t in texts(at, "info"))
+
+
+def test_a_generated_text_source(runs_root, no_starters):
+    make_run(runs_root)
+    at = new_app(INSIDE)
+    at.radio(key="inside_source").set_value("A text it writes").run()
+    assert not at.exception and has(at, "selectbox", "inside_cell")
+    assert len(backgrounds(coloured(at))) == at.slider(key="inside_length").value
