@@ -103,15 +103,16 @@ class Property:
     key: str
     label: str
     compute: Callable[[str], np.ndarray]
+    needs_memory: bool = False  # True when it depends on earlier characters, not only on the one just read
 
 
 PROPERTIES: tuple[Property, ...] = (
-    Property("quotes", "inside quotes", inside_quotes),
-    Property("brackets", "inside brackets", inside_brackets),
-    Property("line", "position in the line", line_position),
-    Property("word", "position in the word", word_position),
+    Property("quotes", "inside quotes", inside_quotes, needs_memory=True),
+    Property("brackets", "inside brackets", inside_brackets, needs_memory=True),
+    Property("line", "position in the line", line_position, needs_memory=True),
+    Property("word", "position in the word", word_position, needs_memory=True),
     Property("word_start", "start of a word", word_start),
-    Property("sentence", "after a full stop", after_full_stop),
+    Property("sentence", "after a full stop", after_full_stop, needs_memory=True),
     Property("space", "a space", _is(str.isspace)),
     Property("upper", "upper case", _is(str.isupper)),
     Property("digit", "a digit", _is(str.isdigit)),
