@@ -275,7 +275,7 @@ def cell_heatmap(values: np.ndarray, text: str, cells: Sequence[int]) -> alt.Cha
             ),
             tooltip=["position:O", "character:N", "cell:N", alt.Tooltip("activation:Q", format="+.2f")],
         )
-        .properties(height=max(120, 18 * len(cells)))
+        .properties(height=alt.Step(18))
     )
 
 
@@ -297,5 +297,5 @@ def cell_ranking_chart(matches: Sequence) -> alt.Chart:
             x=alt.X("match |r|:Q", scale=alt.Scale(domain=[0, 1])),
             tooltip=["cell:N", "follows:N", alt.Tooltip("r:Q", format="+.2f")],
         )
-        .properties(height=max(120, 26 * len(matches)))
+        .properties(height=alt.Step(26))
     )
