@@ -116,7 +116,7 @@ def test_a_damaged_model_is_a_message(runs_root):
     at = new_app(GENERATE)
     assert not at.exception
     assert any("cannot be read" in w for w in texts(at, "warning"))
-    options = at.selectbox(key="gen_model").options
+    options = [o for o in at.selectbox(key="gen_model").options if "ready-made" not in o]
     assert len(options) == 1 and options[0].startswith("good (test text, 1 epoch ·")
 
 
@@ -179,3 +179,25 @@ def test_score_your_own_text(runs_root):
     expected = load_generator(run).score("The lazy dog <b>").bpc
     said = next(m for m in texts(at, "markdown") if "bits per character" in m)
     assert f"{expected:.2f} bits per character" in said
+
+
+def test_first_visit_with_an_empty_models_folder_writes_with_a_ready_made_model():
+    """No clicks: a ready-made model is chosen, text is written, and the slider changes it."""
+    from charlstm.starters import list_starters
+
+    shipped = list_starters()
+    assert shipped, "assets/models has no starter models: run make starter-models"
+    at = new_app(GENERATE)
+    assert at.selectbox(key="gen_model").value == shipped[0].ref
+    first = output(at)
+    assert first.startswith("The meaning of ") and len(first) > 400
+    at.slider(key="gen_temperature").set_value(1.2).run()
+    assert output(at) != first and not at.exception
+
+
+def test_your_own_model_comes_before_the_ready_made_ones(runs_root):
+    run = make_run(runs_root)
+    at = new_app(GENERATE)
+    options = at.selectbox(key="gen_model").options
+    assert at.selectbox(key="gen_model").value == run.name and options[0].startswith("tiny")
+    assert any("ready-made" in o for o in options[1:])
