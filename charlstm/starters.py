@@ -126,7 +126,7 @@ def _scratch() -> Path:
 def _unpacked(bundle: Path, mtime_ns: int) -> Path:
     from .bundle import import_bundle  # checks every entry of the bundle like any other import
 
-    return import_bundle(bundle, root=_scratch(), name=bundle.stem)
+    return import_bundle(bundle, root=_scratch())  # the folder is named after the file, the model keeps its name
 
 
 def starter_dir(ref_or_name: str, root: Path | None = None) -> Path:
