@@ -201,3 +201,21 @@ def test_your_own_model_comes_before_the_ready_made_ones(runs_root):
     options = at.selectbox(key="gen_model").options
     assert at.selectbox(key="gen_model").value == run.name and options[0].startswith("tiny")
     assert any("ready-made" in o for o in options[1:])
+
+
+def flat(node) -> list:
+    """Every element of the page in drawing order (depth first)."""
+    children = getattr(node, "children", None)
+    if not children:
+        return [node]
+    return [leaf for _, child in sorted(children.items()) for leaf in flat(child)]
+
+
+def test_the_text_comes_right_after_the_temperature_slider(runs_root):
+    """On a phone the columns stack; the text must still follow the slider directly, so a change is visible."""
+    make_run(runs_root)
+    at = new_app(GENERATE)
+    order = [(e.type, getattr(e, "key", None)) for e in flat(at.main)]
+    slider = order.index(("slider", "gen_temperature"))
+    assert order[slider + 1][0] == "code"
+    assert order.index(("slider", "gen_length")) > slider + 1
