@@ -70,9 +70,12 @@ def choose_model() -> tuple[str, Path, Generator] | None:
         return None
 
 
-def choose_text(gen: Generator, corpus: str | None) -> tuple[str, str | None]:
+def choose_text(model_id: str, gen: Generator, corpus: str | None) -> tuple[str, str | None]:
     """The text to look at, and the text to search for other matches (the model's own, when known)."""
     options = SOURCES if corpus else SOURCES[1:]
+    if st.session_state.get("_inside_model_seen") != model_id:  # another model: start from its own text again
+        st.session_state["_inside_model_seen"] = model_id
+        st.session_state["inside_source"] = options[0]
     source = st.radio("Text", options, key="inside_source", horizontal=True)
     if source == SOURCES[0]:
         held_out = int(len(corpus) * (1 - gen.config.val_fraction))
@@ -152,7 +155,7 @@ def page() -> None:
         return
     model_id, folder, gen = chosen
     corpus = model_text(folder, model_id)
-    text, search_text = choose_text(gen, corpus)
+    text, search_text = choose_text(model_id, gen, corpus)
     if len(text.strip()) < 2:
         st.info("Give the model a text of at least a few characters to read.")
         return

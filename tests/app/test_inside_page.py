@@ -76,3 +76,28 @@ def test_a_generated_text_source(runs_root, no_starters):
     at.radio(key="inside_source").set_value("A text it writes").run()
     assert not at.exception and has(at, "selectbox", "inside_cell")
     assert len(backgrounds(coloured(at))) == at.slider(key="inside_length").value
+
+
+def test_a_stretch_of_a_ready_made_model_is_found_again_in_its_text():
+    """Python's documentation starter on its own held-out text: the span's cells and their matches, recomputed."""
+    from charlstm.corpora import load_python_docs
+    from charlstm.starters import starter_dir
+
+    at = new_app(INSIDE)
+    at.selectbox(key="inside_model").set_value("starter:python-docs").run()
+    assert at.radio(key="inside_source").value == "A slice of its training text"
+    at.slider(key="inside_span").set_value((40, 44)).run()
+    assert not at.exception
+    gen = load_generator(starter_dir("python-docs"))
+    corpus = load_python_docs().decode("utf-8")
+    start, length = at.slider(key="inside_start").value, at.slider(key="inside_length").value
+    acts = inside.activations(gen.trace(corpus[start : start + length]), "lstm")
+    found = inside.span_cells(acts, 40, 44)
+    lines = [m for m in texts(at, "markdown") if "over the stretch" in m]
+    assert [int(m.split()[2].rstrip(":")) for m in lines] == [c.cell for c in found]
+    assert found, "no cell for this stretch: choose another in the test"
+    held = int(len(corpus) * (1 - gen.config.val_fraction))
+    search = gen.trace(corpus[held : held + 6000])
+    runs = inside.matches(inside.activations(search, "lstm"), [c.cell for c in found[:3]])[:8]
+    underlined = [h for h in at.get("html") if "underline" in h.proto.body]
+    assert len(underlined) == len(runs)
