@@ -101,3 +101,25 @@ def test_a_stretch_of_a_ready_made_model_is_found_again_in_its_text():
     runs = inside.matches(inside.activations(search, "lstm"), [c.cell for c in found[:3]])[:8]
     underlined = [h for h in at.get("html") if "underline" in h.proto.body]
     assert len(underlined) == len(runs)
+
+
+def test_the_playground_and_inside_pages_never_import_tensorflow(tmp_path):
+    """In a fresh process (this one may have imported TF for other tests): both pages on a ready-made model."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import sys; sys.path.insert(0, 'tests/app')\n"
+        "from studio_helpers import new_app\n"
+        "at = new_app('app_pages/generate.py')\n"
+        "at.switch_page('app_pages/inside.py').run()\n"
+        "assert not at.exception and at.get('vega_lite_chart')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {"PATH": "/usr/bin:/bin", "CHARLSTM_HOME": str(tmp_path / "home"), "KERAS_HOME": str(tmp_path / "k")}
+    command = [sys.executable, "-c", script]
+    done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
