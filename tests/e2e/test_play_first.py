@@ -52,12 +52,20 @@ def test_first_visit_writes_with_a_ready_made_model_and_the_slider_works(page):
     for _ in range(10):
         slider.press("ArrowRight")
     page.wait_for_function(
-        "b => document.querySelector('[data-testid=stCode]').innerText !== b", arg=before, timeout=15_000
+        "b => { const e = document.querySelector('[data-testid=stCode]'); return e && e.innerText !== b; }",
+        arg=before,
+        timeout=15_000,
     )
     wait_idle(page)
-    assert code_text(page) != before
+    after = code_text(page)
+    assert after != before
     assert "t=1" in page.url  # the URL keeps the temperature (1.0 after ten steps of 0.05)
     shot(page, "play-first-generate")
+    page.reload()  # a reload keeps the settings, so the same text comes back
+    wait_idle(page, 90_000)
+    page.wait_for_selector("[data-testid=stCode]")
+    assert "1.00" in page.locator(key("gen_temperature")).inner_text()
+    assert code_text(page) == after
 
 
 def coloured_backgrounds(page) -> list[str]:
