@@ -253,10 +253,15 @@ def model_folder(model_id: str) -> Path | None:
 
 
 def playground_default(own_ids: list[str], starter_ids: list[str]) -> str | None:
-    """The model picked last or just trained, else the newest own model, else the first ready-made one."""
+    """Your model picked last, else the one you just trained, else a ready-made one you picked, else the newest.
+
+    A model you trained wins over a ready-made one chosen before it: after training, you play with yours.
+    """
     for wanted in (model_run(), st.session_state.get("run_id")):
-        if wanted in own_ids or wanted in starter_ids:
+        if wanted in own_ids:
             return wanted
+    if model_run() in starter_ids:
+        return model_run()
     return (own_ids or starter_ids or [None])[0]
 
 

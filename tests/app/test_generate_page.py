@@ -219,3 +219,13 @@ def test_the_text_comes_right_after_the_temperature_slider(runs_root):
     slider = order.index(("slider", "gen_temperature"))
     assert order[slider + 1][0] == "code"
     assert order.index(("slider", "gen_length")) > slider + 1
+
+
+def test_a_model_you_just_trained_wins_over_a_ready_made_one(runs_root):
+    at = new_app(GENERATE)
+    assert at.selectbox(key="gen_model").value.startswith("starter:")
+    run = make_run(runs_root, name="mine")
+    at.session_state["run_id"] = run.name  # what the Train page sets when a run starts
+    at.switch_page("app_pages/models.py").run()  # leaving the page drops the picker's key, as in a browser
+    at.switch_page(GENERATE).run()
+    assert at.selectbox(key="gen_model").value == run.name
