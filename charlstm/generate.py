@@ -257,19 +257,13 @@ class Generator:
         with one_blas_thread():
             return np.stack([softmax(self._step(state, np.array([i]))[0]) for i in self.vocab.encode(text)])
 
-    def readable_text(self, text: str) -> str:
-        """The text as the model reads it: lowercased for a lowercase model, unknown characters as spaces."""
-        if not any(ch.isupper() for ch in self.vocab.chars):
-            text = text.lower()
-        cleaned, _ = self.vocab.clean_prompt(text)
-        return cleaned
-
     def trace(self, text: str) -> Trace:
         """Run a text through the network and keep h and c of every layer after every character.
 
-        One character at a time, exactly like generation, so what the page shows is what the model uses.
+        One character at a time, exactly like generation, so what the page shows is what the model uses. The text
+        is read like a prompt: lowercased for a lowercase model, unseen characters as spaces.
         """
-        cleaned = self.readable_text(text)
+        cleaned, _ = self.vocab.clean_prompt(text)
         ids = self.vocab.encode(cleaned).astype(np.int64)
         n, u = len(ids), self.config.units
         hs = np.zeros((len(self.layers), n, u), np.float32)

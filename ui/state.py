@@ -236,20 +236,23 @@ def preset_base() -> TrainConfig:
 
 
 # --- ready-made models, and the model the playground opens with (issue 10) ------------------------------
-def starter_models() -> list:
+from charlstm import starters  # noqa: E402  (kept with the functions that use it: an appended section)
+from charlstm.errors import CharlstmError  # noqa: E402
+
+
+def starter_models() -> list[starters.Starter]:
     """The ready-made models shipped in assets/models (read-only; every session sees them)."""
-    from charlstm.starters import list_starters
-
-    return list_starters()
+    return starters.list_starters()
 
 
-def model_folder(model_id: str) -> Path | None:
+def model_folder(model_id: str) -> Path:
     """The folder of a model id: a run in the models folder, or a ready-made `starter:<name>`."""
-    from charlstm import starters
-
     if starters.is_ref(model_id):
         return starters.starter_dir(model_id)
-    return run_dir_of(model_id)
+    folder = run_dir_of(model_id)
+    if folder is None:
+        raise CharlstmError("This model is no longer in the models folder; choose another one.")
+    return folder
 
 
 def playground_default(own_ids: list[str], starter_ids: list[str]) -> str | None:
