@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test test-fast fuzz lint bench bench-quick clean
+.PHONY: run test test-fast fuzz lint bench bench-quick starter-models inside-report clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,14 @@ bench: $(VENV)/.dev
 
 bench-quick: $(VENV)/.dev
 	$(PY) -m bench --quick
+
+# The ready-made models in assets/models/ (about 10-15 minutes on 2 cores; fixed seeds and step budgets).
+starter-models: $(VENV)/.runtime
+	$(PY) tools/make_starter_models.py
+
+# docs/inside.md: what the cell ranking finds in the Nietzsche starter on held-out text, and its speed.
+inside-report: $(VENV)/.runtime
+	$(PY) tools/inside_report.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -16,6 +16,7 @@ pages = [
     st.Page("app_pages/corpus.py", title="Corpus", icon=":material/description:", default=True),
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("app_pages/generate.py", title="Generate", icon=":material/edit_note:"),
+    st.Page("app_pages/inside.py", title="Inside the LSTM", icon=":material/neurology:"),
     st.Page("app_pages/models.py", title="Models", icon=":material/inventory_2:"),
 ]
 page = st.navigation(pages)

@@ -1,89 +1,123 @@
 """Generate page (the playground): let a model write, and see what temperature does.
 
 Widget keys (for tests and the browser suite):
-    gen_model        selectbox      which model writes (newest first; the one just trained preselected)
+    gen_model        selectbox      which model writes: yours (newest first), then the ready-made ones
     gen_prompt       text_area      how the text starts
-    gen_temperature  slider         0 to 2; moving it writes a new text at once
+    gen_temperature  slider         0 to 2; moving it writes a new text at once (the text sits right below it)
     gen_length       slider         characters to write
     gen_seed         number_input   random seed (same seed + settings = same text)
     gen_new_sample   button         new random seed, new text
-    gen_shade        toggle         shade each character by how likely the model found it
-    gen_compare      toggle         the same start at temperatures 0.2 / 0.5 / 1.0 / 1.2 side by side
+    gen_shade        toggle         shade each character by how surprising the model found it (with a legend)
+    gen_compare      toggle         the same start at 0.2 / 0.5 / 1.0 / 1.2 and the slider's temperature
     gen_download     download_button  the text as a .txt file
+    gen_next_<i>     button         add the i-th likeliest next character to the prompt (step-by-step writing)
+    gen_score_text   text_area      your own text, shaded by how surprising the model finds it
+
+Prompt, temperature and length also sit in the URL (?p=…&t=…&n=…), so a reload keeps them.
 """
 
+import math
 import random
 
+import numpy as np
 import streamlit as st
 
-from charlstm.charts import char_label, next_char_chart
+from charlstm.charts import (
+    char_label,
+    next_char_chart,
+    surprise_html,
+    surprise_legend_html,
+    surprise_scale,
+    top_next_chars,
+)
+from charlstm.config import SEED_TEMPERATURES
 from charlstm.errors import CharlstmError
 from charlstm.generate import Generator
 from ui import state, widgets
 
-COMPARE_TEMPERATURES = (0.2, 0.5, 1.0, 1.2)
 STREAM_UPDATES = 8  # redraws while a text streams in
+DEFAULTS = {"gen_prompt": "The meaning of ", "gen_temperature": 0.5, "gen_length": 400, "gen_seed": 1}
+URL_PARAMS = {"gen_prompt": "p", "gen_temperature": "t", "gen_length": "n"}
+TEMPERATURE_RANGE, LENGTH_RANGE, PROMPT_MAX = (0.0, 2.0, 0.05), (20, 2000, 20), 2000
 
 
 def new_seed() -> None:
     st.session_state["gen_seed"] = random.randrange(2**31 - 1)
 
 
+def _from_url(key: str, raw: str):
+    """A setting from the URL, checked and snapped to the widget's range; None when it is not usable."""
+    try:
+        if key == "gen_prompt":
+            return raw[:PROMPT_MAX]
+        low, high, step = TEMPERATURE_RANGE if key == "gen_temperature" else LENGTH_RANGE
+        value = float(raw)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(value):
+        return None
+    snapped = round(min(high, max(low, value)) / step) * step
+    return round(snapped, 2) if key == "gen_temperature" else int(snapped)
+
+
+def restore_settings() -> None:
+    """Once per browser session: settings from the URL (a reload), else those kept from another page."""
+    if not st.session_state.get("_gen_url_read"):
+        st.session_state["_gen_url_read"] = True
+        for key, param in URL_PARAMS.items():
+            value = _from_url(key, st.query_params.get(param)) if param in st.query_params else None
+            if value is not None and f"_keep_{key}" not in st.session_state:
+                st.session_state[f"_keep_{key}"] = value
+    for key, default in DEFAULTS.items():
+        widgets.keep(key, default)
+
+
+def save_settings() -> None:
+    """Keep the settings for other pages and in the URL."""
+    widgets.remember(*DEFAULTS)
+    for key, param in URL_PARAMS.items():
+        value = str(st.session_state[key])
+        if st.query_params.get(param) != value:
+            st.query_params[param] = value
+
+
 def choose_model() -> tuple[str, Generator] | None:
-    """The model picker; None (with a message on the page) when there is nothing to use."""
-    library = state.visible_runs()
-    runs = [r for r in library if r.readable and any((r.path / f"{t}.weights.npz").exists() for t in ("best", "last"))]
-    broken = sum(1 for r in library if not r.readable)
+    """The model picker: your models, then the ready-made ones. None (with a message) when there is none."""
+    runs = state.usable_runs()
+    broken = sum(1 for r in state.visible_runs() if not r.readable)
     if broken:
         st.warning(f"{broken} saved model(s) cannot be read; the Models page says why.")
-    if not runs:
+    starters = {s.ref: s for s in state.starter_models()}
+    by_id = {r.path.name: r for r in runs}
+    if not by_id and not starters:
         st.info("There is no trained model yet. Train one first: it takes a few clicks and a couple of minutes.")
         st.page_link("app_pages/train.py", label="Go to the Train page", icon=":material/model_training:")
         return None
+    if st.session_state.get("gen_model") not in {**by_id, **starters}:
+        st.session_state["gen_model"] = state.playground_default(list(by_id), list(starters))
 
-    by_id = {r.path.name: r for r in runs}
-    current = st.session_state.get("gen_model")
-    if current not in by_id:
-        preferred = [state.model_run(), st.session_state.get("run_id")]
-        st.session_state["gen_model"] = next((p for p in preferred if p in by_id), runs[0].path.name)
-
-    def describe(run_id: str) -> str:
-        r = by_id[run_id]
+    def describe(model_id: str) -> str:
+        if model_id in starters:
+            bpc = starters[model_id].card.get("held_out_bpc")
+            return starters[model_id].title + (f" · {bpc:.2f} bits/char" if isinstance(bpc, int | float) else "")
+        r = by_id[model_id]
         quality = f" · {r.val_bpc:.2f} bits/char" if r.val_bpc is not None else ""
         training = " · still training" if r.state == "running" else ""
         epochs = f"{r.epochs} epoch" + ("" if r.epochs == 1 else "s")
         return f"{r.name} ({r.corpus}, {epochs}{quality}{training})"
 
-    run_id = st.selectbox("Model", list(by_id), key="gen_model", format_func=describe)
-    state.set_model(run_id)
+    model_id = st.selectbox("Model", [*by_id, *starters], key="gen_model", format_func=describe)
+    state.set_model(model_id)
     try:
-        gen = state.generator(by_id[run_id].path)
+        gen = state.generator(state.model_folder(model_id))
     except CharlstmError as exc:
         st.error(f"This model cannot be used: {widgets.md(exc)}")
         return None
-    return run_id, gen
+    return model_id, gen
 
 
-def playground(run_id: str, gen: Generator) -> None:
-    widgets.keep("gen_prompt", "The meaning of ")
-    widgets.keep("gen_temperature", 0.5)
-    widgets.keep("gen_length", 400)
-    widgets.keep("gen_seed", 1)
-
-    left, right = st.columns([2, 1])
-    with left:
-        prompt = st.text_area("Start of the text (the prompt)", key="gen_prompt", height=80, max_chars=2000)
-    with right:
-        temperature = st.slider(
-            "Temperature", 0.0, 2.0, step=0.05, key="gen_temperature", help=widgets.HELP["temperature"]
-        )
-        length = st.slider("Length (characters)", 20, 2000, step=20, key="gen_length")
-        c1, c2 = st.columns(2)
-        seed = c1.number_input("Random seed", 0, 2**31 - 1, key="gen_seed")
-        c2.button("New sample", key="gen_new_sample", on_click=new_seed, icon=":material/casino:")
-    widgets.remember("gen_prompt", "gen_temperature", "gen_length", "gen_seed")
-
-    cleaned, unknown = gen.prepare_prompt(prompt)
+def prompt_warning(gen: Generator, prompt: str) -> None:
+    _, unknown = gen.prepare_prompt(prompt)
     if unknown:
         shown = ", ".join(char_label(c) for c in unknown[:20])
         st.warning(
@@ -93,57 +127,129 @@ def playground(run_id: str, gen: Generator) -> None:
     elif not prompt:
         st.caption("No prompt: the model starts as if at the beginning of a line.")
 
-    t1, t2 = st.columns(2)
-    shade = t1.toggle(
-        "Shade by likelihood", key="gen_shade", help="Stronger colour: the model found that character more surprising."
-    )
-    compare = t2.toggle("Compare temperatures", key="gen_compare")
 
+def write(gen: Generator, prompt: str, temperature: float, length: int, seed: int, shade: bool) -> str:
+    """Stream the text into the page right under the slider; returns prompt + text as shown."""
+    cleaned, _ = gen.prepare_prompt(prompt)
     placeholder = st.empty()
     chars, probs = [], []
     every = max(1, length // STREAM_UPDATES)
-    for i, (ch, p) in enumerate(gen.stream(prompt, float(temperature), int(length), int(seed))):
+    for i, (ch, p) in enumerate(gen.stream(prompt, temperature, length, seed)):
         chars.append(ch)
         probs.append(p)
         if (i + 1) % every == 0:
             placeholder.code(cleaned + "".join(chars), language=None, wrap_lines=True)
     generated = "".join(chars)
     if shade:
-        placeholder.html(widgets.shaded_html(generated, probs, prompt=cleaned))
-        st.caption(
-            "The prompt is in bold. Stronger colour: the model found that character more surprising (hover to see)."
-        )
+        bits = -np.log2(np.maximum(np.asarray(probs, dtype=np.float64), 1e-12))
+        scale = surprise_scale(bits)
+        placeholder.html(surprise_html(generated, bits, prompt=cleaned, scale=scale))
+        st.html(surprise_legend_html(scale))
+        st.caption("The prompt is in bold. Hover over a character to see how likely the model found it.")
     else:
         placeholder.code(cleaned + generated, language=None, wrap_lines=True)
+    return cleaned + generated
+
+
+def settings_row() -> tuple[int, int]:
+    c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+    low, high, step = LENGTH_RANGE
+    length = c1.slider("Length (characters)", low, high, step=step, key="gen_length")
+    seed = c2.number_input("Random seed", 0, 2**31 - 1, key="gen_seed")
+    c3.button("New sample", key="gen_new_sample", on_click=new_seed, icon=":material/casino:")
+    return int(length), int(seed)
+
+
+def compare(gen: Generator, prompt: str, temperature: float, length: int, seed: int) -> None:
+    """The fixed four temperatures and the slider's, from the same start and random numbers."""
+    temperatures = sorted({*SEED_TEMPERATURES, round(temperature, 2)})
+    st.subheader(f"The same start, the same random numbers, {len(temperatures)} temperatures")
+    cleaned, _ = gen.prepare_prompt(prompt)
+    samples = gen.generate(prompt, temperatures, length, seed)
+    for col, sample in zip(st.columns(len(samples)), samples, strict=True):
+        with col:
+            mine = " (your slider)" if math.isclose(sample.temperature, temperature) else ""
+            st.markdown(f"**Temperature {sample.temperature:g}{mine}**")
+            widgets.text_block(cleaned + sample.text)
+
+
+def _append(ch: str) -> None:
+    st.session_state["gen_prompt"] = st.session_state.get("gen_prompt", "") + ch
+
+
+def next_characters(gen: Generator, prompt: str, temperature: float) -> None:
+    """The likeliest next characters as bars, and a button for each that writes it (step by step)."""
+    st.subheader("What would come next?")
+    st.caption(
+        "The model's chances for the character right after your prompt, at your temperature and as trained (T = 1). "
+        "Press a character to add it to the prompt and write one step at a time."
+    )
+    p_t, p_1 = gen.next_distribution(prompt, temperature), gen.next_distribution(prompt, 1.0)
+    st.altair_chart(next_char_chart(gen.vocab.chars, p_t, p_1, temperature), width="stretch")
+    order = top_next_chars(p_t, p_1)
+    for row in range(0, len(order), 5):
+        for j, (col, i) in enumerate(zip(st.columns(5), order[row : row + 5], strict=False)):
+            ch = gen.vocab.chars[int(i)]
+            col.button(
+                f"{char_label(ch)} · {p_t[i]:.0%}",
+                key=f"gen_next_{row + j}",
+                on_click=_append,
+                args=(ch,),
+                width="stretch",
+            )
+
+
+def score_your_text(gen: Generator) -> None:
+    """Type a sentence and see it shaded by how surprising the model finds each character."""
+    st.subheader("How surprising is your text?")
+    widgets.keep("gen_score_text", "")
+    text = st.text_area(
+        "Type or paste a sentence", key="gen_score_text", height=80, max_chars=5000, placeholder="Type here…"
+    )
+    widgets.remember("gen_score_text")
+    if len(text) < 2:
+        st.caption("The model reads your text one character at a time and shows where it was surprised.")
+        return
+    trace = gen.trace(text)
+    bits = trace.surprise[1:]
+    scale = surprise_scale(bits)
+    st.html(surprise_html(trace.text[1:], bits, prompt=trace.text[0], scale=scale))
+    st.html(surprise_legend_html(scale))
+    st.markdown(
+        f"On average **{bits.mean():.2f} bits per character** "
+        f"(the model's own held-out text: see its description above). Lower means less surprised."
+    )
+
+
+def playground(model_id: str, gen: Generator) -> None:
+    restore_settings()
+    prompt = st.text_area("Start of the text (the prompt)", key="gen_prompt", height=80, max_chars=PROMPT_MAX)
+    low, high, step = TEMPERATURE_RANGE
+    temperature = float(
+        st.slider("Temperature", low, high, step=step, key="gen_temperature", help=widgets.HELP["temperature"])
+    )
+    prompt_warning(gen, prompt)
+    length, seed = int(st.session_state["gen_length"]), int(st.session_state["gen_seed"])
+    shade = bool(st.session_state.get("gen_shade", False))
+    text = write(gen, prompt, temperature, length, seed, shade)  # right under the slider, also on a phone
+    length, seed = settings_row()
+    t1, t2 = st.columns(2)
+    t1.toggle("Shade by surprise", key="gen_shade", help="Stronger colour: the model was more surprised there.")
+    show_compare = t2.toggle("Compare temperatures", key="gen_compare")
+    save_settings()
     st.download_button(
         "Download this text",
-        data=cleaned + generated,
-        file_name=f"charlstm-{run_id}-T{temperature:g}.txt",
+        data=text,
+        file_name=f"charlstm-{model_id.replace(':', '-')}-T{temperature:g}.txt",
         mime="text/plain",
         key="gen_download",
         on_click="ignore",
         icon=":material/download:",
     )
-
-    if compare:
-        st.subheader("The same start, the same random numbers, four temperatures")
-        samples = gen.generate(prompt, COMPARE_TEMPERATURES, int(length), int(seed))
-        for col, sample in zip(st.columns(len(samples)), samples, strict=True):
-            with col:
-                st.markdown(f"**Temperature {sample.temperature:g}**")
-                widgets.text_block(cleaned + sample.text)
-
-    st.subheader("What would come next?")
-    st.caption(
-        "The model's chances for the character right after your prompt, at your temperature and as trained (T = 1)."
-    )
-    chart = next_char_chart(
-        gen.vocab.chars,
-        gen.next_distribution(prompt, float(temperature)),
-        gen.next_distribution(prompt, 1.0),
-        float(temperature),
-    )
-    st.altair_chart(chart, width="stretch")
+    if show_compare:
+        compare(gen, prompt, temperature, length, seed)
+    next_characters(gen, prompt, temperature)
+    score_your_text(gen)
     widgets.help_box("temperature", "bpc")
 
 

@@ -13,6 +13,8 @@ Widget keys (for tests and the browser suite):
     models_more_minutes    number_input   time limit for them (minutes)
     models_continue        button         continue training
     models_upload          file_uploader  a .zip bundle exported by charlstm
+    models_starter_use_<name>   button   write with a ready-made model
+    models_starter_copy_<name>  button   copy a ready-made model into your models (to continue training it)
 """
 
 import datetime as dt
@@ -23,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from charlstm import store
+from charlstm import starters, store
 from charlstm.bundle import export_bundle, import_bundle
 from charlstm.errors import CharlstmError
 from charlstm.run import ACTIVE_STATES, Run, RunSummary
@@ -50,8 +52,37 @@ def bundle_bytes(run_dir: Path) -> bytes:
         return path.read_bytes()
 
 
+def distinct_name(run_dir: Path) -> None:
+    """An imported model whose name is already taken gets "(2)", "(3)"... so the two can be told apart."""
+    name = widgets.run_name(run_dir)
+    taken = {r.name for r in state.visible_runs() if r.path != run_dir}
+    if name not in taken:
+        return
+    n = 2
+    while f"{name} ({n})" in taken:
+        n += 1
+    Run(run_dir).rename(f"{name} ({n})"[-80:])
+
+
+def do_rename(run_dir: Path) -> None:
+    """Rename (a button callback, so the box can be emptied) and leave a confirmation for the next run."""
+    new_name = st.session_state.get("models_new_name", "")
+    try:
+        Run(run_dir).rename(new_name)
+        st.session_state["_models_notice"] = ("ok", f"Renamed to {new_name.strip()}.")
+        st.session_state["models_new_name"] = ""
+    except CharlstmError as exc:
+        st.session_state["_models_notice"] = ("error", str(exc))
+
+
+def show_notice() -> None:
+    notice = st.session_state.pop("_models_notice", None)
+    if notice:
+        (st.success if notice[0] == "ok" else st.error)(widgets.md(notice[1]))
+
+
 st.title("Your models")
-st.caption(f"Saved in {store.runs_root()}")
+st.caption("Saved on the computer that runs this studio, in its models folder.")
 
 # --- upload ------------------------------------------------------------------------------------------
 with st.expander("Add a model from a file (.zip)", icon=":material/upload:"):
@@ -61,6 +92,7 @@ with st.expander("Add a model from a file (.zip)", icon=":material/upload:"):
         st.session_state["_imported_id"] = upload.file_id
         try:
             run_dir = import_bundle(upload.getvalue(), store.runs_root(), owner=state.owner())
+            distinct_name(run_dir)
             st.session_state["_import_result"] = ("ok", f"Added {widgets.run_name(run_dir)} to your models.")
             st.session_state["models_pick"] = run_dir.name
         except CharlstmError as exc:
@@ -142,14 +174,9 @@ def library(runs: list[RunSummary]) -> None:
             )
 
         if run.readable:
-            new_name = st.text_input("New name", key="models_new_name", max_chars=80, placeholder=run.name)
-            if st.button("Rename", key="models_rename", icon=":material/edit:"):
-                try:
-                    run.run.rename(new_name)
-                    st.toast(f"Renamed to {widgets.md(new_name.strip())}.")
-                    st.rerun()
-                except CharlstmError as exc:
-                    st.error(widgets.md(exc))
+            st.text_input("New name", key="models_new_name", max_chars=80, placeholder=run.name)
+            st.button("Rename", key="models_rename", icon=":material/edit:", on_click=do_rename, args=(run.path,))
+            show_notice()
 
         if run.readable and not training_now:
             st.markdown("**Continue training**")
@@ -177,6 +204,7 @@ def library(runs: list[RunSummary]) -> None:
                 try:
                     store.delete_run(run.path, store.runs_root())
                     st.session_state.pop("_delete_pending", None)
+                    st.session_state.pop("_import_result", None)  # no "Added ..." for a model that is gone
                     if state.model_run() == run_id:
                         state.set_model(None)
                     if st.session_state.get("run_id") == run_id:
@@ -190,9 +218,46 @@ def library(runs: list[RunSummary]) -> None:
                 st.rerun()
 
 
+def ready_made() -> None:
+    """The read-only starter models: write with one, or copy it into your models to continue training."""
+    shelf = state.starter_models()
+    if not shelf:
+        return
+    st.subheader("Ready-made models")
+    st.caption("Shipped with the studio and read-only. Copy one to continue training it on your own text.")
+    for starter in shelf:
+        with st.container(border=True):
+            bpc = starter.card.get("held_out_bpc")
+            quality = f" · {bpc:.2f} bits/char on held-out text" if isinstance(bpc, int | float) else ""
+            st.markdown(f"**{widgets.md(starter.title)}**{quality}")
+            with st.expander("Model card"):
+                st.markdown(widgets.md(starter.card_text) if starter.card_text else "No card.")
+            use, copy = st.columns(2)
+            if use.button("Write with it →", key=f"models_starter_use_{starter.name}", type="primary"):
+                state.set_model(starter.ref)
+                st.switch_page("app_pages/generate.py")
+            if copy.button("Copy to continue training", key=f"models_starter_copy_{starter.name}"):
+                copy_starter(starter.ref)
+
+
+def copy_starter(ref: str) -> None:
+    """Import the starter's bundle into the models folder; the copy is an ordinary model, picked below."""
+    try:
+        run_dir = starters.copy_to_library(ref, store.runs_root())
+        distinct_name(run_dir)
+    except CharlstmError as exc:
+        st.error(widgets.md(exc))
+        return
+    st.session_state["models_pick"] = run_dir.name
+    st.session_state["_models_notice"] = ("ok", f"Copied: {widgets.run_name(run_dir)} is now one of your models.")
+    st.rerun()
+
+
 runs = state.visible_runs()
 if runs:
     library(runs)
 else:
+    show_notice()
     st.info("No models yet. Train one on the Train page, or add a model file above.")
     st.page_link("app_pages/train.py", label="Go to the Train page", icon=":material/model_training:")
+ready_made()

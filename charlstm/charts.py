@@ -6,6 +6,7 @@ needs per character". Lower is better; 0 would mean it always knows the next cha
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Sequence
 
@@ -106,12 +107,29 @@ def char_frequency_chart(top_chars: Sequence[tuple[str, int]], total: int | None
     )
 
 
-def next_char_chart(
-    chars: Sequence[str], probs_t: Sequence[float], probs_1: Sequence[float], temperature: float, top: int = 15
-) -> alt.Chart:
-    """What the model would write next: the likeliest characters at temperature T next to T = 1."""
+NEXT_CHAR_TOP = 10
+
+
+def top_next_chars(probs_t: Sequence[float], probs_1: Sequence[float], top: int = NEXT_CHAR_TOP) -> np.ndarray:
+    """Indices of the likeliest next characters (at T or as trained), likeliest first: bars and buttons agree."""
     p_t, p_1 = np.asarray(probs_t, dtype=np.float64), np.asarray(probs_1, dtype=np.float64)
-    order = np.argsort(-np.maximum(p_t, p_1), kind="stable")[:top]
+    return np.argsort(-np.maximum(p_t, p_1), kind="stable")[:top]
+
+
+def next_char_chart(
+    chars: Sequence[str],
+    probs_t: Sequence[float],
+    probs_1: Sequence[float],
+    temperature: float,
+    top: int = NEXT_CHAR_TOP,
+) -> alt.Chart:
+    """What the model would write next: horizontal bars of the likeliest characters at T next to T = 1.
+
+    Bars are horizontal so labels like "⏎ (new line)" stay readable on a phone; the axis ends a little
+    past the largest bar, so a young model's flat 8 % and 6 % are not squeezed against a 0-100 % axis.
+    """
+    p_t, p_1 = np.asarray(probs_t, dtype=np.float64), np.asarray(probs_1, dtype=np.float64)
+    order = top_next_chars(p_t, p_1, top)
     t_name = f"at T = {temperature:g}"
     one_name = "at T = 1 (as trained)"
     rows = []
@@ -122,13 +140,19 @@ def next_char_chart(
             rows.append({"character": label, "probability": float(p_1[i]), "temperature": one_name})
     df = pd.DataFrame(rows)
     domain = [t_name] if t_name == "at T = 1" else [t_name, one_name]
+    high = min(1.0, max(0.05, float(df["probability"].max()) * 1.1))
     return (
         alt.Chart(df, title="Which character comes next?")
         .mark_bar()
         .encode(
-            x=alt.X("character:N", sort=[char_label(chars[int(i)]) for i in order], title=None),
-            xOffset=alt.XOffset("temperature:N", sort=domain),
-            y=alt.Y("probability:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y(
+                "character:N",
+                sort=[char_label(chars[int(i)]) for i in order],
+                title=None,
+                axis=alt.Axis(labelFontSize=14, labelLimit=160),
+            ),
+            yOffset=alt.YOffset("temperature:N", sort=domain),
+            x=alt.X("probability:Q", axis=alt.Axis(format="%", title="chance"), scale=alt.Scale(domain=[0, high])),
             color=alt.Color(
                 "temperature:N",
                 scale=alt.Scale(domain=domain, range=[VAL_COLOR, "#bab0ac"][: len(domain)]),
@@ -136,5 +160,142 @@ def next_char_chart(
             ),
             tooltip=["character:N", "temperature:N", alt.Tooltip("probability:Q", format=".1%")],
         )
-        .properties(height=260)
+        .properties(height=max(200, 34 * len(order)))
+    )
+
+
+# --- surprise shading and cell colouring (HTML: one span per character, everything escaped) ------------------
+BLUE, RED = (33, 102, 172), (178, 24, 43)  # the ends of a blue-white-red scale (ColorBrewer RdBu)
+SURPRISE_RGB = (245, 133, 24)
+
+
+def surprise_scale(bits: Sequence[float]) -> tuple[float, float]:
+    """The range shading spans: the text's own 5th to 95th percentile of surprise (in bits).
+
+    A young model finds everything surprising (4 to 6 bits); a fixed 0-8 scale would paint it all the same
+    colour. Scaling to the text keeps the contrast; the legend prints the numbers.
+    """
+    values = np.asarray(bits, dtype=np.float64)
+    if values.size == 0:
+        return 0.0, 1.0
+    low, high = np.percentile(values, [5, 95])
+    return float(low), float(max(high, low + 0.5))
+
+
+def _char_html(ch: str) -> str:
+    return "⏎\n" if ch == "\n" else html.escape(ch)
+
+
+def _box(body: str) -> str:
+    return (
+        '<div style="font-family: monospace; white-space: pre-wrap; line-height: 1.6; padding: 0.5rem; '
+        'border: 1px solid rgba(128,128,128,0.3); border-radius: 0.5rem">' + body + "</div>"
+    )
+
+
+def surprise_html(text: str, bits: Sequence[float], prompt: str = "", scale: tuple[float, float] | None = None) -> str:
+    """Each character on an orange background as strong as its surprise (bits), scaled to `scale`; escaped."""
+    low, high = scale or surprise_scale(bits)
+    spans = [f"<b>{html.escape(prompt)}</b>"] if prompt else []
+    for ch, b in zip(text, bits, strict=False):
+        alpha = float(np.clip((b - low) / (high - low), 0.0, 1.0))
+        spans.append(
+            f'<span title="{2.0**-b:.0%} likely, {b:.1f} bits" '
+            f'style="background: rgba{(*SURPRISE_RGB, round(alpha, 2))}">'
+            f"{_char_html(ch)}</span>"
+        )
+    return _box("".join(spans))
+
+
+def surprise_legend_html(scale: tuple[float, float]) -> str:
+    """A colour bar with its numbers: what the lightest and the strongest shading mean."""
+    low, high = scale
+    r, g, b = SURPRISE_RGB
+    return (
+        '<div style="display:flex; align-items:center; gap:0.5rem; font-size:0.85rem">'
+        f"<span>expected ({low:.1f} bits or less)</span>"
+        f'<span style="flex:0 0 8rem; height:0.9rem; border:1px solid rgba(128,128,128,0.4); '
+        f'background: linear-gradient(to right, rgba({r},{g},{b},0), rgba({r},{g},{b},1))"></span>'
+        f"<span>surprising ({high:.1f} bits or more)</span></div>"
+    )
+
+
+def activation_color(value: float) -> str:
+    """Blue for -1, white for 0, red for +1 (the paper's colours)."""
+    v = float(np.clip(value, -1.0, 1.0))
+    end = RED if v > 0 else BLUE
+    mix = [round(255 + (c - 255) * abs(v)) for c in end]
+    return f"rgb({mix[0]},{mix[1]},{mix[2]})"
+
+
+def activation_html(text: str, values: Sequence[float], marks: Sequence[tuple[int, int]] = ()) -> str:
+    """The text coloured by one cell (-1 blue, 0 white, +1 red); `marks` (start, end) get underlined."""
+    marked = np.zeros(len(text), bool)
+    for start, end in marks:
+        marked[start:end] = True
+    spans = []
+    for t, (ch, v) in enumerate(zip(text, values, strict=False)):
+        line = "text-decoration: underline 2px; " if marked[t] else ""
+        spans.append(
+            f'<span title="{float(v):+.2f}" style="{line}color: #111; background: {activation_color(v)}">'
+            f"{_char_html(ch)}</span>"
+        )
+    return _box("".join(spans))
+
+
+def activation_legend_html() -> str:
+    return (
+        '<div style="display:flex; align-items:center; gap:0.5rem; font-size:0.85rem"><span>-1 (low)</span>'
+        '<span style="flex:0 0 8rem; height:0.9rem; border:1px solid rgba(128,128,128,0.4); background: '
+        f'linear-gradient(to right, {activation_color(-1)}, #fff, {activation_color(1)})"></span>'
+        "<span>+1 (high)</span></div>"
+    )
+
+
+def cell_heatmap(values: np.ndarray, text: str, cells: Sequence[int]) -> alt.Chart:
+    """Many cells over the characters: a row per cell, a column per character, blue-white-red."""
+    n = min(len(text), values.shape[0])
+    cells = [int(c) for c in cells]
+    df = pd.DataFrame(
+        {
+            "position": np.tile(np.arange(n), len(cells)),
+            "character": [char_label(ch) for ch in text[:n]] * len(cells),
+            "cell": np.repeat([f"cell {c}" for c in cells], n),
+            "activation": values[:n, cells].T.reshape(-1).astype(float),
+        }
+    )
+    return (
+        alt.Chart(df, title="Cells over the text (blue low, red high)")
+        .mark_rect()
+        .encode(
+            x=alt.X("position:O", title="character", axis=alt.Axis(labels=False, ticks=False)),
+            y=alt.Y("cell:N", sort=[f"cell {c}" for c in cells], title=None),
+            color=alt.Color(
+                "activation:Q", scale=alt.Scale(scheme="redblue", domain=[1, -1]), legend=alt.Legend(title=None)
+            ),
+            tooltip=["position:O", "character:N", "cell:N", alt.Tooltip("activation:Q", format="+.2f")],
+        )
+        .properties(height=alt.Step(18))
+    )
+
+
+def cell_ranking_chart(matches: Sequence) -> alt.Chart:
+    """Cells worth a look: |r| per cell, labelled with the property it follows (CellMatch rows)."""
+    df = pd.DataFrame(
+        {
+            "cell": [f"cell {m.cell}" for m in matches],
+            "follows": [m.label for m in matches],
+            "match |r|": [abs(m.r) for m in matches],
+            "r": [m.r for m in matches],
+        }
+    )
+    return (
+        alt.Chart(df, title="Cells worth a look")
+        .mark_bar(color=VAL_COLOR)
+        .encode(
+            y=alt.Y("cell:N", sort=None, title=None),
+            x=alt.X("match |r|:Q", scale=alt.Scale(domain=[0, 1])),
+            tooltip=["cell:N", "follows:N", alt.Tooltip("r:Q", format="+.2f")],
+        )
+        .properties(height=alt.Step(26))
     )

@@ -121,6 +121,10 @@ def _budget_args(p: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command in ("generate", "score", "info", "export"):  # a ready-made model: starter:<name>
+            from .starters import resolve_model
+
+            args.run_dir = resolve_model(args.run_dir)
         return COMMANDS[args.command](args)
     except CharlstmError as exc:
         print(f"charlstm: error: {exc}", file=sys.stderr)

@@ -60,6 +60,21 @@ class Sample:
 
 
 @dataclass(frozen=True)
+class Trace:
+    """What the network held after reading each character of `text` (for the Inside the LSTM page).
+
+    `h[l, t]` and `c[l, t]` are layer l's output and cell state right after character t; `surprise[t]` is
+    -log2 p(text[t] | text[:t]) in bits (the first character has no context and gets 0). GRU layers have
+    no cell state: their `c` is all zeros.
+    """
+
+    text: str
+    h: np.ndarray  # (layers, len, units), float32
+    c: np.ndarray  # (layers, len, units), float32
+    surprise: np.ndarray  # (len,), bits
+
+
+@dataclass(frozen=True)
 class Score:
     chars: int
     nats: float
@@ -241,6 +256,29 @@ class Generator:
         state = self._zero_state(1)
         with one_blas_thread():
             return np.stack([softmax(self._step(state, np.array([i]))[0]) for i in self.vocab.encode(text)])
+
+    def trace(self, text: str) -> Trace:
+        """Run a text through the network and keep h and c of every layer after every character.
+
+        One character at a time, exactly like generation, so what the page shows is what the model uses. The text
+        is read like a prompt: lowercased for a lowercase model, unseen characters as spaces.
+        """
+        cleaned, _ = self.vocab.clean_prompt(text)
+        ids = self.vocab.encode(cleaned).astype(np.int64)
+        n, u = len(ids), self.config.units
+        hs = np.zeros((len(self.layers), n, u), np.float32)
+        cs = np.zeros((len(self.layers), n, u), np.float32)
+        surprise = np.zeros(n, np.float64)
+        state = self._zero_state(1)
+        with one_blas_thread():
+            for t, i in enumerate(ids):
+                logits = self._step(state, np.array([i]))[0].astype(np.float64)
+                for layer, (h, c) in enumerate(state):
+                    hs[layer, t], cs[layer, t] = h[0], c[0]
+                if t + 1 < n:
+                    z = logits - logits.max()
+                    surprise[t + 1] = (np.log(np.exp(z).sum()) - z[ids[t + 1]]) / np.log(2)
+        return Trace(cleaned, hs, cs, surprise)
 
     # --- scoring -----------------------------------------------------------------------------
     def score(self, text: str) -> Score:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from charlstm.errors import CharlstmError
 from charlstm.run import Run, Status
 
 from . import state, widgets
@@ -25,6 +26,14 @@ def training_line(run: Run, status: Status) -> str:
     return f"epoch {progress.epoch} · {progress.fraction:.0%}"
 
 
+def model_name() -> str:
+    """The playground's model, one of yours or a ready-made one."""
+    try:
+        return Run(state.model_folder(state.model_run() or "")).name
+    except CharlstmError:
+        return "None yet: train one, or pick one under Models."
+
+
 def show() -> None:
     """Current corpus, current model and this session's trainings."""
     with st.sidebar:
@@ -32,8 +41,7 @@ def show() -> None:
         st.markdown("**Text**")
         st.caption(f"{widgets.md(widgets.corpus_title(corpus.name))} · {len(corpus.text):,} characters")
         st.markdown("**Model**")
-        model = state.run_of(state.model_run())
-        st.caption(widgets.md(model.name) if model else "None yet: train one, or pick one under Models.")
+        st.caption(widgets.md(model_name()) if state.model_run() else "None yet: train one, or pick one under Models.")
         active = bool(state.my_active_runs())
 
         @st.fragment(run_every=2.0 if active else None)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from charlstm import store
+from charlstm import starters, store
 from charlstm.config import PRESETS, TrainConfig
 from charlstm.corpora import BUILTINS, load_corpus, nietzsche_is_cached
 from charlstm.errors import CharlstmError
@@ -258,3 +258,43 @@ def preset_name() -> str:
 
 def preset_base() -> TrainConfig:
     return PRESETS[preset_name()].config
+
+
+# --- ready-made models, and the model the playground opens with (issue 10) ------------------------------
+
+
+def starter_models() -> list[starters.Starter]:
+    """The ready-made models shipped in assets/models (read-only; every session sees them)."""
+    return starters.list_starters()
+
+
+def model_folder(model_id: str) -> Path:
+    """The folder of a model id: a run in the models folder, or a ready-made `starter:<name>`."""
+    if starters.is_ref(model_id):
+        return starters.starter_dir(model_id)
+    run = run_of(model_id)
+    if run is None:
+        raise CharlstmError("This model is no longer in the models folder; choose another one.")
+    return run.path
+
+
+def playground_default(own_ids: list[str], starter_ids: list[str]) -> str | None:
+    """Your model picked last, else the one you just trained, else a ready-made one you picked, else the newest.
+
+    A model you trained wins over a ready-made one chosen before it: after training, you play with yours.
+    """
+    for wanted in (model_run(), st.session_state.get("run_id")):
+        if wanted in own_ids:
+            return wanted
+    if model_run() in starter_ids:
+        return model_run()
+    return (own_ids or starter_ids or [None])[0]
+
+
+def usable_runs() -> list[store.RunSummary]:
+    """The visible runs that have a saved model to write with or look inside."""
+    return [
+        r
+        for r in visible_runs()
+        if r.readable and any((r.path / f"{t}.weights.npz").exists() for t in ("best", "last"))
+    ]

@@ -65,3 +65,37 @@ def test_next_char_chart_pairs_temperature_with_t1():
     assert {r["temperature"] for r in data} == {"at T = 0.5", "at T = 1 (as trained)"}
     same = rows(next_char_chart(chars, [0.5, 0.3, 0.2], [0.5, 0.3, 0.2], 1.0))
     assert {r["temperature"] for r in same} == {"at T = 1"}
+
+
+def test_next_char_chart_is_horizontal_top_ten_scaled_to_the_data():
+    chars = list("abcdefghijklmnop")
+    flat = np.full(16, 1 / 16)
+    spec = next_char_chart(chars, flat, flat, 1.0).to_dict()
+    assert spec["encoding"]["y"]["field"] == "character" and spec["encoding"]["x"]["field"] == "probability"
+    assert len({r["character"] for r in rows(next_char_chart(chars, flat, flat, 1.0))}) == 10
+    high = spec["encoding"]["x"]["scale"]["domain"][1]
+    assert 1 / 16 < high < 0.2  # a flat young model still fills the width
+    sure = np.r_[0.97, np.full(15, 0.002)]
+    assert next_char_chart(chars, sure, sure, 1.0).to_dict()["encoding"]["x"]["scale"]["domain"][1] == 1.0
+
+
+def test_surprise_scale_keeps_contrast_for_young_models():
+    from charlstm.charts import surprise_html, surprise_scale
+
+    young = np.random.default_rng(0).uniform(4.0, 5.0, 200)
+    low, high = surprise_scale(young)
+    assert 4.0 <= low < 4.2 and 4.8 < high <= 5.0
+    html = surprise_html("ab", [low, high], scale=(low, high))
+    assert "0.0)" in html and "1.0)" in html  # lightest and strongest shading both used
+
+
+def test_activation_colours_and_heatmap():
+    from charlstm.charts import activation_color, activation_html, cell_heatmap
+
+    assert activation_color(0) == "rgb(255,255,255)"
+    assert activation_color(1) == "rgb(178,24,43)" and activation_color(-1) == "rgb(33,102,172)"
+    assert "&lt;" in activation_html("<a", [0.5, -0.5]) and "<a" not in activation_html("<a", [0.5, -0.5])
+    values = np.random.default_rng(1).uniform(-1, 1, (30, 8))
+    data = rows(cell_heatmap(values, "x" * 30, [5, 2]))
+    assert len(data) == 60 and {r["cell"] for r in data} == {"cell 5", "cell 2"}
+    assert data[0]["activation"] == values[0, 5] and data[30]["activation"] == values[0, 2]

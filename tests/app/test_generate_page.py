@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from studio_helpers import has, make_run, new_app, texts
+from studio_helpers import TEXT, has, make_run, new_app, texts
 
 GENERATE = "app_pages/generate.py"
 
@@ -12,7 +12,8 @@ def output(at) -> str:
     return at.code[0].value
 
 
-def test_empty_state_points_to_training():
+def test_empty_state_points_to_training(monkeypatch, tmp_path):
+    monkeypatch.setenv("CHARLSTM_STARTERS", str(tmp_path))  # no ready-made models either
     at = new_app(GENERATE)
     assert any("no trained model yet" in t for t in texts(at, "info"))
     assert not has(at, "slider", "gen_temperature")
@@ -68,9 +69,27 @@ def test_compare_view_shows_four_temperatures_from_the_same_start(runs_root):
     at.toggle(key="gen_compare").set_value(True).run()
     assert not at.exception
     labels = [m for m in texts(at, "markdown") if m.startswith("**Temperature") and m.endswith("**")]
-    assert labels == ["**Temperature 0.2**", "**Temperature 0.5**", "**Temperature 1**", "**Temperature 1.2**"]
+    slider = "**Temperature 0.5 (your slider)**"
+    assert labels == ["**Temperature 0.2**", slider, "**Temperature 1**", "**Temperature 1.2**"]
     compared = [c.value for c in at.code[1:5]]
     assert len(set(compared)) > 1 and all(c.startswith("The meaning of ") for c in compared)
+    assert compared[1] == output(at)  # the slider's column is the text above
+
+
+def test_compare_includes_the_slider_temperature(runs_root):
+    make_run(runs_root)
+    at = new_app(GENERATE)
+    at.slider(key="gen_temperature").set_value(0.8).run()
+    at.toggle(key="gen_compare").set_value(True).run()
+    labels = [m for m in texts(at, "markdown") if m.startswith("**Temperature") and m.endswith("**")]
+    assert labels == [
+        "**Temperature 0.2**",
+        "**Temperature 0.5**",
+        "**Temperature 0.8 (your slider)**",
+        "**Temperature 1**",
+        "**Temperature 1.2**",
+    ]
+    assert at.code[3].value == output(at)
 
 
 def test_shading_escapes_the_text(runs_root):
@@ -97,5 +116,116 @@ def test_a_damaged_model_is_a_message(runs_root):
     at = new_app(GENERATE)
     assert not at.exception
     assert any("cannot be read" in w for w in texts(at, "warning"))
-    options = at.selectbox(key="gen_model").options
+    options = [o for o in at.selectbox(key="gen_model").options if "ready-made" not in o]
     assert len(options) == 1 and options[0].startswith("good (test text, 1 epoch ·")
+
+
+# --- issue 10: play first -------------------------------------------------------------------------------------
+def test_settings_come_back_from_the_url_after_a_reload(runs_root):
+    make_run(runs_root)
+    at = new_app(GENERATE)
+    at.text_area(key="gen_prompt").input("A fox ").run()
+    at.slider(key="gen_temperature").set_value(1.3).run()
+    at.slider(key="gen_length").set_value(120).run()
+    url = {k: at.query_params[k] for k in ("p", "t", "n")}
+    assert url == {"p": ["A fox "], "t": ["1.3"], "n": ["120"]} or url == {"p": "A fox ", "t": "1.3", "n": "120"}
+    reloaded = new_app(GENERATE, query={k: (v[0] if isinstance(v, list) else v) for k, v in url.items()})
+    assert reloaded.text_area(key="gen_prompt").value == "A fox "
+    assert reloaded.slider(key="gen_temperature").value == 1.3
+    assert reloaded.slider(key="gen_length").value == 120
+    assert output(reloaded) == output(at)
+
+
+def test_a_broken_url_falls_back_to_safe_settings(runs_root):
+    make_run(runs_root)
+    at = new_app(GENERATE, query={"t": "nan", "n": "99999", "p": "x" * 5000})
+    assert not at.exception
+    assert at.slider(key="gen_temperature").value == 0.5
+    assert at.slider(key="gen_length").value == 2000
+    assert len(at.text_area(key="gen_prompt").value) == 2000
+
+
+def test_a_next_character_button_writes_it(runs_root):
+    make_run(runs_root)
+    at = new_app(GENERATE)
+    before = at.text_area(key="gen_prompt").value
+    labels = [b.label for b in at.button if (b.key or "").startswith("gen_next_")]
+    assert len(labels) == 10
+    at.button(key="gen_next_0").click().run()
+    after = at.text_area(key="gen_prompt").value
+    assert len(after) == len(before) + 1 and after.startswith(before)
+    from charlstm.charts import char_label
+
+    assert labels[0].startswith(char_label(after[-1]))
+
+
+def test_shading_has_a_legend_with_numbers(runs_root):
+    make_run(runs_root)
+    at = new_app(GENERATE)
+    at.toggle(key="gen_shade").set_value(True).run()
+    bodies = [h.proto.body for h in at.get("html")]
+    assert any("bits or less" in b and "bits or more" in b for b in bodies)
+
+
+def test_score_your_own_text(runs_root):
+    run = make_run(runs_root, text=TEXT * 20 + "<b>&</b> " * 20)
+    at = new_app(GENERATE)
+    at.text_area(key="gen_score_text").input("The lazy dog <b>").run()
+    assert not at.exception
+    shaded = [h.proto.body for h in at.get("html") if "bits" in h.proto.body and "likely" in h.proto.body]
+    assert shaded and ">&lt;</span>" in shaded[0] and ">&gt;</span>" in shaded[0] and "<b>T</b>" in shaded[0]
+    from charlstm.store import load_generator
+
+    expected = load_generator(run).score("The lazy dog <b>").bpc
+    said = next(m for m in texts(at, "markdown") if "bits per character" in m)
+    assert f"{expected:.2f} bits per character" in said
+
+
+def test_first_visit_with_an_empty_models_folder_writes_with_a_ready_made_model():
+    """No clicks: a ready-made model is chosen, text is written, and the slider changes it."""
+    from charlstm.starters import list_starters
+
+    shipped = list_starters()
+    assert shipped, "assets/models has no starter models: run make starter-models"
+    at = new_app(GENERATE)
+    assert at.selectbox(key="gen_model").value == shipped[0].ref
+    first = output(at)
+    assert first.startswith("The meaning of ") and len(first) > 400
+    at.slider(key="gen_temperature").set_value(1.2).run()
+    assert output(at) != first and not at.exception
+
+
+def test_your_own_model_comes_before_the_ready_made_ones(runs_root):
+    run = make_run(runs_root)
+    at = new_app(GENERATE)
+    options = at.selectbox(key="gen_model").options
+    assert at.selectbox(key="gen_model").value == run.name and options[0].startswith("tiny")
+    assert any("ready-made" in o for o in options[1:])
+
+
+def flat(node) -> list:
+    """Every element of the page in drawing order (depth first)."""
+    children = getattr(node, "children", None)
+    if not children:
+        return [node]
+    return [leaf for _, child in sorted(children.items()) for leaf in flat(child)]
+
+
+def test_the_text_comes_right_after_the_temperature_slider(runs_root):
+    """On a phone the columns stack; the text must still follow the slider directly, so a change is visible."""
+    make_run(runs_root)
+    at = new_app(GENERATE)
+    order = [(e.type, getattr(e, "key", None)) for e in flat(at.main)]
+    slider = order.index(("slider", "gen_temperature"))
+    assert order[slider + 1][0] == "code"
+    assert order.index(("slider", "gen_length")) > slider + 1
+
+
+def test_a_model_you_just_trained_wins_over_a_ready_made_one(runs_root):
+    at = new_app(GENERATE)
+    assert at.selectbox(key="gen_model").value.startswith("starter:")
+    run = make_run(runs_root, name="mine")
+    at.session_state["run_id"] = run.name  # what the Train page sets when a run starts
+    at.switch_page("app_pages/models.py").run()  # leaving the page drops the picker's key, as in a browser
+    at.switch_page(GENERATE).run()
+    assert at.selectbox(key="gen_model").value == run.name

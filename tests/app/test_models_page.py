@@ -8,6 +8,7 @@ import zipfile
 
 from studio_helpers import FINAL, has, make_run, new_app, poll, texts
 
+from charlstm import store
 from charlstm.bundle import export_bundle
 from charlstm.run import Run, summarize
 
@@ -75,10 +76,10 @@ def test_download_and_upload_a_bundle(runs_root, tmp_path):
     data = export_bundle(run, tmp_path / "traveller.zip").read_bytes()
     at.file_uploader(key="models_upload").set_value(("traveller.zip", data, "application/zip")).run()
     assert not at.exception
-    assert any("Added traveller" in s for s in texts(at, "success"))
-    assert list(table(at)["name"]).count("traveller") == 2
+    assert any("Added traveller (2)" in s for s in texts(at, "success"))  # a copy gets a distinct name
+    assert sorted(table(at)["name"]) == ["traveller", "traveller (2)"]
     at.run()  # the same upload is not imported twice on the next rerun
-    assert list(table(at)["name"]).count("traveller") == 2
+    assert sorted(table(at)["name"]) == ["traveller", "traveller (2)"]
 
 
 def test_a_hostile_or_broken_bundle_is_refused_with_a_reason(runs_root):
@@ -113,3 +114,55 @@ def test_continue_training(runs_root):
     assert "Finished all 1 epoch." in at.success[0].value  # this training's message, not the old one
     assert summarize(Run(run)).epochs == 2
     assert Run(run).status().epochs == 2
+
+
+# --- issue 10: the demo, polished ---------------------------------------------------------------------------------
+def test_the_dropdown_follows_a_rename_with_a_confirmation(runs_root):
+    older = make_run(runs_root, name="alpha")
+    make_run(runs_root, name="beta")
+    at = new_app(MODELS)
+    at.selectbox(key="models_pick").set_value(older.name).run()
+    at.text_input(key="models_new_name").input("Fox writer")
+    at.button(key="models_rename").click().run()
+    assert not at.exception
+    pick = at.selectbox(key="models_pick")
+    assert pick.value == older.name and pick.format_func(pick.value).startswith("Fox writer")
+    assert any("Renamed to Fox writer" in s for s in texts(at, "success"))
+    assert at.text_input(key="models_new_name").value == ""
+    at.run()
+    assert not any("Renamed" in s for s in texts(at, "success"))  # said once, not forever
+
+
+def test_no_stale_added_message_after_a_delete(runs_root, tmp_path):
+    run = make_run(runs_root, name="visitor")
+    data = export_bundle(run, tmp_path / "visitor.zip").read_bytes()
+    store.delete_run(run, runs_root)
+    at = new_app(MODELS)
+    at.file_uploader(key="models_upload").set_value(("visitor.zip", data, "application/zip")).run()
+    assert any("Added visitor" in s for s in texts(at, "success"))
+    at.button(key="models_delete").click().run()
+    at.button(key="models_delete_confirm").click().run()
+    assert not at.exception and not any("Added" in s for s in texts(at, "success"))
+
+
+def test_no_server_path_on_screen(runs_root):
+    make_run(runs_root, name="alpha")
+    at = new_app(MODELS)
+    shown = " ".join(texts(at, "caption") + texts(at, "markdown") + texts(at, "info"))
+    assert str(runs_root) not in shown and str(runs_root.parent) not in shown
+
+
+def test_ready_made_models_can_be_used_and_copied(runs_root):
+    from charlstm.starters import list_starters
+
+    shipped = list_starters()
+    assert shipped, "assets/models has no starter models: run make starter-models"
+    at = new_app(MODELS)
+    first = shipped[0]
+    assert any(first.title in m for m in texts(at, "markdown"))
+    at.button(key=f"models_starter_copy_{first.name}").click().run()
+    assert not at.exception
+    copies = store.list_runs(runs_root)
+    assert len(copies) == 1 and copies[0].readable and at.selectbox(key="models_pick").value == copies[0].path.name
+    at.button(key=f"models_starter_use_{first.name}").click().run()
+    assert at.selectbox(key="gen_model").value == first.ref

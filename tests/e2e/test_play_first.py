@@ -1,0 +1,156 @@
+"""Play first, look inside: the studio with an empty models folder, in a real browser (Debian chromium).
+
+- First visit: the playground writes with a ready-made model at once; the temperature slider changes the text.
+- Inside the LSTM on a ready-made model: charts drawn, another cell chosen, the text recoloured.
+- A phone (400 x 800): every page without an error, screenshots under test-results/screenshots/phone-*.png,
+  the menu closes after choosing a page, and the text sits right under the temperature slider.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from e2e_helpers import shot, wait_idle
+
+from charlstm.starters import list_starters
+
+PHONE_UA = (  # a phone's user agent: Streamlit closes the menu after a page is chosen on mobile devices
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36"
+)
+PAGES = {"corpus": "/", "train": "/train", "generate": "/generate", "inside": "/inside", "models": "/models"}
+
+
+def key(name: str) -> str:
+    return f".st-key-{name}"
+
+
+@pytest.fixture(autouse=True)
+def shipped_starters():
+    if not list_starters():
+        pytest.fail("assets/models has no ready-made models: run make starter-models")
+
+
+def open_page(page, path: str) -> None:
+    page.goto(page.base_url + path)
+    wait_idle(page, 90_000)
+
+
+def code_text(page) -> str:
+    return page.locator("[data-testid=stCode]").first.inner_text()
+
+
+def test_first_visit_writes_with_a_ready_made_model_and_the_slider_works(page):
+    open_page(page, PAGES["generate"])
+    page.wait_for_selector("[data-testid=stCode]")
+    before = code_text(page)
+    assert before.startswith("The meaning of ") and len(before) > 200
+    chosen = page.locator(f"{key('gen_model')} input").first
+    assert "ready-made" in (chosen.input_value() or chosen.get_attribute("aria-label") or "")
+    slider = page.locator(f"{key('gen_temperature')} input[type=range]")
+    slider.focus()
+    for _ in range(10):
+        slider.press("ArrowRight")
+    page.wait_for_function(
+        "b => { const e = document.querySelector('[data-testid=stCode]'); return e && e.innerText !== b; }",
+        arg=before,
+        timeout=15_000,
+    )
+    wait_idle(page)
+    after = code_text(page)
+    assert after != before
+    assert "t=1" in page.url  # the URL keeps the temperature (1.0 after ten steps of 0.05)
+    shot(page, "play-first-generate")
+    page.reload()  # a reload keeps the settings, so the same text comes back
+    wait_idle(page, 90_000)
+    page.wait_for_selector("[data-testid=stCode]")
+    assert "1.00" in page.locator(key("gen_temperature")).inner_text()
+    assert code_text(page) == after
+
+
+def coloured_backgrounds(page) -> list[str]:
+    """Backgrounds of the text coloured by one cell (the first block of spans with +/- titles)."""
+    return page.evaluate(
+        """() => {
+            const span = [...document.querySelectorAll('span[title]')].find(s => /^[+-]\\d/.test(s.title));
+            return span ? [...span.parentElement.children].map(s => s.style.background) : [];
+        }"""
+    )
+
+
+def choose_option(page, widget: str, index: int) -> None:
+    """Open a select box and pick its option number `index` (a late rerun can close the list: try again)."""
+    for _ in range(5):
+        wait_idle(page)
+        page.locator(key(widget)).get_by_role("button", name="Open").click()
+        option = page.get_by_role("option").nth(index)
+        try:
+            option.wait_for(timeout=3_000)
+        except Exception:  # the list closed before it was drawn
+            continue
+        option.click()
+        return
+    raise AssertionError(f"the options of {widget} never opened")
+
+
+def test_inside_on_a_ready_made_model(page):
+    open_page(page, PAGES["inside"])
+    page.wait_for_selector("[data-testid=stVegaLiteChart]", timeout=60_000)
+    page.get_by_text("Cells worth a look").first.wait_for()
+    before = coloured_backgrounds(page)
+    assert len(before) > 100 and len(set(before)) > 10
+    choose_option(page, "inside_cell", 3)
+    wait_idle(page)
+    page.wait_for_function(
+        """b => { const s = [...document.querySelectorAll('span[title]')].find(s => /^[+-]\\d/.test(s.title));
+                  return s && [...s.parentElement.children].map(x => x.style.background).join() !== b.join(); }""",
+        arg=before,
+        timeout=15_000,
+    )
+    after = coloured_backgrounds(page)
+    assert len(after) == len(before) and after != before
+    assert len(page.locator("[data-testid=stVegaLiteChart]").all()) >= 2  # ranking and heatmap
+    shot(page, "inside-starter")
+
+
+@pytest.fixture
+def phone(browser, server):
+    context = browser.new_context(
+        viewport={"width": 400, "height": 800}, is_mobile=True, has_touch=True, user_agent=PHONE_UA
+    )
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    pg.base_url = server
+    yield pg
+    context.close()
+
+
+def test_every_page_on_a_phone(phone):
+    for name, path in PAGES.items():
+        open_page(phone, path)
+        phone.wait_for_timeout(300)
+        assert not phone.locator("[data-testid=stException]").count(), name
+        shot(phone, f"phone-{name}")
+
+
+SIDEBAR_COLLAPSED = "() => document.querySelector('[data-testid=stSidebar]').dataset.collapsed"
+
+
+def test_phone_menu_closes_after_choosing_a_page(phone):
+    open_page(phone, PAGES["corpus"])
+    assert phone.evaluate(SIDEBAR_COLLAPSED) == "true"  # a phone starts with the menu closed
+    phone.locator("[data-testid=stExpandSidebarButton]").first.click()
+    phone.wait_for_function(f"() => ({SIDEBAR_COLLAPSED})() === 'false'")
+    phone.locator("[data-testid=stSidebarNavLink]", has_text="Inside the LSTM").click()
+    phone.wait_for_url(re.compile(r"/inside"))
+    phone.wait_for_function(f"() => ({SIDEBAR_COLLAPSED})() === 'true'")
+    phone.get_by_text("Cells worth a look").first.wait_for()
+
+
+def test_phone_text_sits_right_under_the_slider(phone):
+    open_page(phone, PAGES["generate"])
+    phone.wait_for_selector("[data-testid=stCode]")
+    slider = phone.locator(key("gen_temperature")).bounding_box()
+    text = phone.locator("[data-testid=stCode]").first.bounding_box()
+    assert 0 <= text["y"] - (slider["y"] + slider["height"]) < 80
+    assert text["y"] < 800  # visible without scrolling
