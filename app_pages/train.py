@@ -34,9 +34,10 @@ from charlstm import store
 from charlstm.charts import batch_loss_chart, epoch_chart
 from charlstm.config import PRESETS, TrainConfig, preset_config
 from charlstm.errors import CharlstmError
+from charlstm.estimate import estimate, measured_speed
 from charlstm.jobs import OWNER_MAX_WAITING
 from charlstm.run import ACTIVE_STATES, EpochSamples, Progress, Run, Status
-from charlstm.text import Corpus, prepare_text
+from charlstm.text import Corpus, check_trainable, prepare_text
 from charlstm.training import new_run
 from charlstm.weights import parameter_count
 from ui import state, widgets
@@ -369,12 +370,17 @@ def new_run_form(shown_run: bool) -> None:
         st.subheader("Train a new model")
     config = settings_form()
     st.markdown(f"**Text:** {widgets.md(widgets.corpus_title(corpus.name))} · {len(corpus.text):,} characters")
+    problem = None
     if config is not None:
         vocab_size = distinct_chars(corpus, config.lowercase)
         st.caption(
             f"A {config.layers}-layer model with {config.units} units per layer "
             f"({parameter_count(config, vocab_size):,} numbers to learn), trained {budget_words(config)}."
         )
+        st.caption(time_words(config, len(corpus.text)))
+        problem = text_problem(config)
+        if problem:
+            st.warning(widgets.md(problem), icon=":material/block:")
     st.text_input("Model name (optional)", key="train_name", max_chars=80, placeholder="e.g. My first model")
     mine = state.my_active_runs()
     if mine:
@@ -386,9 +392,36 @@ def new_run_form(shown_run: bool) -> None:
             state.set_run(mine[0][0].id)
             st.rerun()
     if st.button(
-        "Start training", key="train_start", type="primary", disabled=config is None, icon=":material/play_arrow:"
+        "Start training",
+        key="train_start",
+        type="primary",
+        disabled=config is None or problem is not None,
+        icon=":material/play_arrow:",
     ):
         start_training(config)
+
+
+def text_problem(config: TrainConfig) -> str | None:
+    """Why this text cannot be trained on with these settings (shown before Start, which stays off), or None."""
+    try:
+        check_trainable(prepare_text(corpus.text, config.lowercase), config.min_corpus_chars())
+    except CharlstmError as exc:
+        return f"{exc} Start is off until then."
+    return None
+
+
+def time_words(config: TrainConfig, n_chars: int) -> str:
+    """One estimate, in the words a new user needs: how long in all, and how long until words appear."""
+    guess = estimate(config, n_chars, measured_speed(store.run_folders(), config))
+    where = (
+        f"measured here: {guess.chars_per_sec:,.0f} characters/s"
+        if guess.measured
+        else "a typical laptop's speed until your first training here has measured this computer"
+    )
+    words = f"about {widgets.duration(guess.readable_seconds)} to readable words"
+    if guess.readable_seconds > guess.seconds:
+        words = "it may end before its words look like words: give it more time"
+    return f"On this computer: about {widgets.duration(guess.seconds)} in all; {words} ({where})."
 
 
 def start_training(config: TrainConfig) -> None:

@@ -125,6 +125,8 @@ class TrainingJob(TrainerHook):
         self._train_seconds, self._chars_done = 0.0, 0
         self._batch_t = self._last_flush = self._last_stop_check = time.monotonic()
         self._plan: FitPlan | None = None
+        self._epoch_end_seconds: float | None = None  # how long the last epoch's end took
+        self._checking_since: float | None = None
         self._error_message: str | None = None
         prior = [h.val_loss if h.val_loss is not None else h.loss for h in self._history]
         self._best = min(prior) if prior else math.inf
@@ -293,6 +295,8 @@ class TrainingJob(TrainerHook):
         eta = None
         if self._state in ("running", "stopping") and fraction > 0.01:
             eta = max(0.0, budget - elapsed) if budget else max(0.0, elapsed * (1 - fraction) / fraction)
+            if budget:  # the last check of the held-out text and the samples come after the clock runs out
+                eta += self._end_cost()
         return Progress(
             state="running" if finished else self._state,
             message=self._message,
@@ -306,6 +310,16 @@ class TrainingJob(TrainerHook):
             elapsed=elapsed,
             notices=tuple(self._notices),
         )
+
+    def _end_cost(self) -> float:
+        """Seconds the end of an epoch (validation, checkpoint, samples) takes: measured, else a guess."""
+        if self._epoch_end_seconds is not None:
+            checking_for = time.monotonic() - self._checking_since if self._checking_since else 0.0
+            return max(0.0, self._epoch_end_seconds - checking_for)
+        if self._plan is None or not self._chars_done:
+            return 0.0
+        speed = self._chars_done / max(self._train_seconds, 1e-9)
+        return len(self.text) * self.config.val_fraction / (3.0 * speed)  # forward only: about 3x faster
 
     def _budget(self) -> float | None:
         """The training's time limit in seconds: the config's, capped by the server's."""
@@ -409,6 +423,7 @@ class TrainingJob(TrainerHook):
     def on_validation_start(self) -> None:
         with self._lock:
             self._message = "Checking the model on held-out text…"
+            self._checking_since = time.monotonic()
         self._flush(force=True)
 
     def on_notice(self, text: str) -> None:
@@ -448,6 +463,8 @@ class TrainingJob(TrainerHook):
         with self._lock:
             self._history.append(record)
             self._samples.append(samples)
+            if self._checking_since is not None:
+                self._epoch_end_seconds, self._checking_since = time.monotonic() - self._checking_since, None
             if self._state == "running":
                 self._message = "Training…"
         self._flush(force=True)

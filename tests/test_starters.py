@@ -12,7 +12,8 @@ from charlstm import starters
 from charlstm.bundle import export_bundle, read_bundle
 from charlstm.cli import main
 from charlstm.errors import BundleError
-from charlstm.store import list_runs, load_checkpoint, load_generator, runs_root
+from charlstm.run import Run
+from charlstm.store import list_runs, load_generator, runs_root
 
 MAX_TOTAL_BYTES = 15_000_000
 
@@ -43,8 +44,8 @@ def test_an_unknown_starter_is_a_plain_error(shelf):
 def test_a_starter_is_read_only_and_outside_the_library(shelf, trained_run):
     folder = starters.starter_dir("starter:nietzsche")
     assert runs_root() not in folder.parents and list_runs() == []
-    original, _ = load_checkpoint(trained_run, "best")
-    unpacked, _ = load_checkpoint(folder, "best")
+    original, _ = Run(trained_run).load_checkpoint("best")
+    unpacked, _ = Run(folder).load_checkpoint("best")
     assert all(np.array_equal(original[k], unpacked[k]) for k in original)
     assert starters.starter_dir("nietzsche") == folder  # unpacked once per process
 

@@ -111,7 +111,7 @@ def _account() -> str | None:
 
 def _browser_key() -> str:
     kept = st.context.cookies.get(ID_COOKIE, "")
-    if _TOKEN_RE.match(kept):
+    if isinstance(kept, str) and _TOKEN_RE.match(kept):  # (a test harness without cookies hands back a mock)
         return kept
     token = secrets.token_urlsafe(16)
     st.session_state["_new_cookie"] = token

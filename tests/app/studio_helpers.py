@@ -24,13 +24,19 @@ TINY_SETTINGS = {"train_units": 24, "train_seq_len": 24, "train_batch": 32, "tra
 TRAIN_TIMEOUT = 180.0  # a first training also waits for the worker to start and import TensorFlow
 
 
-def new_app(page: str | None = None, query: dict | None = None):
-    """A fresh browser session: run app.py once, then switch to `page` (e.g. "app_pages/train.py")."""
+def new_app(page: str | None = None, query: dict | None = None, browser: str | None = None):
+    """A fresh browser session: run app.py once, then switch to `page` (e.g. "app_pages/train.py").
+
+    `browser` is the key another session kept in its cookie: a reload, or a new tab of the same
+    browser (AppTest cannot send cookies, so the key is handed to the session directly).
+    """
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(APP, default_timeout=60)
     for key, value in (query or {}).items():
         at.query_params[key] = value
+    if browser:
+        at.session_state["_owner"] = browser
     at.run()
     if page:
         at.switch_page(page).run()

@@ -136,7 +136,7 @@ def test_sessions_do_not_see_each_others_texts():
 def test_an_uploaded_text_survives_a_reload_but_not_into_other_sessions():
     at = new_app()
     at.file_uploader(key="corpus_upload").set_value(("mine.txt", TEXT.encode() * 50, "text/plain")).run()
-    reloaded = new_app(query={"s": at.session_state["_owner"]})
+    reloaded = new_app(browser=at.session_state["_owner"])
     assert reloaded.session_state["corpus"].name == "mine.txt"
     assert new_app().session_state["corpus"].name != "mine.txt"
 

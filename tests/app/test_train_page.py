@@ -56,7 +56,7 @@ def test_start_watch_reattach_stop(runs_root):
     assert "My first model" in " ".join(texts(at, "caption"))  # the sidebar shows the running job
 
     # A browser reload is a new session with the same URL: it finds the job again.
-    again = new_app(TRAIN, query={"s": at.session_state["_owner"], "run": run_id})
+    again = new_app(TRAIN, query={"run": run_id}, browser=at.session_state["_owner"])
     assert again.button(key="train_stop")
     assert "My first model" in texts(again, "subheader")
 
@@ -173,3 +173,29 @@ def test_a_run_whose_trainer_is_gone_reads_as_interrupted(runs_root):
     assert not at.exception
     assert any("interrupted" in w for w in texts(at, "warning"))
     assert not has(at, "button", "train_stop") and has(at, "button", "train_new")
+
+
+def test_one_time_estimate_from_this_machine(runs_root):
+    at = paste_and_open_train()
+    caption = next(c for c in texts(at, "caption") if c.startswith("On this computer"))
+    assert "typical laptop" in caption and "readable words" in caption  # nothing measured here yet
+    run = make_run(runs_root, name="measured")
+    from charlstm.run import EpochRecord
+
+    Run(run).append_epoch(EpochRecord(1, 2.0, 2.1, 3.0, 0.004, 10, 5.0, 12_345.0, False))
+    at.run()
+    caption = next(c for c in texts(at, "caption") if c.startswith("On this computer"))
+    assert "measured here: 12,345 characters/s" in caption
+
+
+def test_a_classic_estimate_counts_its_epochs(runs_root):
+    at = paste_and_open_train()
+    at.radio(key="train_preset").set_value("classic").run()
+    caption = next(c for c in texts(at, "caption") if c.startswith("On this computer"))
+    assert "about 0 s" not in caption and "in all" in caption
+
+
+def test_start_is_off_with_the_reason_when_the_text_is_too_short():
+    at = paste_and_open_train(TEXT)  # a few hundred characters: shorter than a sequence plus a held-out part
+    assert at.button(key="train_start").disabled
+    assert any("too short" in w and "Start is off" in w for w in texts(at, "warning"))

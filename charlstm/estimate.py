@@ -1,0 +1,66 @@
+"""How long a training takes on this computer: one estimate, from speeds measured here, used everywhere.
+
+The speed is the characters per second that finished trainings on this machine reached (each
+epoch's record keeps it), for the same kind of training; before any training has finished, a
+speed measured on a 2-core laptop (docs/benchmarks.md) stands in, and the words say so.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .config import TrainConfig
+from .run import Run
+
+# Characters per second on a 2-core laptop (docs/benchmarks.md), until this machine has measured its own.
+TYPICAL_CHARS_PER_SEC = {"sequence": 30_000.0, "window": 25_000.0}
+# Characters trained on before the samples look like words (a model at about 2.3 bits per character):
+# a quick model on Nietzsche gets there after about 1.5 M; the seed's one-target windows need many more.
+READABLE_AFTER_CHARS = {"sequence": 1_500_000, "window": 30_000_000}
+RECENT_RUNS = 5
+
+
+@dataclass(frozen=True)
+class Estimate:
+    seconds: float  # the whole training, validation and samples included
+    readable_seconds: float  # until the samples look like words
+    chars_per_sec: float
+    measured: bool  # False: a typical laptop's speed, not this machine's
+
+
+def measured_speed(runs: Iterable[Run], config: TrainConfig) -> float | None:
+    """The median speed of the latest trainings here with the same preset and mode."""
+    speeds = []
+    for run in runs:
+        try:
+            same = run.config().preset == config.preset and run.config().mode == config.mode
+        except Exception:  # an unreadable run says nothing about speed
+            continue
+        history = run.history() if same else []
+        if history and history[-1].chars_per_sec > 0:
+            speeds.append((history[-1].seconds, history[-1].chars_per_sec, run.path.stat().st_mtime))
+    recent = sorted(speeds, key=lambda s: s[2])[-RECENT_RUNS:]
+    return statistics.median(s[1] for s in recent) if recent else None
+
+
+def epoch_chars(config: TrainConfig, n_chars: int) -> float:
+    """Characters one epoch trains on, counted as the trainer counts them (batch x sequence per step)."""
+    train = n_chars * (1.0 - config.val_fraction)
+    per_epoch = train if config.mode == "sequence" else train / max(1, config.stride) * config.seq_len
+    if config.steps_per_epoch:
+        per_epoch = min(per_epoch, config.steps_per_epoch * config.batch_size * config.seq_len)
+    return per_epoch
+
+
+def estimate(config: TrainConfig, n_chars: int, speed: float | None) -> Estimate:
+    """The time a training of `config` on `n_chars` characters takes at `speed` (or a typical one)."""
+    chars_per_sec = speed or TYPICAL_CHARS_PER_SEC[config.mode]
+    per_epoch = epoch_chars(config, n_chars) / chars_per_sec
+    checking = per_epoch * config.val_fraction / 3.0  # validation runs forward only: about 3x faster
+    seconds = config.epochs * (per_epoch + checking)
+    if config.seconds:
+        seconds = min(seconds, config.seconds + checking)  # the clock ends it, then one last check
+    readable = READABLE_AFTER_CHARS[config.mode] / chars_per_sec
+    return Estimate(seconds, readable, chars_per_sec, speed is not None)
