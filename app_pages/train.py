@@ -27,15 +27,17 @@ shown is read from the run folder, which the training worker writes.
 """
 
 import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import streamlit as st
 
 from charlstm import store
 from charlstm.charts import batch_loss_chart, epoch_chart
-from charlstm.config import PRESETS, TrainConfig, preset_config
+from charlstm.config import OPTIMIZERS, PRESETS, RANGES, TrainConfig, preset_config
 from charlstm.errors import CharlstmError
 from charlstm.estimate import estimate, measured_speed
-from charlstm.jobs import OWNER_MAX_WAITING
+from charlstm.jobs import DEFAULT_MAX_SECONDS, OWNER_MAX_WAITING
 from charlstm.run import ACTIVE_STATES, EpochSamples, Progress, Run, Status
 from charlstm.text import Corpus, check_trainable, prepare_text
 from charlstm.training import new_run
@@ -62,6 +64,8 @@ MODES = {
     "sequence": "Predict every next character (fast learning)",
     "window": "One prediction per window (the 2017 example)",
 }
+BUDGETS = {"time": "a time limit", "epochs": "a number of epochs"}
+STUDIO_MAX_EPOCHS = 1000  # with an epoch budget, a studio training still ends in reasonable time
 
 
 def preset_values(cfg: TrainConfig) -> dict:
@@ -93,8 +97,103 @@ def apply_preset() -> None:
         st.session_state.pop(f"_keep_{key}", None)
 
 
-def settings_form() -> TrainConfig | None:
-    """The preset, the advanced settings, and the TrainConfig they make (None, with a message, if invalid)."""
+@dataclass(frozen=True)
+class NumberSetting:
+    """One number box of the advanced settings; its bounds are the config's own (`config.RANGES`)."""
+
+    key: str
+    field: str  # the TrainConfig field it sets
+    label: str
+    column: int
+    step: float | None = None
+    help: str | None = None
+    fmt: str | None = None
+    per_unit: float = 1.0  # config value = widget value x per_unit (minutes -> seconds)
+    high: float | None = None  # a lower ceiling than the config's, for the studio
+    shown: Callable[[dict], bool] = lambda s: True
+
+    @property
+    def whole(self) -> bool:
+        """Whole numbers (layers, units...) or not (learning rate, minutes)."""
+        low = RANGES[self.field][0]
+        return isinstance(low, int) and self.per_unit == 1.0
+
+    def value(self) -> float | int:
+        """The config value the widget holds."""
+        raw = st.session_state[self.key] * self.per_unit
+        return int(raw) if self.whole else float(raw)
+
+    def draw(self, columns: list) -> None:
+        if not self.shown(st.session_state):
+            return
+        low, high = RANGES[self.field]
+        high = min(high, self.high) if self.high is not None else high
+        low, high = (int(low), int(high)) if self.whole else (low / self.per_unit, high / self.per_unit)
+        columns[self.column].number_input(
+            self.label, low, high, step=self.step, format=self.fmt, key=self.key, help=self.help
+        )
+
+
+NUMBERS = (
+    NumberSetting("train_layers", "layers", "Layers", 0, 1, "Stacked LSTM layers."),
+    NumberSetting(
+        "train_units",
+        "units",
+        "Units per layer",
+        1,
+        32,
+        "The model's memory size. More units: better writing, slower training.",
+    ),
+    NumberSetting(
+        "train_seq_len", "seq_len", "Sequence length", 2, 10, "How many characters the model reads in one piece."
+    ),
+    NumberSetting(
+        "train_stride",
+        "stride",
+        "Step between windows",
+        1,
+        None,
+        "Characters between the starts of two training windows (the 2017 example used 3).",
+        shown=lambda s: s["train_mode"] == "window",
+    ),
+    NumberSetting("train_batch", "batch_size", "Batch size", 2, 16, "Sequences per training step."),
+    NumberSetting(
+        "train_lr",
+        "learning_rate",
+        "Learning rate",
+        0,
+        0.001,
+        "How big each learning step is. Too high and training becomes unstable.",
+        fmt="%.7f",
+    ),
+    NumberSetting(
+        "train_minutes",
+        "seconds",
+        "Time limit (minutes)",
+        1,
+        1.0,
+        fmt="%.1f",
+        per_unit=60.0,
+        high=DEFAULT_MAX_SECONDS,
+        shown=lambda s: s["train_budget"] == "time",
+    ),
+    NumberSetting(
+        "train_epochs",
+        "epochs",
+        "Epochs",
+        1,
+        1,
+        "One epoch is one pass over the training text.",
+        high=STUDIO_MAX_EPOCHS,
+        shown=lambda s: s["train_budget"] == "epochs",
+    ),
+    NumberSetting(
+        "train_seed", "seed", "Random seed", 2, None, "The same seed and settings train the same model again."
+    ),
+)
+
+
+def preset_choice() -> str:
     widgets.keep("train_preset", state.preset_name())
     name = st.radio(
         "Preset",
@@ -108,100 +207,55 @@ def settings_form() -> TrainConfig | None:
     st.caption(PRESETS[name].description)
     for key, value in preset_values(PRESETS[name].config).items():
         widgets.keep(key, value)
+    return name
+
+
+def advanced_settings() -> None:
+    """The number boxes (from the table above) and the four choices that are not numbers."""
     with st.expander("Advanced settings", icon=":material/tune:"):
-        c1, c2, c3 = st.columns(3)
-        c1.number_input("Layers", 1, 3, step=1, key="train_layers", help="Stacked LSTM layers.")
-        c2.number_input(
-            "Units per layer",
-            4,
-            2048,
-            step=32,
-            key="train_units",
-            help="The model's memory size. More units: better writing, slower training.",
-        )
-        c3.number_input(
-            "Sequence length",
-            2,
-            1000,
-            step=10,
-            key="train_seq_len",
-            help="How many characters the model reads in one piece while training.",
-        )
-        c1.selectbox("Training mode", list(MODES), key="train_mode", format_func=MODES.get)
-        if st.session_state["train_mode"] == "window":
-            c2.number_input(
-                "Step between windows",
-                1,
-                10_000,
-                key="train_stride",
-                help="Characters between the starts of two training windows (the 2017 example used 3).",
-            )
-        c3.number_input("Batch size", 1, 4096, step=16, key="train_batch", help="Sequences per training step.")
-        c1.number_input(
-            "Learning rate",
-            0.00001,
-            100.0,
-            step=0.001,
-            format="%.5f",
-            key="train_lr",
-            help="How big each learning step is. Too high and training becomes unstable.",
-        )
-        c2.selectbox("Optimizer", ["adam", "rmsprop", "sgd"], key="train_optimizer")
-        c3.slider(
+        columns = st.columns(3)
+        columns[0].selectbox("Training mode", list(MODES), key="train_mode", format_func=MODES.get)
+        columns[1].selectbox("Optimizer", OPTIMIZERS, key="train_optimizer")
+        low, high = RANGES["val_fraction"]
+        columns[2].slider(
             "Held-out share",
-            0.0,
-            0.5,
+            low,
+            high,
             step=0.05,
             key="train_val",
             help="The end of the text is kept aside to check the model on text it never trained on.",
         )
-        budget = c1.radio(
-            "Stop after",
-            ["time", "epochs"],
-            key="train_budget",
-            format_func={"time": "a time limit", "epochs": "a number of epochs"}.get,
-        )
-        if budget == "time":
-            c2.number_input("Time limit (minutes)", 0.1, 240.0, step=1.0, format="%.1f", key="train_minutes")
-        else:
-            c2.number_input(
-                "Epochs",
-                1,
-                1000,
-                step=1,
-                key="train_epochs",
-                help="One epoch is one pass over the training text.",
-            )
-        c3.number_input(
-            "Random seed",
-            0,
-            2**31 - 1,
-            key="train_seed",
-            help="The same seed and settings train the same model again.",
-        )
+        columns[0].radio("Stop after", list(BUDGETS), key="train_budget", format_func=BUDGETS.get)
+        for setting in NUMBERS:
+            setting.draw(columns)
     widgets.remember("train_preset", *ADVANCED_KEYS)
 
+
+def chosen_overrides() -> dict:
+    """The TrainConfig changes the widgets ask for."""
     s = st.session_state
-    seq_len = int(s["train_seq_len"])
-    overrides = dict(
+    overrides: dict = {n.field: n.value() for n in NUMBERS if n.shown(s)}
+    overrides.update(
         lowercase=bool(s["lowercase"]),
-        layers=int(s["train_layers"]),
-        units=int(s["train_units"]),
-        seq_len=seq_len,
         mode=s["train_mode"],
-        stride=int(s["train_stride"]) if s["train_mode"] == "window" else seq_len,
-        batch_size=int(s["train_batch"]),
-        learning_rate=float(s["train_lr"]),
         optimizer=s["train_optimizer"],
         val_fraction=float(s["train_val"]),
-        seed=int(s["train_seed"]),
     )
+    if s["train_mode"] != "window":
+        overrides["stride"] = overrides["seq_len"]
     if s["train_budget"] == "time":
-        overrides.update(seconds=float(s["train_minutes"]) * 60.0, epochs=TIME_BUDGET_EPOCHS)
+        overrides["epochs"] = TIME_BUDGET_EPOCHS
     else:
-        overrides.update(seconds=None, epochs=int(s["train_epochs"]))
+        overrides["seconds"] = None
+    return overrides
+
+
+def settings_form() -> TrainConfig | None:
+    """The preset, the advanced settings, and the TrainConfig they make (None, with a message, if invalid)."""
+    name = preset_choice()
+    advanced_settings()
     try:
-        config = preset_config(name, **overrides)
+        config = preset_config(name, **chosen_overrides())
     except CharlstmError as exc:
         st.error(widgets.md(exc))
         return None

@@ -14,7 +14,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-LN2 = math.log(2)
+from .config import LN2
+
 MAX_POINTS = 400
 TRAIN_COLOR, VAL_COLOR = "#4c78a8", "#f58518"
 

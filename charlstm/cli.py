@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
 
-from .config import MAX_SEED, PRESETS, TrainConfig, preset_config
+from .config import LN2, MAX_SEED, PRESETS, SEED_TEMPERATURES, TrainConfig, preset_config
 from .corpora import BUILTINS
+from .distribute import STRATEGIES
 from .errors import CharlstmError, ConfigError
 
 EXIT_USER_ERROR = 2
@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", help="write text with a trained model")
     gen.add_argument("run_dir", type=Path)
     gen.add_argument("--prompt", default="", help="text to start from (default: a line break)")
-    gen.add_argument("-t", "--temperature", type=float, nargs="+", default=[0.2, 0.5, 1.0, 1.2])
+    gen.add_argument("-t", "--temperature", type=float, nargs="+", default=list(SEED_TEMPERATURES))
     gen.add_argument("-n", "--length", type=int, default=400)
     gen.add_argument("--seed", type=_seed, help="the same seed writes the same text (0 or more)")
     gen.add_argument("--top-k", type=int)
@@ -108,7 +108,7 @@ def _budget_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--strategy",
         default="default",
-        choices=["default", "mirrored", "multiworker"],
+        choices=STRATEGIES,
         help="TensorFlow distribution: one device, all local GPUs, or machines from TF_CONFIG",
     )
     p.add_argument(
@@ -242,7 +242,7 @@ def _result(run_dir, history, seconds: float, stopped: str | None, message: str,
         "epochs": len(history),
         "seconds": round(seconds, 2),
         "val_loss": min(vals) if vals else None,
-        "val_bpc": min(vals) / math.log(2) if vals else None,
+        "val_bpc": min(vals) / LN2 if vals else None,
         "best_loss": min(vals) if vals else None,
         "stopped": stopped,
         "message": message,

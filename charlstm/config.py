@@ -11,8 +11,29 @@ from dataclasses import dataclass, field
 from .errors import ConfigError
 
 SEED_TEMPERATURES = (0.2, 0.5, 1.0, 1.2)
-PRESET_NAME = re.compile(r"[a-z0-9_-]{1,32}")
+LN2 = math.log(2)  # nats per bit: bits per character = nats / LN2
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
 MAX_SEED = 2**31 - 1
+# Every numeric setting's range, (lowest, highest): checked here and used as the studio's widget bounds.
+RANGES: dict[str, tuple[float, float]] = {
+    "seq_len": (2, 1000),
+    "stride": (1, 10_000),
+    "layers": (1, 3),
+    "units": (4, 2048),
+    "embedding_dim": (0, 1024),
+    "batch_size": (1, 4096),
+    "epochs": (1, 100_000),
+    "sample_length": (0, 10_000),
+    "seed": (0, MAX_SEED),
+    "steps_per_epoch": (1, 10_000_000),
+    "max_chars": (1000, 10**10),
+    "dropout": (0.0, 0.9),
+    "val_fraction": (0.0, 0.5),
+    "learning_rate": (1e-7, 100.0),
+    "seconds": (1.0, 7 * 24 * 3600.0),
+}
+OPTIONAL = ("steps_per_epoch", "max_chars", "seconds")  # None means "no limit"
+PRESET_NAME = re.compile(r"[a-z0-9_-]{1,32}")
 
 
 @dataclass(frozen=True)
@@ -84,28 +105,16 @@ class TrainConfig:
             )
         _choice("mode", self.mode, ("sequence", "window"))
         _choice("cell", self.cell, ("lstm", "gru"))
-        _choice("optimizer", self.optimizer, ("adam", "rmsprop", "sgd"))
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("on_divergence", self.on_divergence, ("lower_lr", "stop"))
-        _int_range("seq_len", self.seq_len, 2, 1000)
-        _int_range("stride", self.stride, 1, 10_000)
-        _int_range("layers", self.layers, 1, 3)
-        _int_range("units", self.units, 4, 2048)
-        _int_range("embedding_dim", self.embedding_dim, 0, 1024)
-        _int_range("batch_size", self.batch_size, 1, 4096)
-        _int_range("epochs", self.epochs, 1, 100_000)
-        _int_range("sample_length", self.sample_length, 0, 10_000)
-        _int_range("seed", self.seed, 0, MAX_SEED)
-        if self.steps_per_epoch is not None:
-            _int_range("steps_per_epoch", self.steps_per_epoch, 1, 10_000_000)
-        if self.max_chars is not None:
-            _int_range("max_chars", self.max_chars, 1000, 10**10)
-        _float_range("dropout", self.dropout, 0.0, 0.9)
-        _float_range("val_fraction", self.val_fraction, 0.0, 0.5)
-        _float_range("learning_rate", self.learning_rate, 1e-7, 100.0, low_open=False)
+        for name, (low, high) in RANGES.items():
+            value = getattr(self, name)
+            if value is None and name in OPTIONAL:
+                continue
+            check = _int_range if isinstance(low, int) and not isinstance(low, bool) else _float_range
+            check(name, value, low, high)
         if self.clipnorm is not None:
             _float_range("clipnorm", self.clipnorm, 1e-3, 1e6)
-        if self.seconds is not None:
-            _float_range("seconds", self.seconds, 1.0, 7 * 24 * 3600.0)
         if not self.sample_temperatures or len(self.sample_temperatures) > 8:
             raise ConfigError("Give between 1 and 8 sample temperatures.")
         for t in self.sample_temperatures:
@@ -149,7 +158,7 @@ def _int_range(name: str, value: int, low: int, high: int) -> None:
         raise ConfigError(f"{name} must be a whole number from {low:,} to {high:,} (got {value!r}).")
 
 
-def _float_range(name: str, value: float, low: float, high: float, low_open: bool = False) -> None:
+def _float_range(name: str, value: float, low: float, high: float) -> None:
     if not _is_number(value) or not math.isfinite(value) or not low <= value <= high:
         raise ConfigError(f"{name} must be a number from {low:g} to {high:g} (got {value!r}).")
 

@@ -16,6 +16,8 @@ import os
 from .errors import ConfigError
 
 STRATEGIES = ("default", "mirrored", "multiworker")
+
+STRATEGIES = ("default", "mirrored", "multiworker")
 _multiworker = None  # TensorFlow allows one, created before any other op runs
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import TrainConfig
+from .config import LN2, TrainConfig
 from .errors import ConfigError
 from .sampling import check_temperature, draw, reweight, softmax
 from .text import Vocabulary
@@ -82,7 +82,7 @@ class Score:
 
     @property
     def bpc(self) -> float:
-        return self.nats / np.log(2)
+        return self.nats / LN2
 
 
 class _Layer:
@@ -277,7 +277,7 @@ class Generator:
                     hs[layer, t], cs[layer, t] = h[0], c[0]
                 if t + 1 < n:
                     z = logits - logits.max()
-                    surprise[t + 1] = (np.log(np.exp(z).sum()) - z[ids[t + 1]]) / np.log(2)
+                    surprise[t + 1] = (np.log(np.exp(z).sum()) - z[ids[t + 1]]) / LN2
         return Trace(cleaned, hs, cs, surprise)
 
     # --- scoring -----------------------------------------------------------------------------

@@ -38,12 +38,12 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .config import TrainConfig
+from .config import LN2, TrainConfig
+from .distribute import STRATEGIES
 from .errors import BundleError, CharlstmError, ConfigError
 from .text import Vocabulary
 from .weights import Weights, check_weights, load_npz, npz_bytes, parameter_count
 
-LN2 = math.log(2)  # nats per bit: bits per character = nats / LN2
 LEASE_SECONDS = 10.0  # a trainer that has not renewed its lease for this long is gone
 HEARTBEAT_SECONDS = 2.0  # how often a trainer renews it
 START_GRACE_SECONDS = 120.0  # a claimed request counts as "running" this long before the first lease
@@ -190,7 +190,7 @@ class Request:
         except TypeError:
             return None
         ok = isinstance(req.token, str) and isinstance(req.owner, str) and req.action in ("new", "continue")
-        ok = ok and req.strategy in ("default", "mirrored", "multiworker")
+        ok = ok and req.strategy in STRATEGIES
         ok = ok and (req.epochs is None or _whole(req.epochs)) and _finite(req.submitted)
         ok = ok and all(v is None or _finite(v) for v in (req.seconds, req.max_seconds))
         return req if ok else None

@@ -3,7 +3,8 @@
 They live in `assets/models/` as weights-only bundles (`<name>.zip`, made by `make starter-models`),
 each beside a model card (`<name>.md`, and the same facts as `<name>.json`). They are read-only: the
 studio and the CLI unpack a bundle once per process into a private temporary folder and read it from
-there; "Copy to continue training" imports the bundle into the user's own models folder.
+there; "Copy to continue training" imports the bundle into the user's own models folder. An installed
+charlstm (`pip install .`) carries them as package data in `charlstm/starter_models/`.
 
 A starter is named `starter:<name>` wherever a model folder is accepted (e.g. `generate starter:nietzsche`).
 """
@@ -22,7 +23,15 @@ from pathlib import Path
 
 from .errors import BundleError
 
-STARTERS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
+
+def _shipped_dir() -> Path:
+    """Installed (`pip install .`): charlstm/starter_models/; in a checkout: assets/models/ beside charlstm/."""
+    package = Path(__file__).resolve().parent
+    installed = package / "starter_models"
+    return installed if installed.is_dir() else package.parent / "assets" / "models"
+
+
+STARTERS_DIR = _shipped_dir()
 PREFIX = "starter:"
 
 

@@ -25,12 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from . import store
-from .config import TrainConfig, check_memory
+from .config import LN2, TrainConfig, check_memory
 from .errors import CharlstmError, CorpusError
 from .generate import Generator
 from .run import (
     HEARTBEAT_SECONDS,
-    LN2,
     EpochRecord,
     EpochSamples,
     Progress,

@@ -110,7 +110,7 @@ def test_the_playground_and_inside_pages_never_import_tensorflow(tmp_path):
     from pathlib import Path
 
     script = (
-        "import sys; sys.path.insert(0, 'tests/app')\n"
+        "import sys; sys.path[:0] = ['tests/app', 'tests']\n"
         "from studio_helpers import new_app\n"
         "at = new_app('app_pages/generate.py')\n"
         "at.switch_page('app_pages/inside.py').run()\n"
