@@ -28,6 +28,8 @@ import streamlit as st
 from charlstm import starters, store
 from charlstm.bundle import export_bundle, import_bundle
 from charlstm.errors import CharlstmError
+from charlstm.estimate import estimate, measured_speed
+from charlstm.jobs import DEFAULT_MAX_SECONDS, STUDIO_MAX_EPOCHS
 from charlstm.run import ACTIVE_STATES, Run, RunSummary
 from charlstm.training import save_text_for
 from ui import state, widgets
@@ -114,8 +116,8 @@ def continue_training(run: Run, epochs: int, seconds: float) -> None:
         st.error(widgets.md(exc))
 
 
-def library(runs: list[RunSummary]) -> None:
-    """The table of models, then actions on the one picked."""
+def library_table(runs: list[RunSummary]) -> None:
+    """Every model this session may see, one row each (damaged ones with their problem)."""
     table = pd.DataFrame(
         {
             "name": [r.name for r in runs],
@@ -142,7 +144,9 @@ def library(runs: list[RunSummary]) -> None:
     )
     widgets.help_box("bpc")
 
-    # --- one model ------------------------------------------------------------------------------------------
+
+def pick_model(runs: list[RunSummary]) -> RunSummary:
+    """The model the actions below apply to: the one picked last, else the playground's, else the newest."""
     by_id = {r.path.name: r for r in runs}
     if st.session_state.get("models_pick") not in by_id:
         preferred = [state.model_run(), st.session_state.get("run_id")]
@@ -150,72 +154,106 @@ def library(runs: list[RunSummary]) -> None:
     run_id = st.selectbox(
         "Model", list(by_id), key="models_pick", format_func=lambda i: f"{by_id[i].name} ({STATES.get(by_id[i].state)})"
     )
-    run = by_id[run_id]
-    has_model = run.readable and any((run.path / f"{t}.weights.npz").exists() for t in ("best", "last"))
+    return by_id[run_id]
+
+
+def use_and_share(run: RunSummary) -> None:
+    if not (run.readable and run.run.has_model):
+        return
+    if st.button("Write with this model →", key="models_use", type="primary"):
+        state.set_model(run.path.name)
+        st.switch_page("app_pages/generate.py")
+    st.download_button(
+        "Download as a file (.zip)",
+        data=functools.partial(bundle_bytes, run.path),
+        file_name=f"{store.slugify(run.name)}.zip",
+        mime="application/zip",
+        key="models_download",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+
+
+def continue_form(run: RunSummary) -> None:
+    """More epochs or minutes, whichever ends first; the estimate says which one that will be."""
+    st.markdown("**Continue training**")
+    c1, c2 = st.columns(2)
+    more = int(c1.number_input("More epochs", 1, STUDIO_MAX_EPOCHS, value=5, key="models_more_epochs"))
+    high = DEFAULT_MAX_SECONDS / 60.0
+    minutes = float(c2.number_input("Time limit (minutes)", 0.1, high, value=10.0, step=1.0, key="models_more_minutes"))
+    st.caption(which_ends_first(run.run, more, minutes * 60.0))
+    if st.button("Continue training", key="models_continue", icon=":material/play_arrow:"):
+        continue_training(run.run, more, minutes * 60.0)
+    if not run.run.has_text:
+        st.caption("This model came from a file without its training text: it continues on your current text.")
+
+
+def which_ends_first(run: Run, epochs: int, seconds: float) -> str:
+    config = run.config()
+    text = run.text()
+    n_chars = len(text) if text is not None else len(state.corpus().text)
+    guess = estimate(config.replace(epochs=epochs, seconds=None), n_chars, measured_speed([run], config))
+    if guess.seconds <= seconds:
+        return f"The {epochs} epochs end first: about {widgets.duration(guess.seconds)} on this computer."
+    return (
+        f"The time limit ends it first: {epochs} epochs would take about {widgets.duration(guess.seconds)} "
+        "on this computer."
+    )
+
+
+def delete_controls(run: RunSummary, training_now: bool) -> None:
+    run_id = run.path.name
+    if training_now:
+        st.caption("This model is training now; stop it on the Train page before deleting it.")
+    elif st.session_state.get("_delete_pending") != run_id:
+        if st.button("Delete…", key="models_delete", icon=":material/delete:"):
+            st.session_state["_delete_pending"] = run_id
+            st.rerun()
+    else:
+        st.warning(f"Delete **{widgets.md(run.name)}** for good? This cannot be undone.")
+        yes, no = st.columns(2)
+        if yes.button("Yes, delete it", key="models_delete_confirm", type="primary"):
+            delete(run)
+        if no.button("Keep it", key="models_delete_cancel"):
+            st.session_state.pop("_delete_pending", None)
+            st.rerun()
+
+
+def delete(run: RunSummary) -> None:
+    run_id = run.path.name
+    try:
+        store.delete_run(run.path, store.runs_root())
+    except CharlstmError as exc:
+        st.error(widgets.md(exc))
+        return
+    st.session_state.pop("_delete_pending", None)
+    st.session_state.pop("_import_result", None)  # no "Added ..." for a model that is gone
+    if state.model_run() == run_id:
+        state.set_model(None)
+    if st.session_state.get("run_id") == run_id:
+        state.set_run(None)
+    st.toast(f"Deleted {widgets.md(run.name)}.")
+    st.rerun()
+
+
+def library(runs: list[RunSummary]) -> None:
+    """The table of models, then actions on the one picked."""
+    library_table(runs)
+    run = pick_model(runs)
     training_now = run.state in ACTIVE_STATES
     if run.error:
         st.error(f"{widgets.md(run.error)}. You can delete it.")
-
     actions, danger = st.columns([3, 2])
     with actions:
-        if has_model and st.button("Write with this model →", key="models_use", type="primary"):
-            state.set_model(run_id)
-            st.switch_page("app_pages/generate.py")
-
-        if has_model:
-            st.download_button(
-                "Download as a file (.zip)",
-                data=functools.partial(bundle_bytes, run.path),
-                file_name=f"{store.slugify(run.name)}.zip",
-                mime="application/zip",
-                key="models_download",
-                on_click="ignore",
-                icon=":material/download:",
-            )
-
+        use_and_share(run)
         if run.readable:
             st.text_input("New name", key="models_new_name", max_chars=80, placeholder=run.name)
             st.button("Rename", key="models_rename", icon=":material/edit:", on_click=do_rename, args=(run.path,))
             show_notice()
-
         if run.readable and not training_now:
-            st.markdown("**Continue training**")
-            c1, c2 = st.columns(2)
-            more = c1.number_input("More epochs", 1, 1000, value=5, key="models_more_epochs")
-            minutes = c2.number_input(
-                "Time limit (minutes)", 0.1, 240.0, value=10.0, step=1.0, key="models_more_minutes"
-            )
-            if st.button("Continue training", key="models_continue", icon=":material/play_arrow:"):
-                continue_training(run.run, int(more), float(minutes) * 60.0)
-            if not run.run.has_text:
-                st.caption("This model came from a file without its training text: it continues on your current text.")
-
+            continue_form(run)
     with danger:
-        if training_now:
-            st.caption("This model is training now; stop it on the Train page before deleting it.")
-        elif st.session_state.get("_delete_pending") != run_id:
-            if st.button("Delete…", key="models_delete", icon=":material/delete:"):
-                st.session_state["_delete_pending"] = run_id
-                st.rerun()
-        else:
-            st.warning(f"Delete **{widgets.md(run.name)}** for good? This cannot be undone.")
-            yes, no = st.columns(2)
-            if yes.button("Yes, delete it", key="models_delete_confirm", type="primary"):
-                try:
-                    store.delete_run(run.path, store.runs_root())
-                    st.session_state.pop("_delete_pending", None)
-                    st.session_state.pop("_import_result", None)  # no "Added ..." for a model that is gone
-                    if state.model_run() == run_id:
-                        state.set_model(None)
-                    if st.session_state.get("run_id") == run_id:
-                        state.set_run(None)
-                    st.toast(f"Deleted {widgets.md(run.name)}.")
-                    st.rerun()
-                except CharlstmError as exc:
-                    st.error(widgets.md(exc))
-            if no.button("Keep it", key="models_delete_cancel"):
-                st.session_state.pop("_delete_pending", None)
-                st.rerun()
+        delete_controls(run, training_now)
 
 
 def ready_made() -> None:

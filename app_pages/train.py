@@ -37,7 +37,7 @@ from charlstm.charts import batch_loss_chart, epoch_chart
 from charlstm.config import OPTIMIZERS, PRESETS, RANGES, TrainConfig, preset_config
 from charlstm.errors import CharlstmError
 from charlstm.estimate import estimate, measured_speed
-from charlstm.jobs import DEFAULT_MAX_SECONDS, OWNER_MAX_WAITING
+from charlstm.jobs import DEFAULT_MAX_SECONDS, OWNER_MAX_WAITING, STUDIO_MAX_EPOCHS
 from charlstm.run import ACTIVE_STATES, EpochSamples, Progress, Run, Status
 from charlstm.text import Corpus, check_trainable, prepare_text
 from charlstm.training import new_run
@@ -65,7 +65,6 @@ MODES = {
     "window": "One prediction per window (the 2017 example)",
 }
 BUDGETS = {"time": "a time limit", "epochs": "a number of epochs"}
-STUDIO_MAX_EPOCHS = 1000  # with an epoch budget, a studio training still ends in reasonable time
 
 
 def preset_values(cfg: TrainConfig) -> dict:

@@ -37,6 +37,7 @@ ENV_WORKERS = "CHARLSTM_WORKERS"
 ENV_MAX_SECONDS = "CHARLSTM_MAX_TRAINING_SECONDS"
 ENV_MAX_QUEUED = "CHARLSTM_MAX_QUEUED"
 DEFAULT_MAX_SECONDS = 4 * 3600.0
+STUDIO_MAX_EPOCHS = 1000  # an epoch budget chosen in the studio still ends in reasonable time
 DEFAULT_MAX_QUEUED = 20  # waiting trainings on the whole server
 OWNER_MAX_WAITING = 2  # besides the one training now
 MEMORY_PER_WORKER_GB = 3.0  # a training worker with TensorFlow, a model and its data

@@ -166,3 +166,15 @@ def test_ready_made_models_can_be_used_and_copied(runs_root):
     assert len(copies) == 1 and copies[0].readable and at.selectbox(key="models_pick").value == copies[0].path.name
     at.button(key=f"models_starter_use_{first.name}").click().run()
     assert at.selectbox(key="gen_model").value == first.ref
+
+
+def test_continue_says_whether_epochs_or_minutes_end_first(runs_root):
+    from charlstm.run import EpochRecord
+
+    run = make_run(runs_root, name="slow")
+    Run(run).append_epoch(EpochRecord(1, 2.0, 2.1, 3.0, 0.004, 10, 5.0, 10.0, False))  # 10 characters/s: slow
+    at = new_app(MODELS)
+    assert any("time limit ends it first" in c for c in texts(at, "caption"))
+    at.number_input(key="models_more_epochs").set_value(1).run()
+    at.number_input(key="models_more_minutes").set_value(240.0).run()
+    assert any("epochs end first" in c for c in texts(at, "caption"))
