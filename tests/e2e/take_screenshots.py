@@ -57,6 +57,10 @@ def main() -> None:
         page.locator("[data-testid=stSidebarNavLink]", has_text="Models").click()
         idle()
         save("models")
+        page.locator("[data-testid=stSidebarNavLink]", has_text="Inside").click()
+        idle()
+        page.wait_for_selector("[data-testid=stVegaLiteChart]")
+        save("inside")
         browser.close()
     print(f"saved screenshots to {OUT}")
 
