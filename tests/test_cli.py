@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from helpers import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = [
@@ -165,9 +166,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_model(corpus_file, tmp_path):
         env=env,
         cwd=ROOT,
     )
-    deadline = time.monotonic() + 90
-    while not (out / "history.jsonl").exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_for(lambda: (out / "history.jsonl").exists(), 90, 0.2, what="a first epoch")
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
@@ -269,9 +268,7 @@ def test_ctrl_c_twice_abandons_at_once(corpus_file, tmp_path):
     proc = subprocess.Popen(
         [*args, "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
     )
-    deadline = time.monotonic() + 120
-    while not (out / "history.jsonl").exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_for(lambda: (out / "history.jsonl").exists(), 120, 0.2, what="a first epoch")
     proc.send_signal(signal.SIGINT)
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)

@@ -12,10 +12,11 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+
+from helpers import wait_for  # tests/helpers.py: the one polling helper
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -39,17 +40,16 @@ def free_port() -> int:
 
 
 def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def healthy() -> bool:
         if proc.poll() is not None:
             raise RuntimeError(f"streamlit exited with {proc.returncode}")
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.read().decode().strip() == "ok":
-                    return
+                return r.read().decode().strip() == "ok"
         except OSError:
-            time.sleep(0.3)
-    raise TimeoutError("streamlit did not become healthy")
+            return False
+
+    wait_for(healthy, timeout, 0.3, what="streamlit to answer /_stcore/health")
 
 
 @contextlib.contextmanager

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+sys.path.insert(0, str(Path(__file__).parents[1]))  # tests/: the polling helper
 sys.path.insert(0, str(Path(__file__).parent))
 from e2e_helpers import CHROMIUM, CHROMIUM_ARGS, ROOT, streamlit_server
 
