@@ -33,7 +33,7 @@ def split_ids(ids: np.ndarray, val_fraction: float) -> Split:
     return Split(ids[:cut], ids[cut:])
 
 
-def window_starts(n_ids: int, config: TrainConfig) -> int:
+def window_count(n_ids: int, config: TrainConfig) -> int:
     """How many training examples `config` makes from `n_ids` ids (no TensorFlow needed)."""
     if config.mode == "window":
         return max(0, len(range(0, n_ids - config.seq_len, config.stride)))
@@ -50,7 +50,7 @@ def iterate_batches(
     dropped. Validation: every window in order, the last batch kept.
     """
     seq_len, stride = config.seq_len, config.stride
-    count = window_starts(len(ids), config)
+    count = window_count(len(ids), config)
     span = seq_len + 1
     order = np.arange(count, dtype=np.int32 if count < 2**31 else np.int64)
     if training:
@@ -84,7 +84,7 @@ def make_dataset(
     import tensorflow as tf
 
     batch_size = batch_size or config.batch_size
-    count = window_starts(len(ids), config)
+    count = window_count(len(ids), config)
     if count == 0:
         raise ValueError("corpus part shorter than one window")
     rng = np.random.default_rng(seed)  # shared by all passes, so every epoch gets a new order
@@ -109,6 +109,6 @@ def make_dataset(
 
 
 def steps_per_epoch(n_train_ids: int, config: TrainConfig) -> int:
-    full = window_starts(n_train_ids, config)
+    full = window_count(n_train_ids, config)
     steps = max(1, full // config.batch_size) if full >= config.batch_size else 1
     return min(steps, config.steps_per_epoch) if config.steps_per_epoch else steps

@@ -36,7 +36,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from .config import LN2, TrainConfig
 from .distribute import STRATEGIES
@@ -65,7 +65,7 @@ SIGNATURE_FILES = (META, CONFIG, VOCAB, STATUS, HISTORY, REQUEST, "best.json", "
 
 
 # --- records ------------------------------------------------------------------------------------------------
-def _finite(value: Any) -> bool:
+def _finite(value: Any) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -74,7 +74,7 @@ def _amount(value: Any) -> bool:
     return _finite(value) and value >= 0
 
 
-def _whole(value: Any) -> bool:
+def _whole(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -159,8 +159,8 @@ class Progress:
             value = d.get(f.name)
             default = getattr(cls(), f.name)
             if f.name == "notices":
-                ok = isinstance(value, list) and all(isinstance(n, str) for n in value)
-                out[f.name] = tuple(value) if ok else ()
+                notices = value if isinstance(value, list) else []
+                out[f.name] = tuple(notices) if all(isinstance(n, str) for n in notices) else ()
             elif isinstance(default, str):
                 out[f.name] = value if isinstance(value, str) else default
             elif isinstance(default, int) and not isinstance(default, bool):
@@ -475,8 +475,9 @@ class Run:
     def status(self) -> Status:
         """The stored status, read with the queue and the lease: a silent trainer means 'interrupted'."""
         raw = self._raw_status()
-        state = raw.get("state") if isinstance(raw.get("state"), str) else "unknown"
-        message = raw.get("message") if isinstance(raw.get("message"), str) else ""
+        stored_state, stored_message = raw.get("state"), raw.get("message")
+        state = stored_state if isinstance(stored_state, str) else "unknown"
+        message = stored_message if isinstance(stored_message, str) else ""
         updated = float(raw["updated"]) if _finite(raw.get("updated")) else 0.0
         if state == "running" and not self.lease_alive():
             state, message = NO_LEASE, INTERRUPTED_MESSAGE
@@ -623,8 +624,11 @@ class Run:
         return 0.0
 
     def signature(self) -> tuple:
-        """Changes whenever a file the library shows changes (a cache key for summaries)."""
-        out = []
+        """Changes whenever what the library shows changes (a cache key for summaries).
+
+        A lease that runs out changes no file, so whether it is alive is part of the key.
+        """
+        out: list[tuple[int, int] | bool | None] = [self.lease_alive()]
         for name in SIGNATURE_FILES:
             try:
                 st = self.file(name).stat()

@@ -104,6 +104,7 @@ class Trainer:
         self._stop = threading.Event()
         self.stop_reason: str | None = None
         self._recent: list[float] = []
+        self._epoch_losses: list[float] = []
         self._divergences = 0
 
     def stop(self, reason: str = "user") -> None:
@@ -121,10 +122,12 @@ class Trainer:
 
     # --- the model ---------------------------------------------------------------------------------------
     def weights(self) -> Weights:
-        return self._M.get_weights(self._model)
+        weights: Weights = self._M.get_weights(self._model)
+        return weights
 
     def optimizer_state(self) -> dict:
-        return self._M.optimizer_state(self._model)
+        state: dict = self._M.optimizer_state(self._model)
+        return state
 
     # --- the fit ------------------------------------------------------------------------------------------
     def fit(self, hook: TrainerHook) -> str | None:
@@ -137,15 +140,15 @@ class Trainer:
         cfg = self.config
         keras.utils.set_random_seed(cfg.seed + self.initial_epoch)
         split = data.split_ids(self.vocab.encode(self.text), cfg.val_fraction)
-        if data.window_starts(len(split.train), cfg) == 0:
+        if data.window_count(len(split.train), cfg) == 0:
             raise CorpusError("The text is too short for one training sequence with these settings.")
         train_ds = data.make_dataset(split.train, cfg, training=True, seed=cfg.seed).repeat()
-        has_val = cfg.val_fraction > 0 and data.window_starts(len(split.val), cfg) > 0
+        has_val = cfg.val_fraction > 0 and data.window_count(len(split.val), cfg) > 0
         self._val_ds = (
             data.make_dataset(split.val, cfg, training=False, batch_size=VALIDATION_BATCH) if has_val else None
         )
         steps = data.steps_per_epoch(len(split.train), cfg)
-        self._build(M, data.window_starts(len(split.train), cfg))
+        self._build(M, data.window_count(len(split.train), cfg))
         self._best_state = (self.weights(), self.optimizer_state())
         chars_per_step = cfg.batch_size * cfg.seq_len
         hook.on_fit_start(FitPlan(steps, self.text[: len(split.train)], has_val, chars_per_step))
@@ -202,7 +205,7 @@ class Trainer:
 
         class Events(keras.callbacks.Callback):
             def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-                trainer._epoch_losses: list[float] = []
+                trainer._epoch_losses = []
                 hook.on_epoch_start(epoch + 1)
 
             def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:

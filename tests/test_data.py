@@ -25,7 +25,7 @@ def test_sequence_mode_targets_are_inputs_shifted_by_one():
     config = TrainConfig(mode="sequence", seq_len=20, stride=20, batch_size=8)
     x, y = all_pairs(data.make_dataset(IDS, config, training=False))
     starts = range(0, len(IDS) - 20 - 1, 20)
-    assert len(x) == len(starts) == data.window_starts(len(IDS), config)
+    assert len(x) == len(starts) == data.window_count(len(IDS), config)
     assert x.shape == (len(starts), 20) and y.shape == (len(starts), 20)
     for row, start in enumerate(starts):
         np.testing.assert_array_equal(x[row], IDS[start : start + 20])
@@ -42,7 +42,7 @@ def test_window_mode_matches_the_seed(n, seq_len, stride):
     #     sentences.append(text[i:i+maxlen]); next_chars.append(text[i+maxlen])
     seed_x = [ids[i : i + seq_len] for i in range(0, n - seq_len, stride)]
     seed_y = [ids[i + seq_len] for i in range(0, n - seq_len, stride)]
-    assert data.window_starts(n, config) == len(seed_x)
+    assert data.window_count(n, config) == len(seed_x)
     assert x.shape == (len(seed_x), seq_len)
     assert y.shape == (len(seed_x),)
     np.testing.assert_array_equal(x, np.array(seed_x))
@@ -54,7 +54,7 @@ def test_training_set_covers_every_window_once_per_epoch_shuffled():
     ids = np.arange(400, dtype=np.uint16)  # an id is its own position
     ds = data.make_dataset(ids, config, training=True, seed=1)
     x, y = all_pairs(ds)
-    count = data.window_starts(400, config)
+    count = data.window_count(400, config)
     assert len(x) == (count // 16) * 16  # full batches only when training
     assert all(b[0].shape == (16, 10) for b in batches(ds))
     np.testing.assert_array_equal(y, x[:, 0] + 10)
@@ -95,13 +95,13 @@ def test_validation_dataset_is_deterministic():
         np.testing.assert_array_equal(a[1], c[1])
     x, _ = all_pairs(ds)
     np.testing.assert_array_equal(x[:, 0], IDS[0 : len(IDS) - 13 : 5])  # in corpus order, no jitter
-    assert len(x) == data.window_starts(len(IDS), config)  # the last, partial batch is kept
+    assert len(x) == data.window_count(len(IDS), config)  # the last, partial batch is kept
 
 
 def test_training_shuffle_changes_between_epochs():
     config = TrainConfig(mode="window", seq_len=10, stride=1, batch_size=29)
     ids = np.arange(300, dtype=np.uint16)
-    assert data.window_starts(300, config) % 29 == 0  # no batch dropped, so each pass is complete
+    assert data.window_count(300, config) % 29 == 0  # no batch dropped, so each pass is complete
     ds = data.make_dataset(ids, config, training=True, seed=7)
     a, b = all_pairs(ds)[0][:, 0], all_pairs(ds)[0][:, 0]
     assert sorted(a) == sorted(b) == list(range(290))
@@ -122,7 +122,7 @@ def test_elements_are_int32_ids_not_one_hot(mode):
 
 def test_too_short_for_one_window():
     config = TrainConfig(seq_len=50, stride=50)
-    assert data.window_starts(40, config) == 0
+    assert data.window_count(40, config) == 0
     with pytest.raises(ValueError):
         data.make_dataset(IDS[:40], config, training=True)
 
@@ -130,6 +130,6 @@ def test_too_short_for_one_window():
 def test_steps_per_epoch():
     config = TrainConfig(mode="window", seq_len=10, stride=1, batch_size=32)
     n = 1000
-    assert data.steps_per_epoch(n, config) == data.window_starts(n, config) // 32
+    assert data.steps_per_epoch(n, config) == data.window_count(n, config) // 32
     assert data.steps_per_epoch(n, config.replace(steps_per_epoch=5)) == 5
     assert data.steps_per_epoch(30, config) == 1  # fewer windows than a batch: one short batch

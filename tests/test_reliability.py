@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import pid_gone, wait_for
 from run_factory import random_run as make_random_run
 
 from charlstm import store
@@ -32,8 +33,10 @@ from charlstm.cli import main as cli_main
 from charlstm.config import TrainConfig
 from charlstm.errors import CharlstmError, CorpusError
 from charlstm.generate import MAX_LENGTH
+from charlstm.jobs import JobQueue
+from charlstm.run import LEASE_SECONDS, Run, read_json
 from charlstm.text import MAX_VOCAB, Corpus, read_corpus
-from charlstm.training import TrainingJob
+from charlstm.training import TrainingJob, new_run
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--set", "units=16", "--set", "embedding_dim=8", "--set", "seq_len=20", "--set", "stride=20"]
@@ -41,23 +44,21 @@ TINY += ["--set", "batch_size=32", "--set", "sample_length=40"]
 
 
 # --- helpers ---------------------------------------------------------------------------------------
-def wait_for(predicate, timeout: float = 120.0, every: float = 0.05, proc: subprocess.Popen | None = None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"the process ended early: {proc.stderr.read() if proc.stderr else ''}")
-        time.sleep(every)
-    raise AssertionError("timed out waiting")
-
-
 def random_run(root: Path, text: str, config: TrainConfig, name: str = "model", seed: int = 0) -> Path:
     """A finished run with random weights of the right shapes, written as training writes one (no TF)."""
     run_dir = make_random_run(root, text, config, name=name, seed=seed)
-    store.write_status(run_dir, "completed", message="Finished.", epochs=1)
+    Run(run_dir).write_status("completed", message="Finished.", epochs=1)
     return run_dir
+
+
+def tmp_files(folder: Path) -> list[str]:
+    """Temporary files a write left behind (atomic writes use `.NAME.PID.tmp`)."""
+    return sorted(p.name for p in Path(folder).iterdir() if p.name.endswith(".tmp"))
+
+
+def tmp_name(name: str) -> str:
+    """The temporary file this process writes `name` through (charlstm.run.write_atomic)."""
+    return f".{name}.{os.getpid()}.tmp"
 
 
 def run_cli(capsys, *args) -> tuple[int, str, str]:
@@ -206,26 +207,44 @@ def test_sigkill_mid_training_leaves_an_interrupted_run_that_resumes(tmp_path, e
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CHARLSTM_HOME": str(tmp_path / "home")}
     command = [sys.executable, "-m", "charlstm", "train", str(corpus), *TINY, "--epochs", "100000", "--out", str(run)]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+
+    def trained_an_epoch() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"the trainer ended early: {proc.stderr.read() if proc.stderr else ''}")
+        return bool(Run(run).history())
+
     try:
-        wait_for(lambda: store.read_jsonl(run / "history.jsonl"), proc=proc)
+        wait_for(trained_an_epoch, timeout=180, what="the first epoch of `charlstm train`")
+        assert Run(run).status().state == "running"  # its lease is renewed while it lives
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
+        killed_at = time.monotonic()
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     assert proc.returncode == -signal.SIGKILL
 
+    # Nobody renews the lease any more: within LEASE_SECONDS the run reads as interrupted (no PID is looked at).
+    killed = Run(run)
+    wait_for(
+        lambda: killed.status().state == "interrupted",
+        timeout=LEASE_SECONDS + 20,
+        every=0.2,
+        what=lambda: f"the lease to run out (state {killed.status().state})",
+    )
+    assert time.monotonic() - killed_at <= LEASE_SECONDS + 20
+    assert "interrupted" in killed.status().message and "continue it" in killed.status().message
     # After a restart: listed as interrupted, readable, history intact up to the last finished epoch.
-    assert store.read_status(run)["state"] == "interrupted"
     [summary] = store.list_runs(root)
     assert summary.path == run and summary.state == "interrupted" and summary.readable
-    history = store.read_jsonl(run / "history.jsonl")
+    history = killed.history()
     done = len(history)
-    assert [h["epoch"] for h in history] == list(range(1, done + 1))
-    assert all(math.isfinite(h["val_loss"]) for h in history)
+    assert done >= 1 and [h.epoch for h in history] == list(range(1, done + 1))
+    assert all(h.val_loss is not None and math.isfinite(h.val_loss) for h in history)
     for tag in ("last", "best"):  # the last checkpoint (and the best) load and write
         assert len(store.load_generator(run, tag).generate("The ", [1.0], 20, seed=0)[0].text) == 20
+    assert not tmp_files(run)
 
     # ...and it continues from there.
     resumed = subprocess.run(
@@ -240,8 +259,8 @@ def test_sigkill_mid_training_leaves_an_interrupted_run_that_resumes(tmp_path, e
     assert f"after epoch {done}" in resumed.stderr
     result = json.loads(resumed.stdout.strip().splitlines()[-1])
     assert result["stopped"] == "completed" and result["epochs"] == done + 1
-    assert [h["epoch"] for h in store.read_jsonl(run / "history.jsonl")] == list(range(1, done + 2))
-    assert store.read_status(run)["state"] == "completed"
+    assert [h.epoch for h in killed.history()] == list(range(1, done + 2))
+    assert killed.status().state == "completed"
 
 
 def test_disk_full_mid_training_stops_cleanly_and_keeps_what_was_saved(tmp_path, english_text, tiny):
@@ -250,11 +269,20 @@ def test_disk_full_mid_training_stops_cleanly_and_keeps_what_was_saved(tmp_path,
     config = tiny.replace(epochs=1000, seconds=60.0)
     job = TrainingJob.create(Corpus(english_text[:20_000], "docs", "paste"), config, root=tmp_path)
     run = job.run_dir
+    trap = run / tmp_name("last.weights.npz")  # the job trains in this process: its temporary files carry our pid
+
+    def fill_the_disk() -> bool:
+        """The disk fills up: the next checkpoint is written into /dev/full (ENOSPC from the kernel)."""
+        try:
+            os.symlink("/dev/full", trap)
+        except FileExistsError:  # a checkpoint is being written right now: try again after it
+            return False
+        return True
+
     job.start()
     try:
-        wait_for(lambda: job.snapshot().history)
-        # The disk fills up: the next checkpoint is written into /dev/full (ENOSPC from the kernel).
-        os.symlink("/dev/full", run / "last.weights.npz.tmp")
+        wait_for(lambda: job.snapshot().history, timeout=120, what="the first epoch")
+        wait_for(fill_the_disk, timeout=30, what="a moment between two checkpoint writes")
         assert job.wait(timeout=60)
     finally:
         job.stop()
@@ -265,18 +293,22 @@ def test_disk_full_mid_training_stops_cleanly_and_keeps_what_was_saved(tmp_path,
     assert "No space left on device" in snap.message
     assert f"everything saved up to epoch {kept} is kept" in snap.message
     assert "Free disk space" in snap.message and "continue training" in snap.message
-    assert store.read_status(run)["state"] == "error"
-    assert [h["epoch"] for h in store.read_jsonl(run / "history.jsonl")] == list(range(1, kept + 1))
+    folder = Run(run)
+    assert folder.status().state == "error"
+    assert not tmp_files(run), "the failed write left its temporary file behind"
+    assert [h.epoch for h in folder.history()] == list(range(1, kept + 1))
     for tag in ("best", "last"):  # earlier checkpoints intact (saves are temp file + rename)
+        assert folder.has_checkpoint(tag)
         store.load_generator(run, tag)
+    assert folder.checkpoint_epoch("last") == kept
     [summary] = store.list_runs(tmp_path)
     assert summary.readable and summary.epochs == kept
 
     # Space is freed: the run continues from its last checkpoint.
-    (run / "last.weights.npz.tmp").unlink()
     again = TrainingJob.resume(run, epochs=1).run()
     assert again.stop_reason == "completed", again.message
     assert len(again.history) == kept + 1
+    assert [h.epoch for h in folder.history()] == list(range(1, kept + 2))
 
 
 def blocked_home(tmp_path) -> Path:
@@ -321,13 +353,14 @@ def test_a_read_only_models_folder_keeps_every_model(tmp_path, tiny, english_tex
         with pytest.raises(CharlstmError, match="Could not write to the models folder"):
             TrainingJob.create(Corpus(english_text[:5000], "docs", "paste"), tiny, root=root)
         with pytest.raises(CharlstmError, match="old name is kept"):
-            store.rename_run(run, "new name")
+            Run(run).rename("new name")
         with pytest.raises(CharlstmError, match="Could not delete"):
             store.delete_run(run, root=root)
-        with pytest.raises(CharlstmError, match="Could not write"):
-            TrainingJob.resume(run, epochs=1)
+        snap = TrainingJob.resume(run, epochs=1).run()  # the job's first write fails: it says so and ends
+        assert snap.stop_reason == "error" and "Could not save to kept" in snap.message, snap.message
         [summary] = store.list_runs(root)
-        assert summary.readable and summary.name == "kept"
+        assert summary.readable and summary.name == "kept" and summary.state == "completed"
+        assert not tmp_files(run)
         store.load_generator(run).generate("a", [1.0], 10)
     finally:
         os.chmod(root, 0o755)
@@ -338,17 +371,24 @@ def test_a_save_that_fails_changes_nothing_and_says_so(tmp_path, tiny, english_t
     """Root-proof unwritable files: a folder stands where the next file must be written."""
     root = tmp_path / "runs"
     run = random_run(root, english_text[:5000], tiny, "kept")
-    (run / "meta.json.tmp").mkdir()
+    folder = Run(run)
+    saved = {p.name: p.read_bytes() for p in folder.files()}
+    (run / tmp_name("meta.json")).mkdir()
     with pytest.raises(CharlstmError, match="old name is kept"):
-        store.rename_run(run, "new name")
-    assert store.summarize(run).name == "kept"
-    (run / "status.json.tmp").mkdir()
-    with pytest.raises(CharlstmError, match="Could not write to"):
-        TrainingJob.resume(run, epochs=1)
+        folder.rename("new name")
+    assert store.summarize(folder).name == "kept"
+    (run / tmp_name("status.json")).mkdir()
+    snap = TrainingJob.resume(run, epochs=1).run()  # its first status cannot be written: nothing trains
+    assert snap.stop_reason == "error" and not snap.history
+    assert "Could not save to kept" in snap.message and "continue training" in snap.message, snap.message
     code, _, err = run_cli(capsys, "resume", run, "--epochs", "1")
-    assert_one_line_error(code, err, "could not write to")
-    assert store.read_status(run)["state"] == "completed"  # untouched
-    assert store.summarize(run).readable
+    assert code == 1 and "Traceback" not in err, err
+    assert "Could not save to kept" in err and "Is a directory" in err, err
+    assert folder.status().state == "completed"  # untouched
+    assert store.summarize(folder).readable
+    for name, data in saved.items():  # nothing saved before was changed or lost
+        assert (run / name).read_bytes() == data, name
+    assert tmp_files(run) == sorted([tmp_name("meta.json"), tmp_name("status.json")])  # only the two in the way
 
 
 def test_any_other_file_system_failure_is_still_one_line(tmp_path, tiny, english_text, capsys):
@@ -373,7 +413,7 @@ def test_names_users_type_stay_inside_the_models_folder(tmp_path, tiny, english_
     imported = import_bundle(bundle, root=root, name=name)
     for run in (job.run_dir, imported):
         assert run.parent == root and store.inside(root, run)
-    store.rename_run(imported, name if name.strip() else "x")
+    Run(imported).rename(name if name.strip() else "x")
     assert imported.is_dir() and imported.parent == root  # a new name changes meta.json only
     data = tmp_path / "data"
     created = set(tmp_path.rglob("*")) - before
@@ -465,22 +505,29 @@ class Load:
 
 
 def run_load(tmp_path: Path, english_text: str, measure_solo: bool) -> Load:
-    """Bounded and self-stopping: one process, loopback only, LOAD_SECONDS of load, then everything stops."""
+    """Bounded and self-stopping: the studio's side in this process, the trainer in a Dask worker process,
+    loopback only, LOAD_SECONDS of load, then everything stops and the worker exits."""
     if not Path("/proc/self/status").exists():
         pytest.skip("reads memory use from /proc (Linux)")
+    root = tmp_path / "runs"
     train_config = TrainConfig(units=128, embedding_dim=32, seq_len=100, stride=100, batch_size=64)
     train_config = train_config.replace(epochs=1000, seconds=120.0, sample_length=200)
-    job = TrainingJob.create(Corpus(english_text, "docs", "paste"), train_config, root=tmp_path, name="trainer")
-    playground = random_run(tmp_path, english_text, TrainConfig(), "playground")  # quick preset size: 256 units
-    job.start()
+    trainer, _ = new_run(Corpus(english_text, "docs", "paste"), train_config, root=root, name="trainer", owner="t")
+    playground = random_run(root, english_text, TrainConfig(), "playground")  # quick preset size: 256 units
+    queue = JobQueue(root=root, workers=1)
+    pids = queue.worker_pids()  # starts the cluster: one worker process, not this one
+    assert pids and os.getpid() not in pids
     try:
-        wait_for(lambda: len(job.snapshot().batch_losses) >= 5)  # past TensorFlow's warm-up
+        queue.submit(trainer, "t")
+        wait_for(lambda: len(trainer.batch_losses()) >= 5, timeout=180, what="the worker's first batches")
+        assert trainer.status().state == "running"
+        assert read_json(trainer.file("lease.json"))["pid"] in pids  # it trains in the worker, not here
         solo_rate = None
         if measure_solo:
-            solo_start = len(job.snapshot().batch_losses)
+            solo_start = len(trainer.batch_losses())
             time.sleep(SOLO_SECONDS)  # the trainer's pace with nobody generating
-            solo_rate = (len(job.snapshot().batch_losses) - solo_start) / SOLO_SECONDS
-        batches_before, rss_before = len(job.snapshot().batch_losses), rss_mb()
+            solo_rate = (len(trainer.batch_losses()) - solo_start) / SOLO_SECONDS
+        batches_before, rss_before = len(trainer.batch_losses()), rss_mb()
         latencies: list[list[float]] = [[] for _ in range(SESSIONS)]
         errors: list[BaseException] = []
         stop_at = time.monotonic() + LOAD_SECONDS
@@ -504,16 +551,20 @@ def run_load(tmp_path: Path, english_text: str, measure_solo: bool) -> Load:
         while any(t.is_alive() for t in threads):
             rss_peak = max(rss_peak, rss_mb())
             time.sleep(0.2)
-        trained = len(job.snapshot().batch_losses) - batches_before
-        still_training = job.snapshot().state == "running"
+        time.sleep(0.6)  # the worker writes its batch losses to the run folder every half second
+        trained = len(trainer.batch_losses()) - batches_before
+        still_training = trainer.status().state == "running"
     finally:
-        job.stop()
-        job.wait(timeout=60)
+        queue.stop(trainer)
+        wait_for(lambda: not trainer.status().active, timeout=120, every=0.2, what="the trainer to stop")
+        queue.close()
+        wait_for(lambda: all(pid_gone(p) for p in pids), timeout=30, what=f"the Dask workers {pids} to exit")
+    assert trainer.status().state == "user", trainer.status().message
     return Load(latencies, errors, solo_rate, trained, still_training, rss_before, rss_peak)
 
 
 def test_three_sessions_generate_while_one_trains(tmp_path, english_text):
-    """Behaviour only (no clock thresholds): everyone gets answers, the trainer keeps going, memory stays flat."""
+    """Behaviour only (no clock thresholds): everyone gets answers, the worker keeps training, memory stays flat."""
     load = run_load(tmp_path, english_text, measure_solo=False)
     print("\n" + load.report())
     assert not load.errors, load.errors

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from charlstm.config import TrainConfig
 from charlstm.corpora import NIETZSCHE_SHA256, NIETZSCHE_URL, keras_cache_path
-from charlstm.data import window_starts
+from charlstm.data import window_count
 from charlstm.errors import CorpusError
 from charlstm.text import Corpus, decode_bytes, join_texts, size_text
 
@@ -35,7 +35,7 @@ def training_sequences(n_chars: int, config: TrainConfig) -> int:
     if config.max_chars:
         n_chars = min(n_chars, config.max_chars)
     n_train = n_chars - round(n_chars * config.val_fraction)
-    return window_starts(n_train, config)
+    return window_count(n_train, config)
 
 
 def read_cached_nietzsche() -> str | None:

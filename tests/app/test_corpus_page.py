@@ -7,7 +7,7 @@ import codecs
 from studio_helpers import TEXT, new_app, texts
 
 from charlstm.config import PRESETS
-from charlstm.data import split_ids, window_starts
+from charlstm.data import split_ids, window_count
 from ui.corpus_tools import training_sequences
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
@@ -121,7 +121,7 @@ def test_sequence_count_matches_the_training_pipeline():
     for preset in PRESETS.values():
         config = preset.config
         split = split_ids(range(text_len), config.val_fraction)
-        assert training_sequences(text_len, config) == window_starts(len(split.train), config)
+        assert training_sequences(text_len, config) == window_count(len(split.train), config)
 
 
 def test_sessions_do_not_see_each_others_texts():

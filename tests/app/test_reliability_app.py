@@ -5,20 +5,24 @@ from __future__ import annotations
 
 import codecs
 import re
+import signal
 import subprocess
 import sys
+import time
 import tomllib
 import unicodedata
 
 import pytest
+from helpers import wait_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from studio_helpers import ROOT, TEXT, TINY_SETTINGS, make_run, new_app, poll, texts
 
 from charlstm import store
 from charlstm.jobs import DEFAULT_MAX_SECONDS
+from charlstm.run import LEASE_SECONDS, Run, read_json
 from charlstm.text import MAX_VOCAB
-from ui.state import registry
+from ui.state import jobs
 from ui.widgets import WORD_JOINER, md
 
 TRAIN, MODELS = "app_pages/train.py", "app_pages/models.py"
@@ -38,6 +42,21 @@ def open_train_with(text: str, **settings):
         at.number_input(key=key).set_value(value)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def app_as(owner: str, page: str, query: dict | None = None):
+    """A fresh session of the browser `owner` (its key already known, as from its cookie), on `page`."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state["_owner"] = owner
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["_owner"] == owner
     return at
 
 
@@ -75,7 +94,7 @@ def test_every_run_from_the_studio_has_a_finite_budget():
     assert at.number_input(key="train_minutes").max == 240.0
     at.radio(key="train_budget").set_value("epochs").run()
     assert at.number_input(key="train_epochs").max == 1000
-    assert registry().max_seconds == DEFAULT_MAX_SECONDS == 4 * 3600
+    assert jobs().max_seconds == DEFAULT_MAX_SECONDS == 4 * 3600  # each request carries it to the worker
 
 
 def test_the_model_uploader_promises_no_more_than_the_server_accepts():
@@ -113,49 +132,125 @@ def test_an_unwritable_models_folder_is_a_message(tmp_path, monkeypatch):
     assert any("No models yet" in t for t in texts(at, "info"))
 
 
+# A trainer that renews the run's lease the way TrainingJob's heartbeat does, until it is killed.
+FAKE_TRAINER = """
+import sys, time
+from charlstm.run import Run
+run = Run(sys.argv[1])
+run.write_status("running", "Training.", epochs=1, best_val_loss=2.2)
+while True:
+    run.renew_lease()
+    print("alive", flush=True)
+    time.sleep(0.2)
+"""
+
+
+def start_fake_trainer(run) -> subprocess.Popen:
+    trainer = subprocess.Popen(
+        [sys.executable, "-c", FAKE_TRAINER, str(run)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    assert trainer.stdout.readline().strip() == "alive"
+    return trainer
+
+
+def kill_and_let_the_lease_run_out(trainer: subprocess.Popen, run) -> None:
+    """SIGKILL the trainer; nobody renews its lease, so within LEASE_SECONDS the run reads interrupted."""
+    try:
+        trainer.send_signal(signal.SIGKILL)
+        trainer.wait(timeout=30)
+    finally:
+        if trainer.poll() is None:
+            trainer.kill()
+            trainer.wait()
+    killed_at = time.monotonic()
+    assert read_json(run / "lease.json")["pid"] == trainer.pid  # the lease was the killed process's
+    wait_for(lambda: Run(run).status().state == "interrupted", timeout=LEASE_SECONDS + 20, every=0.2)
+    assert time.monotonic() - killed_at <= LEASE_SECONDS + 20
+
+
 def test_a_run_killed_with_its_server_is_listed_as_interrupted_with_what_it_kept(runs_root):
     run = make_run(runs_root, name="killed")
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    status = store.read_json(run / "status.json")
-    store.write_json(run / "status.json", {**status, "state": "running", "pid": int(dead.stdout)})
+    trainer = start_fake_trainer(run)
+    try:
+        assert Run(run).status().state == "running"  # a renewed lease: training, whoever holds it
+        at = new_app(TRAIN, query={"run": run.name})
+        assert any(getattr(b, "key", None) == "train_stop" for b in at.button)
+    finally:
+        kill_and_let_the_lease_run_out(trainer, run)
 
+    # The server restarts (a fresh session of this process has seen no summary of the run yet).
     at = new_app(MODELS)
     row = at.dataframe[0].value.iloc[0]
     assert row["name"] == "killed" and row["state"] == "interrupted" and row["epochs"] == 1
+    assert at.button(key="models_continue")  # it can be continued from here
     at = new_app(TRAIN, query={"run": run.name})
+    assert not any(getattr(b, "key", None) == "train_stop" for b in at.button)
     warning = " ".join(texts(at, "warning"))
-    assert "interrupted" in warning and "after 1 epochs" in warning and "continue it from the Models page" in warning
+    assert "interrupted" in warning and "Everything up to the last finished epoch is kept" in warning
+    assert "continue it from the Models page" in warning
     assert at.get("vega_lite_chart")  # the kept history is drawn
 
 
-def test_three_sessions_one_trainer_a_queue_and_nothing_shared(monkeypatch, runs_root):
-    monkeypatch.setattr(registry(), "max_running", 1)
-    sessions = [open_train_with(TEXT * (120 + i), train_units=16 + 4 * i) for i in range(3)]
+def test_a_trainer_killed_while_the_studio_stays_up_reads_interrupted_in_the_library(runs_root):
+    run = make_run(runs_root, name="killed")
+    trainer = start_fake_trainer(run)
+    try:
+        at = new_app(MODELS)
+        assert at.dataframe[0].value.iloc[0]["state"] == "training"
+        assert not any(getattr(b, "key", None) == "models_continue" for b in at.button)
+    finally:
+        kill_and_let_the_lease_run_out(trainer, run)
+    at = new_app(MODELS)  # the same server: its cache has seen the run training
+    assert at.dataframe[0].value.iloc[0]["state"] == "interrupted"
+    assert at.button(key="models_continue")
+
+
+def test_three_sessions_one_trainer_a_queue_and_nothing_shared(runs_root):
+    assert jobs().workers == 1  # tests/app/conftest.py: one training slot, so two of three wait
+    sessions = []
+    for i in range(3):
+        # 30 minutes: no training ends by itself while the test looks (a slow machine takes minutes here)
+        at = open_train_with(TEXT * (120 + i), train_units=16 + 4 * i, train_minutes=30.0)
+        at.text_input(key="train_name").input(f"session {i}").run()
+        sessions.append(at)
     for at in sessions:
         at.button(key="train_start").click().run()
         assert not at.exception and not at.error, texts(at, "error")
     first, second, third = sessions
     ids = [at.session_state["run_id"] for at in sessions]
     owners = [at.session_state["_owner"] for at in sessions]
+    runs = [Run(runs_root / i) for i in ids]
     assert len(set(ids)) == 3 and len(set(owners)) == 3
-    assert registry().running_count == 1 and registry().queued_count == 2  # the cap holds
-    assert "number 1 in the queue" in " ".join(texts(second, "info"))
-    assert "number 2 in the queue" in " ".join(texts(third, "info"))
+    assert [r.owner for r in runs] == owners
+    wait_for(lambda: runs[0].status().state == "running", timeout=180, what="the first training to start")
+
+    def states() -> list[str]:
+        return [r.status().state for r in runs]
+
+    assert states() == ["running", "queued", "queued"]  # the cap holds: one worker, one training
+    assert [r.request().max_seconds for r in runs[1:]] == [DEFAULT_MAX_SECONDS] * 2  # the server's cap travels along
+    poll(second, lambda a: "number 1 in the queue" in " ".join(texts(a, "info")))
+    poll(third, lambda a: "number 2 in the queue" in " ".join(texts(a, "info")))
     for i, at in enumerate(sessions):  # each sees its own job, with its own settings, and no other
         assert f"{16 + 4 * i} units" in " ".join(texts(at, "caption"))
-        mine = [v.run_id for v in registry().for_owner(owners[i])]
-        assert mine == [ids[i]]
-        assert registry().active_for_others(owners[i]) == set(ids) - {ids[i]}
+        assert [r.id for r, _ in jobs().owner_active(owners[i])] == [ids[i]]
+        library = app_as(owners[i], MODELS)
+        assert list(library.dataframe[0].value["name"]) == [f"session {i}"]
+        sidebar = " ".join(texts(library.sidebar, "caption"))
+        assert f"session {i}" in sidebar
+        assert not any(f"session {j}" in sidebar for j in range(3) if j != i)
     # Another session cannot reach the first session's job, even with its run id in the address.
-    stranger = new_app(TRAIN, query={"run": ids[0], "s": owners[2]})
+    stranger = app_as(owners[2], TRAIN, query={"run": ids[0]})
     assert not any(getattr(b, "key", None) == "train_stop" for b in stranger.button)
     assert any("no longer exists" in t for t in texts(stranger, "info"))  # not even its history
+    assert "session 0" not in " ".join(texts(stranger, "markdown") + texts(stranger, "caption"))
 
     # The first user stops: the second starts by itself, the third moves up.
     first.button(key="train_stop").click().run()
-    poll(second, lambda a: registry().get(ids[1], owners[1]).state == "running")
+    poll(first, lambda a: runs[0].status().state == "user")
+    poll(second, lambda a: runs[1].status().state == "running")
     poll(third, lambda a: "number 1 in the queue" in " ".join(texts(a, "info")))
-    assert registry().running_count == 1
+    assert states() == ["user", "running", "queued"]
 
 
 def test_divergence_is_caught_and_the_user_is_told(runs_root):
@@ -217,7 +312,7 @@ def test_a_bundle_with_hostile_names_shows_them_as_text(runs_root, tmp_path):
     from charlstm.bundle import export_bundle, import_bundle
 
     source = make_run(tmp_path / "src", name="plain")
-    store.write_status(source, "completed")
+    Run(source).write_status("completed")
     with zipfile.ZipFile(export_bundle(source, tmp_path / "b.zip")) as zf:
         entries = {name: zf.read(name) for name in zf.namelist()}
     entries["meta.json"] = json.dumps({"name": HOSTILE_TEXTS[2][:60] + " [x](http://e.x)", "corpus": HOSTILE_TEXTS[1]})
