@@ -107,7 +107,7 @@ def choose_model() -> tuple[str, Generator] | None:
         return f"{r.name} ({r.corpus}, {epochs}{quality}{training})"
 
     model_id = st.selectbox("Model", [*by_id, *starters], key="gen_model", format_func=describe)
-    state.set_model(model_id)
+    state.set_playground_model(model_id)
     try:
         gen = state.generator(state.model_folder(model_id))
     except CharlstmError as exc:

@@ -110,7 +110,7 @@ def continue_training(run: Run, epochs: int, seconds: float) -> None:
         if not run.has_text:
             save_text_for(run, state.corpus())
         state.jobs().submit(run, state.owner(), action="continue", epochs=epochs, seconds=seconds)
-        state.set_run(run.id)
+        state.set_shown_run(run.id)
         st.switch_page("app_pages/train.py")
     except CharlstmError as exc:
         st.error(widgets.md(exc))
@@ -149,7 +149,7 @@ def pick_model(runs: list[RunSummary]) -> RunSummary:
     """The model the actions below apply to: the one picked last, else the playground's, else the newest."""
     by_id = {r.path.name: r for r in runs}
     if st.session_state.get("models_pick") not in by_id:
-        preferred = [state.model_run(), st.session_state.get("run_id")]
+        preferred = [state.playground_model(), st.session_state.get("run_id")]
         st.session_state["models_pick"] = next((p for p in preferred if p in by_id), runs[0].path.name)
     run_id = st.selectbox(
         "Model", list(by_id), key="models_pick", format_func=lambda i: f"{by_id[i].name} ({STATES.get(by_id[i].state)})"
@@ -161,7 +161,7 @@ def use_and_share(run: RunSummary) -> None:
     if not (run.readable and run.run.has_model):
         return
     if st.button("Write with this model →", key="models_use", type="primary"):
-        state.set_model(run.path.name)
+        state.set_playground_model(run.path.name)
         st.switch_page("app_pages/generate.py")
     st.download_button(
         "Download as a file (.zip)",
@@ -228,10 +228,10 @@ def delete(run: RunSummary) -> None:
         return
     st.session_state.pop("_delete_pending", None)
     st.session_state.pop("_import_result", None)  # no "Added ..." for a model that is gone
-    if state.model_run() == run_id:
-        state.set_model(None)
+    if state.playground_model() == run_id:
+        state.set_playground_model(None)
     if st.session_state.get("run_id") == run_id:
-        state.set_run(None)
+        state.set_shown_run(None)
     st.toast(f"Deleted {widgets.md(run.name)}.")
     st.rerun()
 
@@ -272,7 +272,7 @@ def ready_made() -> None:
                 st.markdown(widgets.md(starter.card_text) if starter.card_text else "No card.")
             use, copy = st.columns(2)
             if use.button("Write with it →", key=f"models_starter_use_{starter.name}", type="primary"):
-                state.set_model(starter.ref)
+                state.set_playground_model(starter.ref)
                 st.switch_page("app_pages/generate.py")
             if copy.button("Copy to continue training", key=f"models_starter_copy_{starter.name}"):
                 copy_starter(starter.ref)

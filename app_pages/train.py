@@ -359,16 +359,16 @@ def run_header(run: Run, status: Status) -> None:
             if state.jobs().stop(run) == "left":
                 st.toast("You left the queue; nothing was trained.")
                 if not run.path.exists():
-                    state.set_run(None)
+                    state.set_shown_run(None)
             st.rerun()
         return
-    if run.has_model and state.model_run() is None:
-        state.set_model(run.id)  # the playground and the sidebar pick up the new model
+    if run.has_model and state.playground_model() is None:
+        state.set_playground_model(run.id)  # the playground and the sidebar pick up the new model
     if run.has_model and play.button("Play with this model →", key="train_play", type="primary", width="stretch"):
-        state.set_model(run.id)
+        state.set_playground_model(run.id)
         st.switch_page("app_pages/generate.py")
     if new.button("Set up a new run", key="train_new", width="stretch"):
-        state.set_run(None)
+        state.set_shown_run(None)
         st.rerun()
 
 
@@ -442,7 +442,7 @@ def new_run_form(shown_run: bool) -> None:
             f"(you can have one training and {OWNER_MAX_WAITING} waiting)."
         )
         if st.button("Show it", key="train_show_other"):
-            state.set_run(mine[0][0].id)
+            state.set_shown_run(mine[0][0].id)
             st.rerun()
     if st.button(
         "Start training",
@@ -490,7 +490,7 @@ def start_training(config: TrainConfig) -> None:
         except CharlstmError:
             run.remove()
             raise
-        state.set_run(run.id)
+        state.set_shown_run(run.id)
         st.rerun()
     except CharlstmError as exc:
         st.error(widgets.md(exc))

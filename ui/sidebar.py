@@ -9,6 +9,7 @@ from charlstm.run import Run, Status
 
 from . import state, widgets
 
+NO_MODEL = "None yet: train one, or pick one under Models."
 STATE_ICONS = {
     "queued": ":material/hourglass_top:",
     "running": ":material/directions_run:",
@@ -28,10 +29,11 @@ def training_line(run: Run, status: Status) -> str:
 
 def model_name() -> str:
     """The playground's model, one of yours or a ready-made one."""
+    model = state.playground_model()
     try:
-        return Run(state.model_folder(state.model_run() or "")).name
+        return Run(state.model_folder(model)).name if model else NO_MODEL
     except CharlstmError:
-        return "None yet: train one, or pick one under Models."
+        return NO_MODEL
 
 
 def show() -> None:
@@ -41,7 +43,7 @@ def show() -> None:
         st.markdown("**Text**")
         st.caption(f"{widgets.md(widgets.corpus_title(corpus.name))} · {len(corpus.text):,} characters")
         st.markdown("**Model**")
-        st.caption(widgets.md(model_name()) if state.model_run() else "None yet: train one, or pick one under Models.")
+        st.caption(widgets.md(model_name()))
         active = bool(state.my_active_runs())
 
         @st.fragment(run_every=2.0 if active else None)

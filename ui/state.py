@@ -189,7 +189,7 @@ def builtin_title(name: str) -> str:
     return BUILTINS[name].title if name in BUILTINS else name
 
 
-def set_run(run_id: str | None) -> None:
+def set_shown_run(run_id: str | None) -> None:
     """The run the Train page shows (also kept in the URL, so a reload finds it again)."""
     st.session_state["run_id"] = run_id
     if run_id:
@@ -243,12 +243,13 @@ def my_active_runs() -> list[tuple[Run, Status]]:
     return jobs().owner_active(owner())
 
 
-def model_run() -> str | None:
+def playground_model() -> str | None:
     """The model the playground uses: the one picked last, else none."""
     return st.session_state.get("model_run")
 
 
-def set_model(run_id: str | None) -> None:
+def set_playground_model(run_id: str | None) -> None:
+    """The model the Generate and Inside pages use: a run id, or a ready-made `starter:<name>`."""
     st.session_state["model_run"] = run_id
 
 
@@ -283,11 +284,11 @@ def playground_default(own_ids: list[str], starter_ids: list[str]) -> str | None
 
     A model you trained wins over a ready-made one chosen before it: after training, you play with yours.
     """
-    for wanted in (model_run(), st.session_state.get("run_id")):
+    for wanted in (playground_model(), st.session_state.get("run_id")):
         if wanted in own_ids:
             return wanted
-    if model_run() in starter_ids:
-        return model_run()
+    if playground_model() in starter_ids:
+        return playground_model()
     return (own_ids or starter_ids or [None])[0]
 
 
