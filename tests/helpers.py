@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 
@@ -40,3 +46,43 @@ def pid_gone(pid: int) -> bool:
             return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def dask_cluster(workers: int) -> Iterator[str]:
+    """`dask scheduler` and `workers` x `dask worker --resources train=1` on loopback, as the README shows.
+
+    Yields the scheduler's address; every process is stopped on the way out.
+    """
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    dask = str(Path(sys.executable).parent / "dask")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    quiet: dict[str, Any] = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port)], **quiet)]
+    worker_args = ["--nworkers", "1", "--nthreads", "1", "--resources", "train=1"]
+    try:
+        procs += [subprocess.Popen([dask, "worker", address, *worker_args], **quiet) for _ in range(workers)]
+        yield address
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def trainer_pid(run: Any) -> int:
+    """The process that trains a run, from its lease (waiting for the first one)."""
+    import json
+
+    lease = wait_for(lambda: run.file("lease.json").is_file() and run.file("lease.json"), 90, what="a lease")
+    return int(json.loads(lease.read_text())["pid"])

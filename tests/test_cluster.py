@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from helpers import wait_for
+from helpers import dask_cluster, trainer_pid, wait_for
 
 from charlstm.jobs import JobQueue
 from charlstm.run import LEASE_SECONDS, Run
@@ -24,15 +21,6 @@ from charlstm.text import Corpus
 from charlstm.training import new_run
 
 FAULT_NOTICED_SECONDS = 15.0
-WORKER_ARGS = ("--nworkers", "1", "--nthreads", "1", "--resources", "train=1", "--no-dashboard")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -54,20 +42,6 @@ def queue_run(queue: JobQueue, text: str, config, owner: str, name: str) -> Run:
     run, _ = new_run(Corpus(text, name, "paste"), config, root=queue.root, name=name, owner=owner)
     queue.submit(run, owner)
     return run
-
-
-def trainer_pid(run: Run) -> int:
-    import json
-
-    return int(json.loads(run.file("lease.json").read_text())["pid"])
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_a_killed_worker_reads_interrupted_keeps_its_checkpoint_and_continues(embedded, english_text, cluster_config):
@@ -146,28 +120,7 @@ def _request(owner: str, i: int):
 
 def test_an_external_cluster_trains_two_jobs_at_once(tmp_path, english_text, cluster_config):
     """`dask scheduler` and two `dask worker --resources train=1` processes on loopback, as the README shows."""
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    procs = [
-        subprocess.Popen(
-            [bin_dir / "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    ]
-    try:
-        for _ in range(2):
-            procs.append(
-                subprocess.Popen(
-                    [bin_dir / "dask", "worker", address, *WORKER_ARGS],
-                    env=env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            )
+    with dask_cluster(workers=2) as address:
         queue = JobQueue(root=tmp_path, scheduler=address)
         wait_for(lambda: _workers(queue) == 2, 60, what="two workers")
         config = cluster_config.replace(seconds=40.0)
@@ -178,14 +131,6 @@ def test_an_external_cluster_trains_two_jobs_at_once(tmp_path, english_text, clu
         assert [r.status().state for r in runs] == ["time", "time"]
         assert all(r.has_model for r in runs)
         queue.close()
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 def _workers(queue: JobQueue) -> int:

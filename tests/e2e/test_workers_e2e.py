@@ -8,19 +8,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from e2e_helpers import (
-    ROOT,
-    free_port,
     key,
     nav,
     open_app,
@@ -31,7 +26,7 @@ from e2e_helpers import (
     use_pasted_text,
     wait_idle,
 )
-from helpers import wait_for
+from helpers import dask_cluster, pid_gone, trainer_pid, wait_for
 
 from charlstm.run import Run
 
@@ -46,19 +41,6 @@ def maps_tensorflow(pid: int) -> bool:
 def the_run(home: Path) -> Run:
     runs = wait_for(lambda: [p for p in (home / "runs").glob("*") if p.is_dir()], 30, what="a run folder")
     return Run(max(runs, key=lambda p: p.stat().st_mtime))
-
-
-def trainer_pid(run: Run) -> int:
-    lease = wait_for(lambda: run.file("lease.json").is_file() and run.file("lease.json"), 90, what="a lease")
-    return int(json.loads(lease.read_text())["pid"])
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def open_studio(browser, url: str):
@@ -113,22 +95,8 @@ def test_no_tensorflow_in_the_server_and_a_killed_worker(browser, tmp_path, engl
 @pytest.fixture
 def external_cluster(tmp_path):
     """`dask scheduler` + one `dask worker --resources train=1` on loopback, as the README shows."""
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    dask = str(Path(sys.executable).parent / "dask")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    quiet = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port)], **quiet)]
-    worker_args = ["--nworkers", "1", "--nthreads", "1", "--resources", "train=1"]
-    procs.append(subprocess.Popen([dask, "worker", address, *worker_args], **quiet))
-    yield address
-    for proc in reversed(procs):
-        proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with dask_cluster(workers=1) as address:
+        yield address
 
 
 def test_a_restarted_server_reattaches_to_a_job_on_an_external_cluster(
@@ -182,7 +150,7 @@ def test_the_embedded_cluster_ends_with_a_killed_server(browser, tmp_path, engli
         server.kill()
         server.wait()
     wait_for(lambda: run.status().state == "interrupted", 30, what="the orphaned training to end")
-    wait_for(lambda: not pid_alive(worker), 30, what="the orphaned worker to exit")
+    wait_for(lambda: pid_gone(worker), 30, what="the orphaned worker to exit")
 
     with streamlit_process(home, log_name="second.log") as (url, _server):
         page = context.new_page()
