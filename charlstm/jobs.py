@@ -183,6 +183,7 @@ class JobQueue:
                 pure=False,
             )
             fire_and_forget(future)  # an external cluster keeps training after this studio restarts
+            self._last = {who: f for who, f in self._last.items() if not f.done()}  # forget finished ones
             self._last[owner] = future
 
     def check_limits(self, owner: str) -> None:
