@@ -43,7 +43,6 @@ __all__ = ["LR_CUT", "EpochRecord", "EpochSamples", "Snapshot", "TrainingJob", "
 
 BATCH_LOSS_KEEP = 20_000  # per-batch losses kept in memory for `snapshot()`
 FLUSH_SECONDS = 0.5  # how often the live progress and batch losses reach the run folder
-STOP_CHECK_SECONDS = 0.25  # how often the stop file is looked for
 
 FINAL_MESSAGES = {
     "completed": "Finished all {n} epoch{s}.",
@@ -118,11 +117,12 @@ class TrainingJob(TrainerHook):
         self._batch_losses: list[float] = []
         self._unflushed: list[float] = []
         self._notices: list[str] = []
-        self._state, self._stop_reason, self._message = "preparing", None, "Preparing the data…"
+        self._state, self._message = "preparing", "Preparing the data…"
+        self._stop_reason: str | None = None
         self._epoch, self._step, self._steps_per_epoch = self._initial_epoch + 1, 0, 1
         self._t0 = time.monotonic()
         self._train_seconds, self._chars_done = 0.0, 0
-        self._batch_t = self._last_flush = self._last_stop_check = time.monotonic()
+        self._batch_t = self._last_flush = time.monotonic()
         self._plan: FitPlan | None = None
         self._epoch_end_seconds: float | None = None  # how long the last epoch's end took
         self._checking_since: float | None = None
@@ -210,9 +210,14 @@ class TrainingJob(TrainerHook):
     @classmethod
     def from_request(cls, run: Run, request: Request, watch_parent: bool = True) -> TrainingJob:
         """The job a worker runs for a request the studio (or `charlstm train --scheduler`) queued."""
-        more = {"epochs": request.epochs, "seconds": request.seconds} if request.action == "continue" else {}
+        more = request.action == "continue"  # a new run trains with its own settings' budget
         return cls.for_run(
-            run, strategy=request.strategy, max_seconds=request.max_seconds, watch_parent=watch_parent, **more
+            run,
+            epochs=request.epochs if more else None,
+            seconds=request.seconds if more else None,
+            strategy=request.strategy,
+            max_seconds=request.max_seconds,
+            watch_parent=watch_parent,
         )
 
     # --- control, from any thread ----------------------------------------------------------------------
@@ -409,10 +414,8 @@ class TrainingJob(TrainerHook):
             self._train_seconds += now - self._batch_t
             self._chars_done += self._plan.chars_per_step if self._plan else 0
             self._batch_t = now
-        if now - self._last_stop_check >= STOP_CHECK_SECONDS:
-            self._last_stop_check = now
-            if self.run_folder.stop_requested():
-                self.stop()
+        if self.run_folder.stop_requested():  # every batch (one stat): Stop ends the job within one batch
+            self.stop()
         budget = self._budget()
         if budget and now - self._t0 >= budget and self._stop_reason is None:
             self._stop_reason = "time"
