@@ -100,6 +100,24 @@ def test_stop_ends_within_a_batch(tmp_path, corpus, tiny_config):
     assert job.run_folder.has_checkpoint("last")
 
 
+def test_a_stop_asked_through_the_run_folder_ends_within_a_batch(tmp_path, corpus, tiny_config):
+    """The studio and the CLI on a cluster stop a worker's job this way: a file in the run folder."""
+    job = TrainingJob.create(corpus, tiny_config.replace(epochs=1000), root=tmp_path)
+    job.start()
+    try:
+        wait_for(lambda: len(job.snapshot().batch_losses) >= 3)
+        job.run_folder.request_stop()
+        at_stop = len(job.snapshot().batch_losses)
+        assert job.wait(timeout=60)
+    finally:
+        job.stop()
+        job.wait(timeout=60)
+    snap = job.snapshot()
+    assert snap.stop_reason == "user"
+    assert len(snap.batch_losses) <= at_stop + 1  # the batch running when the file appeared, and no other
+    assert not job.run_folder.stop_requested()  # cleared at the end: it does not stop the next training
+
+
 def test_stop_before_training_starts(tmp_path, corpus, tiny_config):
     job = TrainingJob.create(corpus, tiny_config, root=tmp_path)
     job.stop()
