@@ -3,7 +3,9 @@
 --full (make bench: 30-38 min, as the seed trains until 1.60 nats, at most 600 s) and --quick
 (make bench-quick, ~10 min) rewrite docs/benchmarks.md, docs/benchmarks.json and
 docs/loss_vs_time.png. --smoke runs every section with tiny budgets (about 2 minutes) and writes
-to a scratch folder unless --out is given.
+to a scratch folder unless --out is given. `--sections app` alone takes about 4 minutes in quick mode:
+it starts a real `streamlit run app.py` and drives it with Debian Chromium (/usr/bin/chromium, through
+Playwright), and skips with the reason when either is missing.
 """
 
 from __future__ import annotations

@@ -1,12 +1,16 @@
-"""Section 4: app responsiveness, measured through the real app with Streamlit's AppTest.
+"""Section 4: app responsiveness and memory, measured through the real studio (issue 8).
 
-Runs in a fresh process (`python -m bench.app_response`), like a freshly started server: the first
-Start pays for importing TensorFlow, later ones do not; both are reported. Measures
-  * Start on the Train page -> the first per-batch loss in the job's snapshot, and -> the loss chart
-    drawn by the next script run (in the browser the page polls every second, which adds up to 1 s);
-  * a temperature-slider change on the Generate page -> the script run that shows the new text.
-Widget keys come from the pages' docstrings (train_start, gen_temperature, ...). When the app or
-a key is missing, the section is skipped with the reason.
+Runs in a fresh process (`python -m bench.app_response MODE`). Two parts:
+
+* The studio: `python -m streamlit run app.py` (headless, a free port, a private CHARLSTM_HOME),
+  driven by Debian Chromium through Playwright like tests/e2e. It measures the server process's
+  RSS (that process alone; the cluster process and its workers are reported beside it) idle after
+  the first page load, while a job trains with the Train page open, and while the playground
+  generates; Start -> the first loss in the run folder and -> the first point on the loss chart,
+  cold (a fresh server whose worker is still importing TensorFlow) and warm (later Starts); and a
+  temperature-slider move -> new text on the Generate page while a job trains.
+* Two jobs at once: a JobQueue with CHARLSTM_WORKERS=2 (its own embedded cluster, no server)
+  trains one quick-preset job alone, then two at once; characters/s of each.
 """
 
 from __future__ import annotations
@@ -22,19 +26,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import Section, Table, Target, fmt, median
+from .app_report import TITLE, report
+from .common import Section
 from .corpus import ROOT, SHARED_NIETZSCHE
 from .modes import MODES, Mode
 
-TITLE = "4. App responsiveness"
 APP = ROOT / "app.py"
-START_TARGET, SLIDER_TARGET = 5.0, 0.3
-KEYS = {"start": "train_start", "temperature": "gen_temperature"}
-FIRST_BATCH_TIMEOUT = 120.0
+START_TIMEOUT_MS = 240_000
+SETTLE_SECONDS = 3.0  # after the first batch, before the speed window opens (graph tracing is over)
 
 
 class Skip(Exception):
-    """The app cannot be measured (missing file or widget); the message says why."""
+    """The app cannot be measured (missing file, widget or browser); the message says why."""
 
 
 def page_path(name: str) -> str:
@@ -47,108 +50,216 @@ def page_path(name: str) -> str:
     raise Skip(f'app.py registers no {name} page (st.Page(".../{name}.py"))')
 
 
-def _widget(at, kind: str, key: str):
-    try:
-        return getattr(at, kind)(key=key)
-    except KeyError:
-        raise Skip(f"the widget {kind}(key={key!r}) is not on the page") from None
+# --- the studio in a browser ------------------------------------------------------------------------------
+def measure_start(page, server) -> dict[str, Any]:
+    """Click Start on the Train page; time the worker's first status, first loss, and the chart's first point."""
+    from .studio import CHART, RunWatch, key
+
+    t0 = time.perf_counter()
+    watch = RunWatch(server.runs, t0)
+    page.locator(f"{key('train_start')} button").click()
+    page.wait_for_selector(CHART, timeout=START_TIMEOUT_MS)
+    chart = time.perf_counter() - t0
+    times = watch.wait()
+    return {**times, "chart": chart, "since_launch": t0 - server.launched, "run": str(watch.run.path)}
 
 
-def _owner_jobs(at):
-    from ui import state  # the module the app imported: same process-wide job registry
+_TEXT = "document.querySelector('[data-testid=stCode]')?.innerText"
+CHANGED_JS = f"before => {_TEXT} !== before"
+WHOLE_JS = f"before => {_TEXT} !== before && ({_TEXT} || '').length >= before.length"
+DONE_JS = (
+    f"before => {_TEXT} !== before && "
+    "document.querySelector('[data-testid=stApp]')?.getAttribute('data-test-script-state') === 'notRunning'"
+)
 
-    return state.registry(), at.session_state["_owner"]
 
+def measure_slider(page, tries: int, log) -> list[dict[str, float]]:
+    """Move the temperature slider a step at a time; time the first new characters, all of them, the run's end."""
+    from .studio import CODE, code_text, key, nav, wait_idle
 
-def measure_start(tries: int) -> list[dict[str, float]]:
-    """Click Start (quick preset) in a fresh session; time the first batch loss and the first chart."""
-    from streamlit.testing.v1 import AppTest
-
-    train = page_path("train")
+    nav(page, "Generate")
+    page.wait_for_selector(CODE, timeout=60_000)
+    wait_idle(page)
+    slider = page.locator(f"{key('gen_temperature')} input[type=range]")
     out = []
-    for _ in range(tries):
-        at = AppTest.from_file(str(APP), default_timeout=120)
-        at.run()
-        at.switch_page(train).run()
-        button = _widget(at, "button", KEYS["start"])
-        charts_before = len(at.get("vega_lite_chart"))
-        tf_loaded = "tensorflow" in sys.modules
+    for i in range(tries + 1):  # the first move warms the path; it is not counted
+        before = code_text(page)
+        slider.focus()
         t0 = time.perf_counter()
-        button.click().run()
-        t_run = time.perf_counter() - t0
-        if at.exception:
-            raise RuntimeError(f"the Train page raised: {at.exception[0].value}")
-        registry, owner = _owner_jobs(at)
-        t_batch = None
-        while time.perf_counter() - t0 < FIRST_BATCH_TIMEOUT:
-            views = registry.for_owner(owner)
-            if views and views[0].snapshot.batch_losses:
-                t_batch = time.perf_counter() - t0
-                break
-            if views and views[0].snapshot.finished:
-                raise RuntimeError(f"training ended before its first batch: {views[0].snapshot.message}")
-            time.sleep(0.05)
-        if t_batch is None:
-            raise RuntimeError(f"no batch loss within {FIRST_BATCH_TIMEOUT:.0f} s of Start")
-        at.run()
-        t_chart = time.perf_counter() - t0
-        shown = len(at.get("vega_lite_chart")) > charts_before
-        out.append(
-            {
-                "click_run_s": t_run,
-                "first_batch_s": t_batch,
-                "chart_s": t_chart,
-                "chart_shown": shown,
-                "tensorflow_loaded_before_click": tf_loaded,
-            }
-        )
-        registry.stop_all(timeout=120)
+        slider.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
+        times = {}
+        for name, condition in (("first", CHANGED_JS), ("whole", WHOLE_JS), ("done", DONE_JS)):
+            page.wait_for_function(condition, arg=before, timeout=30_000, polling="raf")
+            times[name] = time.perf_counter() - t0
+        out.append({**times, "chars": len(code_text(page))})
+        log.sample("training + playground")
+    return out[1:]
+
+
+def _drive_studio(page, server, mode: Mode, log) -> dict[str, Any]:
+    """The user's clicks: cold Start, training, Stop; warm Starts; the slider while the last one trains."""
+    from charlstm.run import Run
+
+    from .studio import nav, new_run, open_app, stop_training
+
+    open_app(page, server.url)
+    log.sample("idle after the first page load")
+    nav(page, "Train")
+    cold = measure_start(page, server)
+    log.sample_for("training", mode.app_train_seconds)
+    stop_training(page)
+    new_run(page)
+    warm = []
+    for i in range(mode.app_tries):
+        warm.append(measure_start(page, server))
+        log.sample("training")
+        if i < mode.app_tries - 1:
+            stop_training(page)
+            new_run(page)
+    slider = measure_slider(page, mode.app_slider_tries, log)
+    last = Run(Path(warm[-1]["run"]))
+    trained_during_slider = last.status().state == "running"
+    nav(page, "Train")
+    stop_training(page)
+    history = last.history()
+    return {
+        "cold": cold,
+        "warm": warm,
+        "slider": slider,
+        "trained_during_slider": trained_during_slider,
+        "alone_default_chars_per_sec": history[-1].chars_per_sec if history else None,
+    }
+
+
+def measure_studio(mode: Mode, home: Path) -> dict[str, Any]:
+    from playwright.sync_api import sync_playwright
+
+    from charlstm.jobs import default_workers
+
+    from .studio import CHROMIUM, CHROMIUM_ARGS, MemoryLog, peak_mb, streamlit_server
+
+    with streamlit_server(home, {}) as server, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(60_000)
+            log = MemoryLog(server.proc.pid)
+            out = _drive_studio(page, server, mode, log)
+            log.sample_for("idle after the session", 3.0)
+            out["server_peak_mb"] = peak_mb(server.proc.pid)
+            out["server_maps_tensorflow"] = "libtensorflow" in Path(f"/proc/{server.proc.pid}/maps").read_text()
+        finally:
+            browser.close()
+    out["memory"] = log.samples
+    out["workers"] = int(os.environ.get("CHARLSTM_WORKERS") or default_workers())
     return out
 
 
-def measure_slider(tries: int) -> list[dict[str, Any]]:
-    """Move the temperature slider on the Generate page; time the script run that writes the new text."""
-    from streamlit.testing.v1 import AppTest
+# --- two jobs at once ------------------------------------------------------------------------------------------
+def _wait(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no {what} within {seconds:.0f} s")
+        time.sleep(0.2)
 
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.run()
-    at.switch_page(page_path("generate")).run()
-    _widget(at, "slider", KEYS["temperature"])
+
+def _task_tail(queue, runs: list) -> float:
+    """Seconds from the runs' final status until their Dask tasks return (the worker cleans up meanwhile)."""
+    client, t = queue.client(), time.perf_counter()
+
+    def busy() -> bool:
+        keys = [str(k) for tasks in client.processing().values() for k in tasks]
+        return any(run.id in k for run in runs for k in keys)
+
+    _wait(lambda: not busy(), 300, "return of the stopped runs' tasks")
+    return time.perf_counter() - t
+
+
+def train_at_once(queue, corpus, owners: list[str], seconds: float) -> list[dict[str, Any]]:
+    """One quick-preset job per owner, submitted together; their speed over a window after the first batch."""
+    from charlstm.config import preset_config
+    from charlstm.training import new_run
+
+    config = preset_config("quick")
+    runs = []
+    for owner in owners:
+        run, _ = new_run(corpus, config, root=queue.root, name=owner, owner=owner)
+        queue.submit(run, owner)
+        runs.append(run)
+    _wait(lambda: all(r.batch_losses() for r in runs), 300, "first batch in every run")
+    time.sleep(SETTLE_SECONDS)
+    n0, t0 = [len(r.batch_losses()) for r in runs], time.perf_counter()
+    time.sleep(seconds)
+    n1, t1 = [len(r.batch_losses()) for r in runs], time.perf_counter()
+    for run in runs:
+        queue.stop(run)
+    _wait(lambda: not any(r.status().active for r in runs), 300, "end of the stopped runs")
+    cleanup = _task_tail(queue, runs)
+    step_chars = config.batch_size * config.seq_len
     out = []
-    values = [0.8, 0.5] * (tries + 1)
-    at.run()  # one warm run: the generator is loaded and cached
-    for value in values[: tries + 1]:
-        before = [c.value for c in at.code]
-        t0 = time.perf_counter()
-        at.slider(key=KEYS["temperature"]).set_value(value).run()
-        seconds = time.perf_counter() - t0
-        after = [c.value for c in at.code]
-        out.append({"seconds": seconds, "changed": after != before, "chars": max((len(a) for a in after), default=0)})
-    return out[1:]  # the first change also warms the slider path
+    for run, a, b in zip(runs, n0, n1, strict=True):
+        history = run.history()
+        out.append(
+            {
+                "owner": run.owner,
+                "steady_chars_per_sec": (b - a) * step_chars / (t1 - t0),
+                "history_chars_per_sec": history[-1].chars_per_sec if history else None,
+                "steps": b,
+                "window_s": t1 - t0,
+                "task_after_final_status_s": cleanup,
+            }
+        )
+    return out
+
+
+def measure_parallel(mode: Mode, root: Path, corpus) -> dict[str, Any]:
+    from charlstm.jobs import ENV_WORKERS, JobQueue
+
+    os.environ[ENV_WORKERS] = "2"
+    queue = JobQueue(root=root)
+    try:
+        queue.client()  # starts the cluster; its workers import TensorFlow now
+        alone = train_at_once(queue, corpus, ["alone"], mode.app_train_seconds)
+        together = train_at_once(queue, corpus, ["first", "second"], mode.app_train_seconds)
+    finally:
+        queue.close()
+        os.environ.pop(ENV_WORKERS, None)
+    return {"workers": 2, "alone": alone, "together": together, "cores": os.cpu_count(), "settle_s": SETTLE_SECONDS}
+
+
+# --- the worker process and the section -------------------------------------------------------------------
+def _corpus(tmp: Path):
+    """Nietzsche in a private Keras cache (the studio's default text then), else the built-in Python docs."""
+    from charlstm.corpora import load_corpus
+    from charlstm.text import Corpus
+
+    if SHARED_NIETZSCHE.is_file():
+        (tmp / "keras" / "datasets").mkdir(parents=True)
+        shutil.copy(SHARED_NIETZSCHE, tmp / "keras" / "datasets" / "nietzsche.txt")
+        os.environ["KERAS_HOME"] = str(tmp / "keras")
+    from ui.corpus_tools import read_cached_nietzsche
+
+    text = read_cached_nietzsche()
+    return Corpus(text, "nietzsche", "builtin") if text else load_corpus(builtin="python-docs")
 
 
 def worker_main(mode_name: str) -> dict[str, Any]:
-    """Run inside a fresh process with its own models folder; Nietzsche in a private Keras cache."""
     mode = MODES[mode_name]
     sys.path.insert(0, str(ROOT))
-    with tempfile.TemporaryDirectory(prefix="charlstm-bench-app-") as tmp:
-        os.environ["CHARLSTM_HOME"] = str(Path(tmp) / "home")
-        corpus = "python-docs"
-        if SHARED_NIETZSCHE.is_file():
-            (Path(tmp) / "keras" / "datasets").mkdir(parents=True)
-            shutil.copy(SHARED_NIETZSCHE, Path(tmp) / "keras" / "datasets" / "nietzsche.txt")
-            os.environ["KERAS_HOME"] = str(Path(tmp) / "keras")
-            corpus = "nietzsche"
-        else:
-            from charlstm.corpora import nietzsche_is_cached
+    from .studio import browser_missing
 
-            corpus = "nietzsche" if nietzsche_is_cached() else corpus
+    missing = browser_missing()
+    if missing:
+        return {"skip": missing}
+    with tempfile.TemporaryDirectory(prefix="charlstm-bench-app-") as tmp:
+        corpus = _corpus(Path(tmp))
         try:
-            start = measure_start(mode.app_tries + 1)  # +1: the first one is the cold start
-            slider = measure_slider(mode.app_tries)
+            studio = measure_studio(mode, Path(tmp) / "studio")
         except Skip as exc:
             return {"skip": str(exc)}
-    return {"start": start, "slider": slider, "corpus": corpus}
+        parallel = measure_parallel(mode, Path(tmp) / "parallel" / "runs", corpus)
+    return {"studio": studio, "parallel": parallel, "corpus": corpus.name, "load_average": os.getloadavg()}
 
 
 def run(mode: Mode, bench, ctx: dict) -> Section:
@@ -164,7 +275,7 @@ def run(mode: Mode, bench, ctx: dict) -> Section:
         env=env,
         capture_output=True,
         text=True,
-        timeout=1800,
+        timeout=2400,
     )
     result = None
     for line in proc.stdout.splitlines():
@@ -175,77 +286,7 @@ def run(mode: Mode, bench, ctx: dict) -> Section:
         raise RuntimeError(f"the app worker failed (exit {proc.returncode}): {tail}")
     if "skip" in result:
         return Section("app", TITLE, status="skipped", reason=result["skip"])
-    return _report(result)
-
-
-def _report(result: dict[str, Any]) -> Section:
-    section = Section("app", TITLE, raw=result)
-    cold, warm = result["start"][0], result["start"][1:]
-    slider = result["slider"]
-    rows = [
-        [
-            "Start -> first batch loss in the job (cold: the first Start in a fresh server process)",
-            fmt(cold["first_batch_s"], 2),
-            "1",
-        ],
-        [
-            "Start -> first batch loss in the job (warm)",
-            fmt(median([w["first_batch_s"] for w in warm]), 2),
-            str(len(warm)),
-        ],
-        [
-            "Start -> loss chart drawn (warm; + up to 1 s for the browser's 1 s poll)",
-            fmt(median([w["chart_s"] for w in warm]), 2),
-            str(len(warm)),
-        ],
-        ["temperature slider -> new text drawn", fmt(median([s["seconds"] for s in slider]), 3), str(len(slider))],
-    ]
-    section.tables.append(
-        Table(
-            "Through the real app (Streamlit AppTest, quick preset)",
-            ["interaction", "seconds (median)", "tries"],
-            rows,
-            note=(
-                f"Corpus: {result['corpus']}. Times are server-side script runs as AppTest drives them; drawing in "
-                "the browser is not included. Every try is a new session; training is stopped between tries."
-            ),
-        )
-    )
-    charts_ok = all(w["chart_shown"] for w in warm)
-    changed = all(s["changed"] for s in slider)
-    if not charts_ok:
-        section.notes.append("The loss chart was not found after the first batch in some tries.")
-    if not changed:
-        section.notes.append("The text did not change after some slider moves.")
-    first_chart = median([w["chart_s"] for w in warm])
-    section.targets += [
-        Target(
-            "Start -> first point on the loss chart (quick, warm)",
-            first_chart if charts_ok else None,
-            "<=",
-            START_TARGET,
-            "s",
-            cause="data preparation and the first batch (with graph tracing) take this long here",
-        ),
-        Target(
-            "temperature slider -> new 400 characters",
-            median([s["seconds"] for s in slider]) if changed else None,
-            "<=",
-            SLIDER_TARGET,
-            "s",
-            cause="the Generate page's whole script run (stream, chart, next-character "
-            "distribution) takes this long here",
-        ),
-    ]
-    how = (
-        "TensorFlow was already imported when the page was drawn"
-        if cold["tensorflow_loaded_before_click"]
-        else "TensorFlow was imported by this first click"
-    )
-    section.notes.append(
-        f"Cold Start, the first in a fresh server process ({how}): {cold['first_batch_s']:.1f} s to the first batch."
-    )
-    return section
+    return report(result)
 
 
 if __name__ == "__main__":

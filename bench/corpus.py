@@ -1,7 +1,8 @@
 """The benchmark corpus: the seed's Nietzsche text, lowercased, with its last 10% held out.
 
-Looked for in ../shared/data/nietzsche.txt (or $BENCH_NIETZSCHE), then in the Keras cache through
-`charlstm.corpora.load_nietzsche` (which reads the cache and never downloads when the file is there).
+Looked for in $BENCH_NIETZSCHE, else $CHARLSTM_SHARED_DATA/nietzsche.txt (default ../shared/data), then in the
+Keras cache through `charlstm.corpora.load_nietzsche` (which reads the cache and never downloads when the file
+is there).
 When neither has it, the Nietzsche-only sections are skipped with the reason below.
 """
 
@@ -13,8 +14,12 @@ from pathlib import Path
 
 from .common import ROOT
 
-# BENCH_NIETZSCHE points at another copy (a path that does not exist simulates its absence)
-SHARED_NIETZSCHE = Path(os.environ.get("BENCH_NIETZSCHE") or ROOT.parent / "shared" / "data" / "nietzsche.txt")
+# BENCH_NIETZSCHE points at another copy (a path that does not exist simulates its absence); else the shared
+# data folder, $CHARLSTM_SHARED_DATA as the tests read it (default ../shared/data)
+SHARED_NIETZSCHE = Path(
+    os.environ.get("BENCH_NIETZSCHE")
+    or Path(os.environ.get("CHARLSTM_SHARED_DATA") or ROOT.parent / "shared" / "data") / "nietzsche.txt"
+)
 VAL_FRACTION = 0.1
 NO_NIETZSCHE = (
     f"the Nietzsche corpus is not available: neither {SHARED_NIETZSCHE} nor the Keras cache "

@@ -18,6 +18,7 @@ from typing import Any
 
 from charlstm.config import preset_config
 from charlstm.text import Corpus, Vocabulary
+from charlstm.trainer import FitPlan
 from charlstm.training import TrainingJob
 
 from . import seed
@@ -62,47 +63,48 @@ class Contender:
 class TimedJob(TrainingJob):
     """A charlstm TrainingJob that also takes the common measure every `eval_every` training seconds.
 
-    It hooks `_after_batch` (between two batches, on the training thread) and moves the job's
-    clock forward by the time the measure took, so the job's own time budget excludes it too.
+    It overrides the public trainer hook (`on_fit_start`, `on_batch`; each calls the job's own
+    first) and scores the model between two batches through `TrainingJob.off_the_clock`, which
+    takes the measure off the job's clock, so the job's own time budget excludes it too.
     """
 
     def bench_setup(self, scorer: CharlstmScorer, heldout: HeldOut, eval_every: float, marks: tuple[float, ...]):
         self.bench_curve: list[Point] = []
-        self._bench = (scorer, heldout, eval_every)
-        self._next_eval = eval_every
-        self._marks = sorted(marks)
-        self._cpu0: float | None = None
-        self._cpu_off = 0.0
+        self.bench_scorer, self.bench_heldout, self.bench_every = scorer, heldout, eval_every
+        self.bench_next = eval_every
+        self.bench_marks = sorted(marks)
+        self.bench_t0 = self.bench_cpu0 = None
+        self.bench_off_wall = self.bench_off_cpu = 0.0
         self.bench_steps = 0
 
-    def _begin_epoch(self, epoch: int) -> None:
-        if self._cpu0 is None:
-            self._cpu0 = time.process_time()
-        super()._begin_epoch(epoch)
+    def on_fit_start(self, plan: FitPlan) -> None:
+        super().on_fit_start(plan)
+        self.bench_t0, self.bench_cpu0 = time.monotonic(), time.process_time()
 
     def bench_clock(self) -> tuple[float, float]:
-        return time.monotonic() - self._t0, time.process_time() - (self._cpu0 or 0.0) - self._cpu_off
+        """Training seconds and CPU seconds since the first batch began, measures excluded."""
+        wall = time.monotonic() - (self.bench_t0 or 0.0) - self.bench_off_wall
+        return wall, time.process_time() - (self.bench_cpu0 or 0.0) - self.bench_off_cpu
 
-    def _after_batch(self, loss: float) -> bool:
-        stop = super()._after_batch(loss)
+    def on_batch(self, step: int, loss: float) -> bool:
+        stop = super().on_batch(step, loss)
         self.bench_steps += 1
         wall, _ = self.bench_clock()
-        if stop or wall >= self._next_eval or (self._marks and wall >= self._marks[0]):
+        if stop or wall >= self.bench_next or (self.bench_marks and wall >= self.bench_marks[0]):
             self.bench_measure()
         return stop
 
     def bench_measure(self) -> None:
-        scorer, heldout, every = self._bench
         wall, cpu = self.bench_clock()
         w0, c0 = time.monotonic(), time.process_time()
-        nats = scorer(self._M.get_weights(self._model), heldout)
+        nats = self.off_the_clock(lambda weights: self.bench_scorer(weights, self.bench_heldout))
         self.bench_curve.append(Point(wall, cpu, self.bench_steps, nats))
-        while self._next_eval <= wall:
-            self._next_eval += every
-        while self._marks and self._marks[0] <= wall:
-            self._marks.pop(0)
-        self._cpu_off += time.process_time() - c0
-        self._t0 += time.monotonic() - w0  # the measure is off the job's clock (and its time budget)
+        while self.bench_next <= wall:
+            self.bench_next += self.bench_every
+        while self.bench_marks and self.bench_marks[0] <= wall:
+            self.bench_marks.pop(0)
+        self.bench_off_cpu += time.process_time() - c0
+        self.bench_off_wall += time.monotonic() - w0
 
 
 def run_seed(bench: BenchText, heldout: HeldOut, mode: Mode, ctx: dict) -> Contender:
@@ -146,7 +148,6 @@ def run_preset(
     bench: BenchText, heldout: HeldOut, preset: str, budget: float, every: float, marks: tuple, root: Path, ctx: dict
 ) -> Contender:
     """A charlstm preset (lowercase=True) trained by TrainingJob for `budget` seconds."""
-    from charlstm import store
     from charlstm.weights import parameter_count
 
     config = preset_config(preset, lowercase=True, seconds=float(budget), epochs=100_000)
@@ -159,8 +160,8 @@ def run_preset(
         raise RuntimeError(f"{preset} training ended with {snap.stop_reason}: {snap.message}")
     if not job.bench_curve or job.bench_curve[-1].steps != job.bench_steps:
         job.bench_measure()
-    weights, _ = store.load_checkpoint(job.run_dir, store.best_tag(job.run_dir))
-    kept = job._bench[0](weights, heldout)  # the model a user gets: the best epoch by the job's own validation
+    weights, _ = job.run_folder.load_checkpoint(job.run_folder.best_tag())
+    kept = job.bench_scorer(weights, heldout)  # the model a user gets: the best epoch by the job's own validation
     ctx.setdefault("trained", {})[preset] = (config, weights, job.vocab)
     last = job.bench_curve[-1]
     return Contender(
@@ -261,8 +262,18 @@ def _report(section: Section, mode: Mode, heldout: HeldOut, contenders: list[Con
     start = math.log(len(heldout.vocab))
     t_mark = mode.quick_seconds
     by_key = {c.key: c for c in contenders}
-    seed_c, quick_c, quality_c = by_key["seed"], by_key["quick"], by_key.get("quality")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    _tables(section, heldout, contenders, sanity, t_mark, cores)
+    _quick_targets(section, by_key["seed"], by_key["quick"], t_mark, start, cores)
+    _quality_target(section, mode, by_key.get("quality"), cores)
+    _classic_target(section, sanity)
+
+
+def _tables(
+    section: Section, heldout: HeldOut, contenders: list[Contender], sanity: dict, t_mark: float, cores: int
+) -> None:
+    """The results table, every measured point, and the raw numbers."""
+    start = math.log(len(heldout.vocab))
     rows = []
     for c in contenders:
         at = loss_at(c.curve, t_mark)
@@ -318,6 +329,11 @@ def _report(section: Section, mode: Mode, heldout: HeldOut, contenders: list[Con
     section.raw["heldout"] = {"windows": heldout.windows, "stride": heldout.stride, "tail_chars": heldout.tail_chars}
     section.raw["classic_sanity"] = sanity
 
+
+def _quick_targets(
+    section: Section, seed_c: Contender, quick_c: Contender, t_mark: float, start: float, cores: int
+) -> None:
+    """quick's loss at the mark, and how much sooner than the seed it reaches the level."""
     seed_at, quick_at = loss_at(seed_c.curve, t_mark), loss_at(quick_c.curve, t_mark)
     section.notes.append(
         f"The seed's loss at {t_mark:g} s: {fmt(seed_at)} nats here, {SEED_MEASURED_150} measured before on this kind "
@@ -365,6 +381,9 @@ def _report(section: Section, mode: Mode, heldout: HeldOut, contenders: list[Con
     section.targets.append(
         Target(f"time to {LEVEL} nats: seed / quick", ratio, ">=", RATIO_TARGET, "x", lower_bound=lower, cause=why)
     )
+
+
+def _quality_target(section: Section, mode: Mode, quality_c: Contender | None, cores: int) -> None:
     if quality_c is None:
         section.targets.append(
             Target(
@@ -392,6 +411,9 @@ def _report(section: Section, mode: Mode, heldout: HeldOut, contenders: list[Con
                 f"(it reached {fmt(quality_c.final)} nats)",
             )
         )
+
+
+def _classic_target(section: Section, sanity: dict) -> None:
     ref = sanity.get("reference")
     what = "epoch 1 on the full corpus" if sanity["full_epoch"] else f"its first {sanity['steps']} steps"
     line = f"classic preset: training loss over {what} = {sanity['loss']:.3f} nats ({sanity['seconds']:.0f} s)"

@@ -26,7 +26,9 @@ class Mode:
     scale_sizes_mb: tuple[int, ...]
     scale_repeats: int
     # 4. app
-    app_tries: int
+    app_tries: int  # warm Starts (after the cold one)
+    app_slider_tries: int  # temperature-slider moves while a job trains
+    app_train_seconds: float  # memory sampled while training; the window of the two-jobs speed test
 
 
 MODES: dict[str, Mode] = {
@@ -47,6 +49,8 @@ MODES: dict[str, Mode] = {
         scale_sizes_mb=(1, 10, 100),
         scale_repeats=3,
         app_tries=5,
+        app_slider_tries=30,
+        app_train_seconds=30,
     ),
     "quick": Mode(
         name="quick",
@@ -65,6 +69,8 @@ MODES: dict[str, Mode] = {
         scale_sizes_mb=(1, 10, 100),
         scale_repeats=1,
         app_tries=2,
+        app_slider_tries=12,
+        app_train_seconds=15,
     ),
     "smoke": Mode(
         name="smoke",
@@ -83,5 +89,7 @@ MODES: dict[str, Mode] = {
         scale_sizes_mb=(1, 2),
         scale_repeats=1,
         app_tries=1,
+        app_slider_tries=3,
+        app_train_seconds=5,
     ),
 }

@@ -107,7 +107,7 @@ def _prepare(text: str, batches: int) -> dict[str, float]:
         "total_s": t3 - t0,
         "ids_mb": ids.nbytes / 2**20,
         "vocab_size": len(vocab),
-        "windows": data.window_starts(len(split.train), config),
+        "windows": data.window_count(len(split.train), config),
     }
 
 

@@ -13,11 +13,13 @@ reads as "interrupted", to be continued from its last checkpoint by the user.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
 
 THREADS_ENV = "CHARLSTM_TRAIN_THREADS"
+WORKER_NICENESS = 10  # lower priority than the studio (0): a page stays quick while a worker trains
 
 
 def train_run(path: str, token: str, *after: Any) -> dict:
@@ -31,7 +33,7 @@ def train_run(path: str, token: str, *after: Any) -> dict:
     request = run.claim_request(token)
     if request is None:
         return {"run": run.id, "state": "cancelled"}
-    _limit_threads()
+    _prepare_process()
     from .training import TrainingJob
 
     try:
@@ -43,7 +45,6 @@ def train_run(path: str, token: str, *after: Any) -> dict:
         run.write_status("error", message)
         return {"run": run.id, "state": "error"}
     snap = job.run()
-    _release_keras()
     if snap.stop_reason == "interrupted":
         os._exit(0)  # orphaned by a studio that stopped: nothing else should run here
     return {"run": run.id, "state": snap.stop_reason, "epochs": len(snap.history)}
@@ -51,20 +52,29 @@ def train_run(path: str, token: str, *after: Any) -> dict:
 
 def warm_up() -> str:
     """Import TensorFlow and Keras once per worker at start-up, so a first Start does not wait for it."""
-    _limit_threads()
+    _prepare_process()
     import keras  # noqa: F401
 
     return "ready"
 
 
-_threads_set = False
+_prepared = False
 
 
-def _limit_threads() -> None:
-    """Split the machine's cores between workers (TensorFlow reads this once, before its first op)."""
-    global _threads_set
+def _prepare_process() -> None:
+    """Run at a lower priority than the studio, and split the cores between workers (once, before TF runs).
+
+    Training is batch work and the studio is interactive: on a small machine, the page that answers
+    a slider must not wait behind the trainer. TensorFlow reads its thread counts only before its first op.
+    """
+    global _prepared
     threads = os.environ.get(THREADS_ENV)
-    if _threads_set or not threads:
+    if _prepared:
+        return
+    _prepared = True
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
+    if not threads:
         return
     import tensorflow as tf
 
@@ -73,11 +83,3 @@ def _limit_threads() -> None:
         tf.config.threading.set_inter_op_parallelism_threads(min(2, int(threads)))
     except RuntimeError:
         pass  # TensorFlow already ran an op in this process; it keeps its first setting
-    _threads_set = True
-
-
-def _release_keras() -> None:
-    """Free the finished model's graph before the next job lands on this worker."""
-    import keras
-
-    keras.backend.clear_session()
