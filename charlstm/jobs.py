@@ -180,6 +180,7 @@ class JobQueue:
                 *([after] if after is not None and not after.done() else []),
                 key=f"charlstm-{run.id}-{request.token}",
                 resources={TRAIN_RESOURCE: 1},
+                priority=-round(request.submitted * 1000),  # first come, first served (Dask's default is not)
                 pure=False,
             )
             fire_and_forget(future)  # an external cluster keeps training after this studio restarts

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 THREADS_ENV = "CHARLSTM_TRAIN_THREADS"
-WORKER_NICENESS = 10  # lower priority than the studio (0): a page stays quick while a worker trains
+WORKER_NICENESS = 5  # below the studio (0), so a page stays quick; not so low that other work starves training
 
 
 def train_run(path: str, token: str, *after: Any) -> dict:

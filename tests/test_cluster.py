@@ -26,7 +26,7 @@ FAULT_NOTICED_SECONDS = 15.0
 @pytest.fixture(scope="module")
 def cluster_config(tiny_config):
     """Small epochs, so the first checkpoint comes within seconds, and a time limit as a safety net."""
-    return tiny_config.replace(steps_per_epoch=15, epochs=200, seconds=90.0)
+    return tiny_config.replace(steps_per_epoch=15, epochs=100_000, seconds=90.0)
 
 
 @pytest.fixture(scope="module")
