@@ -16,7 +16,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-LN2 = math.log(2)
+from charlstm.config import LN2 as LN2  # re-exported: one ln 2 for the package and the benchmarks
+
+MIB = 2**20  # bytes per MiB: RSS and array sizes are reported in MiB
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
+from charlstm.config import LN2
+
+from . import seed
 from .common import Section, Target, fmt
 
 CHART_NAME = "loss_vs_time.png"
@@ -23,11 +25,13 @@ def loss_chart(sections: list[Section], path: Path) -> bool:
     import altair as alt
     import pandas as pd
 
+    from .learning import LEVEL
+
     learning = next((s for s in sections if s.key == "learning" and s.status == "ok"), None)
     if learning is None:
         return False
     rows = [
-        {"contender": c["name"], "seconds": p["seconds"], "nats": p["nats"], "bits": p["nats"] / math.log(2)}
+        {"contender": c["name"], "seconds": p["seconds"], "nats": p["nats"], "bits": p["nats"] / LN2}
         for c in learning.raw["contenders"]
         for p in c["curve"]
     ]
@@ -37,7 +41,7 @@ def loss_chart(sections: list[Section], path: Path) -> bool:
         y=alt.Y("nats:Q", title="held-out loss (nats per character)", scale=alt.Scale(zero=False)),
         color=alt.Color("contender:N", legend=alt.Legend(orient="top", title=None)),
     )
-    marks = pd.DataFrame({"nats": [1.60], "label": ["1.60 nats"]})
+    marks = pd.DataFrame({"nats": [LEVEL], "label": [f"{LEVEL:.2f} nats"]})
     rule = alt.Chart(marks).mark_rule(strokeDash=[4, 4], color="gray").encode(y="nats:Q")
     label = alt.Chart(marks).mark_text(align="left", dx=4, dy=-6, color="gray").encode(y="nats:Q", text="label:N")
     level = rule + label
@@ -66,17 +70,26 @@ def _table_md(columns: list[str], rows: list[list[Any]]) -> str:
 
 
 def markdown(meta: dict[str, Any], sections: list[Section], chart: bool) -> str:
+    """The whole page: where and how it was measured, every target at a glance, then each section in full."""
+    out = [*_header(meta), "", "## Targets", "", *_targets(sections)]
+    for s in sections:
+        out += _section(s, chart)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _header(meta: dict[str, Any]) -> list[str]:
+    """Title, how the page was made, what the seed's method is, and the machine: enough to judge the numbers."""
     m = meta["machine"]
     how = MODE_WORDS.get(meta["mode"], meta["mode"])
-    out = [
+    return [
         "# Benchmarks: charlstm against the seed's method",
         "",
         f"Generated {meta['date']} in {meta['seconds'] / 60:.1f} minutes by {how}.",
         "",
         "Every comparison was measured side by side in this one run on this machine. Raw numbers: "
-        f"`{meta['json_name']}`. The seed's method: one-hot windows of 60 characters every 3, one target per window, "
-        "LSTM(128), RMSprop(0.01), batch 128, and a generation loop that calls `model.predict` per character "
-        "(`bench/seed.py`).",
+        f"`{meta['json_name']}`. The seed's method: one-hot windows of {seed.MAXLEN} characters every {seed.STEP}, "
+        f"one target per window, LSTM(128), RMSprop(0.01), batch {seed.BATCH_SIZE}, and a generation loop that "
+        "calls `model.predict` per character (`bench/seed.py`).",
         "",
         "## Machine",
         "",
@@ -96,10 +109,12 @@ def markdown(meta: dict[str, Any], sections: list[Section], chart: bool) -> str:
         ),
         "",
         f"Corpus: {meta['corpus']}.",
-        "",
-        "## Targets",
-        "",
     ]
+
+
+def _targets(sections: list[Section]) -> list[str]:
+    """Every section's targets in one table, then each one missed (or not measured for a stated cause) and why."""
+    out = []
     targets = [(s, t) for s in sections for t in s.targets]
     if targets:
         out.append(
@@ -111,31 +126,35 @@ def markdown(meta: dict[str, Any], sections: list[Section], chart: bool) -> str:
         for _, t in missed:
             gap = f" (gap {t.gap:+.3g} {t.unit})".replace("  ", " ") if t.gap is not None else ""
             out.append(f"- **{t.name}**{gap}: {t.cause}.")
-    for s in sections:
-        out += ["", f"## {s.title}", ""]
-        if s.status != "ok":
-            out.append(f"*{'Skipped' if s.status == 'skipped' else 'Failed'}: {s.reason}*")
+    return out
+
+
+def _section(s: Section, chart: bool) -> list[str]:
+    """One section: its tables (the long list of points folded away), notes and time; or why it did not run."""
+    out = ["", f"## {s.title}", ""]
+    if s.status != "ok":
+        out.append(f"*{'Skipped' if s.status == 'skipped' else 'Failed'}: {s.reason}*")
+        return out
+    if s.key == "learning" and chart:
+        out += [f"![held-out loss against training time]({CHART_NAME})", ""]
+    for t in s.tables:
+        if t.title == "Every measured point":
+            out += [
+                "<details><summary>Every measured point</summary>",
+                "",
+                _table_md(t.columns, t.rows),
+                "",
+                "</details>",
+                "",
+            ]
             continue
-        if s.key == "learning" and chart:
-            out += [f"![held-out loss against training time]({CHART_NAME})", ""]
-        for t in s.tables:
-            if t.title == "Every measured point":
-                out += [
-                    "<details><summary>Every measured point</summary>",
-                    "",
-                    _table_md(t.columns, t.rows),
-                    "",
-                    "</details>",
-                    "",
-                ]
-                continue
-            out += [f"**{t.title}**", "", _table_md(t.columns, t.rows), ""]
-            if t.note:
-                out += [t.note, ""]
-        for note in s.notes:
-            out.append(f"- {note}")
-        out.append(f"\n*Section time: {s.seconds / 60:.1f} min.*")
-    return "\n".join(out).rstrip() + "\n"
+        out += [f"**{t.title}**", "", _table_md(t.columns, t.rows), ""]
+        if t.note:
+            out += [t.note, ""]
+    for note in s.notes:
+        out.append(f"- {note}")
+    out.append(f"\n*Section time: {s.seconds / 60:.1f} min.*")
+    return out
 
 
 def write(out: Path, meta: dict[str, Any], sections: list[Section]) -> None:
