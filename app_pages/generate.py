@@ -18,6 +18,7 @@ Prompt, temperature and length also sit in the URL (?p=…&t=…&n=…), so a re
 
 import math
 import random
+import time
 
 import numpy as np
 import streamlit as st
@@ -35,7 +36,7 @@ from charlstm.errors import CharlstmError
 from charlstm.generate import Generator
 from ui import state, widgets
 
-STREAM_UPDATES = 8  # redraws while a text streams in
+STREAM_EVERY_SECONDS = 0.15  # a text written faster than this appears at once: no redraws to wait for
 DEFAULTS = {"gen_prompt": "The meaning of ", "gen_temperature": 0.5, "gen_length": 400, "gen_seed": 1}
 URL_PARAMS = {"gen_prompt": "p", "gen_temperature": "t", "gen_length": "n"}
 TEMPERATURE_RANGE, LENGTH_RANGE, PROMPT_MAX = (0.0, 2.0, 0.05), (20, 2000, 20), 2000
@@ -133,12 +134,13 @@ def write(gen: Generator, prompt: str, temperature: float, length: int, seed: in
     cleaned, _ = gen.prepare_prompt(prompt)
     placeholder = st.empty()
     chars, probs = [], []
-    every = max(1, length // STREAM_UPDATES)
-    for i, (ch, p) in enumerate(gen.stream(prompt, temperature, length, seed)):
+    shown_at = time.monotonic()
+    for ch, p in gen.stream(prompt, temperature, length, seed):
         chars.append(ch)
         probs.append(p)
-        if (i + 1) % every == 0:
+        if time.monotonic() - shown_at >= STREAM_EVERY_SECONDS:  # a long or slow text appears as it is written
             placeholder.code(cleaned + "".join(chars), language=None, wrap_lines=True)
+            shown_at = time.monotonic()
     generated = "".join(chars)
     if shade:
         bits = -np.log2(np.maximum(np.asarray(probs, dtype=np.float64), 1e-12))
