@@ -65,6 +65,8 @@ MODES = {
     "window": "One prediction per window (the 2017 example)",
 }
 BUDGETS = {"time": "a time limit", "epochs": "a number of epochs"}
+LIVE_POLL_SECONDS = 1.0  # how often a training's page reads its run folder
+FIRST_POINT_POLL_SECONDS = 0.3  # ... until the first loss is there
 
 
 def preset_values(cfg: TrainConfig) -> dict:
@@ -373,14 +375,20 @@ def run_header(run: Run, status: Status) -> None:
 
 
 def draw_run(run: Run, was_state: str) -> None:
-    """Redrawn every second while the run waits or trains; a full rerun when its state changes (new buttons)."""
+    """Redrawn every second while the run waits or trains; a full rerun when its state changes (new buttons).
+
+    Until the first loss arrives the page looks twice as often, so the first point shows soon after Start.
+    """
     was_active = was_state in ACTIVE_STATES
     timed = bool(run.config().seconds)
+    first_wait = was_active and not run.batch_losses()
+    every = (FIRST_POINT_POLL_SECONDS if first_wait else LIVE_POLL_SECONDS) if was_active else None
 
-    @st.fragment(run_every=1.0 if was_active else None)
+    @st.fragment(run_every=every)
     def live() -> None:
         status = run.status()
-        if was_active and status.state != was_state:
+        losses = run.batch_losses()
+        if was_active and (status.state != was_state or (first_wait and losses)):
             st.rerun()
         if status.state == "queued":
             draw_waiting(run)
@@ -392,7 +400,7 @@ def draw_run(run: Run, was_state: str) -> None:
             draw_outcome(status)
         for notice in progress.notices:
             st.warning(widgets.md(notice))
-        draw_charts(run.batch_losses(), run.history())
+        draw_charts(losses, run.history())
         draw_samples(run.samples())
 
     live()
