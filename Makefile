@@ -4,20 +4,24 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test test-fast fuzz lint bench bench-quick starter-models inside-report clean
+# Dependencies: pyproject.toml (what charlstm needs); constraints.txt (the exact versions tested, used here and in CI).
+INSTALL := $(PY) -m pip install -q -c constraints.txt
 
-$(VENV)/.runtime: requirements.txt
+.PHONY: run test test-fast fuzz lint constraints bench bench-quick starter-models inside-report clean
+
+$(VENV)/.runtime: pyproject.toml requirements.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt
+	$(INSTALL) -r requirements.txt
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
-	$(PY) -m pip install -q -r requirements-dev.txt
+	$(INSTALL) -r requirements-dev.txt
 	touch $@
 
+# The studio: `charlstm studio` (installed into .venv by the step above), with charlstm_studio/.streamlit/config.toml.
 run: $(VENV)/.runtime
-	$(PY) -m streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT)
+	$(VENV)/bin/charlstm studio --port $(PORT)
 
 test: $(VENV)/.dev
 	$(PY) -m pytest -q
@@ -29,9 +33,16 @@ test-fast: $(VENV)/.dev
 fuzz: $(VENV)/.dev
 	CHARLSTM_FUZZ_PROFILE=fuzz $(PY) -m pytest -q tests/test_fuzz.py
 
+# The checks CI runs besides the tests (.ci/run): lint, formatting, and types of the core (settings in pyproject.toml).
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy charlstm
+
+# After an upgrade that passes make test and make lint: pin the versions now in .venv as the tested set.
+constraints: $(VENV)/.dev
+	{ sed -n '/^#/p' constraints.txt; $(PY) -m pip freeze --exclude-editable | grep -iv '^charlstm'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
 
 bench: $(VENV)/.dev
 	$(PY) -m bench --full
@@ -48,4 +59,4 @@ inside-report: $(VENV)/.runtime
 	$(PY) tools/inside_report.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache build dist charlstm.egg-info

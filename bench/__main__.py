@@ -4,7 +4,7 @@
 (make bench-quick, ~10 min) rewrite docs/benchmarks.md, docs/benchmarks.json and
 docs/loss_vs_time.png. --smoke runs every section with tiny budgets (about 2 minutes) and writes
 to a scratch folder unless --out is given. `--sections app` alone takes about 4 minutes in quick mode:
-it starts a real `streamlit run app.py` and drives it with Debian Chromium (/usr/bin/chromium, through
+it starts a real `charlstm studio` and drives it with Debian Chromium (/usr/bin/chromium, through
 Playwright), and skips with the reason when either is missing.
 """
 

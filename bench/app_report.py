@@ -205,7 +205,7 @@ def report(result: dict[str, Any]) -> Section:
     section.tables.append(speed_table)
     section.notes.append(speed_line)
     section.notes.append(
-        "How: the studio is a real `python -m streamlit run app.py` (headless, a free port, a private CHARLSTM_HOME) "
+        "How: the studio is a real `charlstm studio` (headless, a free port, a private CHARLSTM_HOME) "
         "driven by Debian Chromium through Playwright, as tests/e2e do; the two-jobs test submits through "
         "`JobQueue` and run folders (its own embedded cluster with CHARLSTM_WORKERS=2, no server)."
     )

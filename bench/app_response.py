@@ -2,7 +2,7 @@
 
 Runs in a fresh process (`python -m bench.app_response MODE`). Two parts:
 
-* The studio: `python -m streamlit run app.py` (headless, a free port, a private CHARLSTM_HOME),
+* The studio: `charlstm studio` (headless, a free port, a private CHARLSTM_HOME),
   driven by Debian Chromium through Playwright like tests/e2e. It measures the server process's
   RSS (that process alone; the cluster process and its workers are reported beside it) idle after
   the first page load, while a job trains with the Train page open, and while the playground
@@ -31,7 +31,7 @@ from .common import Section
 from .corpus import ROOT, SHARED_NIETZSCHE
 from .modes import MODES, Mode
 
-APP = ROOT / "app.py"
+APP = ROOT / "charlstm_studio" / "app.py"
 START_TIMEOUT_MS = 240_000
 SETTLE_SECONDS = 3.0  # after the first batch, before the speed window opens (graph tracing is over)
 
@@ -45,7 +45,7 @@ def page_path(name: str) -> str:
     if not APP.is_file():
         raise Skip(f"{APP.name} does not exist yet")
     for path in re.findall(r"st\.Page\(\s*[\"']([^\"']+)[\"']", APP.read_text(encoding="utf-8")):
-        if Path(path).stem == name and (ROOT / path).is_file():
+        if Path(path).stem == name and (APP.parent / path).is_file():
             return path
     raise Skip(f'app.py registers no {name} page (st.Page(".../{name}.py"))')
 
@@ -238,7 +238,7 @@ def _corpus(tmp: Path):
         (tmp / "keras" / "datasets").mkdir(parents=True)
         shutil.copy(SHARED_NIETZSCHE, tmp / "keras" / "datasets" / "nietzsche.txt")
         os.environ["KERAS_HOME"] = str(tmp / "keras")
-    from ui.corpus_tools import read_cached_nietzsche
+    from charlstm_studio.ui.corpus_tools import read_cached_nietzsche
 
     text = read_cached_nietzsche()
     return Corpus(text, "nietzsche", "builtin") if text else load_corpus(builtin="python-docs")

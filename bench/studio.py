@@ -1,4 +1,4 @@
-"""The real studio for section 4: `streamlit run app.py`, Chromium through Playwright, process memory, run folders.
+"""The real studio for section 4: `charlstm studio`, Chromium through Playwright, process memory, run folders.
 
 Nothing here measures by itself; `bench.app_response` strings these pieces into the measurements.
 The server runs with a private CHARLSTM_HOME, so the run folders it makes are the only ones there.
@@ -81,15 +81,14 @@ class Server:
 
 @contextlib.contextmanager
 def streamlit_server(home: Path, env: dict[str, str]) -> Iterator[Server]:
-    """`python -m streamlit run app.py` (headless, a free port, the project's config) with CHARLSTM_HOME=home."""
+    """`python -m charlstm studio` (a free port, the studio's config: headless, localhost) with CHARLSTM_HOME=home."""
     port = _free_port()
     home.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, **env, "CHARLSTM_HOME": str(home), "PYTHONPATH": str(ROOT)}
-    args = ["run", "app.py", "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port)]
     with open(home / "server.log", "w") as log:
         launched = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", *args, "--browser.gatherUsageStats", "false"],
+            [sys.executable, "-m", "charlstm", "studio", "--port", str(port)],
             cwd=ROOT,
             env=full_env,
             stdout=log,

@@ -205,7 +205,8 @@ def _write_run(
         meta = {}
     meta = meta if isinstance(meta, dict) else {}
     shown = chosen_name or (meta.get("name") if isinstance(meta.get("name"), str) else None) or label
-    corpus = meta.get("corpus") if isinstance(meta.get("corpus"), str) else "unknown"
+    stored_corpus = meta.get("corpus")
+    corpus = stored_corpus if isinstance(stored_corpus, str) else "unknown"
     run = Run.create(
         run_dir,
         name=clean_text(shown, 80) or label,

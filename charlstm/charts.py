@@ -111,7 +111,9 @@ def char_frequency_chart(top_chars: Sequence[tuple[str, int]], total: int | None
 NEXT_CHAR_TOP = 10
 
 
-def top_next_chars(probs_t: Sequence[float], probs_1: Sequence[float], top: int = NEXT_CHAR_TOP) -> np.ndarray:
+def top_next_chars(
+    probs_t: Sequence[float] | np.ndarray, probs_1: Sequence[float] | np.ndarray, top: int = NEXT_CHAR_TOP
+) -> np.ndarray:
     """Indices of the likeliest next characters (at T or as trained), likeliest first: bars and buttons agree."""
     p_t, p_1 = np.asarray(probs_t, dtype=np.float64), np.asarray(probs_1, dtype=np.float64)
     return np.argsort(-np.maximum(p_t, p_1), kind="stable")[:top]

@@ -1,7 +1,8 @@
-"""The command line: train, resume, generate, score, info, export, import.
+"""The command line: train, resume, generate, score, info, export, import, and the studio.
 
     python -m charlstm train notes.txt --preset quick --seconds 120
     python -m charlstm generate RUN_DIR --prompt "the " -t 0.2 0.5 1.0 1.2
+    charlstm studio --port 8501
 
 Every mistake a user can make ends with one line on stderr and exit status 2, never a traceback.
 """
@@ -9,7 +10,10 @@ Every mistake a user can make ends with one line on stderr and exit status 2, ne
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -44,7 +48,7 @@ def _seed(raw: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="charlstm", description="Character-level LSTMs: train, generate, score.")
+    parser = _Parser(prog="charlstm", description="Character-level LSTMs: train, generate, score, and the studio.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = sub.add_parser("train", help="train a new model on text files or a built-in corpus")
@@ -94,7 +98,21 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="check and unpack a model bundle into the models folder")
     imp.add_argument("bundle", type=Path)
     imp.add_argument("--out", type=Path, help="the run folder to create")
+
+    studio = sub.add_parser("studio", help="start the browser studio (Streamlit) with its own settings")
+    studio.add_argument("--port", type=_port, help="the port to serve on (default: 8501, or the next free one)")
+    studio.add_argument(
+        "--address",
+        help="the address to listen on (default: 127.0.0.1, this computer only; 0.0.0.0 lets every machine in)",
+    )
     return parser
+
+
+def _port(raw: str) -> int:
+    """--port: a TCP port number."""
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535 (got {raw!r})")
+    return int(raw)
 
 
 def _corpus_args(p: argparse.ArgumentParser, what: str) -> None:
@@ -266,7 +284,8 @@ def _worker_dir(args) -> Path | None:
             import tempfile
 
             return Path(tempfile.mkdtemp(prefix="charlstm-worker-")) / "run"
-    return args.out
+    out: Path | None = args.out
+    return out
 
 
 def _drive(job, as_json: bool) -> int:
@@ -396,6 +415,36 @@ def cmd_import(args) -> int:
     return 0
 
 
+def studio_app() -> Path:
+    """The installed studio's main script, found without importing it (the core never imports Streamlit)."""
+    spec = importlib.util.find_spec("charlstm_studio")
+    app = Path(spec.origin).parent / "app.py" if spec is not None and spec.origin else None
+    if app is None or not app.is_file():
+        raise CharlstmError("The studio is not installed (no charlstm_studio/app.py); install charlstm with pip.")
+    if importlib.util.find_spec("streamlit") is None:
+        raise CharlstmError("The studio needs Streamlit, which is not installed; install charlstm with pip.")
+    return app
+
+
+def cmd_studio(args) -> int:
+    """`streamlit run` on the installed studio, from any folder.
+
+    Its settings are the one `.streamlit/config.toml` beside the studio's app.py: Streamlit reads the
+    config (and secrets) file next to the main script, on top of those in the current folder and in
+    ~/.streamlit, so no flag repeats them. --port and --address are the only overrides.
+    """
+    command = [sys.executable, "-m", "streamlit", "run", str(studio_app())]
+    if args.port is not None:
+        command += ["--server.port", str(args.port)]
+    if args.address:
+        command += ["--server.address", args.address]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.name == "posix":  # become the server: Ctrl+C and signals reach it directly, no orphan is left
+        os.execv(sys.executable, command)
+    return subprocess.call(command)
+
+
 def _parse_sets(items: list[str]) -> dict:
     """--set key=value pairs, typed like the TrainConfig field they change."""
     fields = TrainConfig.__dataclass_fields__
@@ -423,4 +472,5 @@ COMMANDS = {
     "info": cmd_info,
     "export": cmd_export,
     "import": cmd_import,
+    "studio": cmd_studio,
 }

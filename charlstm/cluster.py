@@ -7,7 +7,7 @@ input closes, which happens when the process that started it ends, however it en
 SIGKILL). Then its workers stop, and a training they ran reads "interrupted" from its run folder.
 
 Why a process of its own: worker processes are started with multiprocessing's "spawn", which
-re-imports the parent's main module. Inside `streamlit run app.py` that module is the app, which
+re-imports the parent's main module. Inside the studio (`streamlit run .../app.py`) that module is the app, which
 would start a cluster of its own in every worker. Here the main module is this small file.
 """
 
@@ -53,7 +53,9 @@ def start(workers: int) -> tuple[subprocess.Popen, str]:
         text=True,
     )
     found: list[str] = []
-    reader = threading.Thread(target=lambda: found.append(proc.stdout.readline().strip()), daemon=True)
+    stdout = proc.stdout
+    assert stdout is not None  # stdout=PIPE
+    reader = threading.Thread(target=lambda: found.append(stdout.readline().strip()), daemon=True)
     reader.start()
     reader.join(START_TIMEOUT_SECONDS)
     if not found or not found[0].startswith("tcp://"):

@@ -153,7 +153,7 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
         raise ConfigError(f"{name} must be one of {', '.join(allowed)} (got {value!r}).")
 
 
-def _int_range(name: str, value: int, low: int, high: int) -> None:
+def _int_range(name: str, value: int, low: float, high: float) -> None:  # bounds from RANGES (whole numbers)
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise ConfigError(f"{name} must be a whole number from {low:,} to {high:,} (got {value!r}).")
 

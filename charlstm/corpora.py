@@ -140,7 +140,9 @@ def load_builtin(name: str) -> bytes:
 
 def load_corpus(paths: list[str] | tuple[str, ...] = (), builtin: str | None = None) -> Corpus:
     """Files and/or a built-in corpus, decoded and joined into one training text."""
-    texts, names, warnings = [], [], []
+    texts: list[str] = []
+    names: list[str] = []
+    warnings: list[str] = []
     if builtin:
         texts.append(decode_bytes(load_builtin(builtin), name=builtin).text)
         names.append(builtin)

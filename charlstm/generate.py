@@ -38,7 +38,8 @@ def one_blas_thread() -> AbstractContextManager:
     Our products are tiny (128 x 512); splitting them over threads costs more than it saves, and on a
     busy 2-core machine multi-threaded BLAS made generation 15x slower (measured in bench/).
     """
-    return _blas_controller().limit(limits=1, user_api="blas")
+    limit: AbstractContextManager = _blas_controller().limit(limits=1, user_api="blas")
+    return limit
 
 
 def check_length(length: int) -> tuple[int, str | None]:
@@ -158,7 +159,8 @@ class Generator:
             h, c = layer.step(x, *state[i])
             state[i] = (h, c)
             x = h
-        return x @ self.out_kernel + self.out_bias
+        logits: np.ndarray = x @ self.out_kernel + self.out_bias
+        return logits
 
     def _feed(self, ids: np.ndarray, batch: int = 1):
         """Run a prompt through the model; returns (state, logits after its last character)."""

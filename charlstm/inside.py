@@ -27,7 +27,8 @@ QUOTES = '"“”'
 
 def activations(trace: Trace, cell: str = "lstm", layer: int = -1) -> np.ndarray:
     """(characters, units) in -1..1: tanh(c) for an LSTM, h for a GRU."""
-    return np.tanh(trace.c[layer]) if cell == "lstm" else trace.h[layer].copy()
+    acts: np.ndarray = np.tanh(trace.c[layer]) if cell == "lstm" else trace.h[layer].copy()
+    return acts
 
 
 # --- properties of the text, one number per character (the state after reading it) --------------------
@@ -134,7 +135,8 @@ def correlations(acts: np.ndarray, table: np.ndarray) -> np.ndarray:
     f_norm = np.sqrt((f * f).sum(axis=0))
     with np.errstate(invalid="ignore", divide="ignore"):
         r = (a.T @ f) / np.outer(a_norm, f_norm)
-    return np.nan_to_num(r, nan=0.0, posinf=0.0, neginf=0.0)
+    table_r: np.ndarray = np.nan_to_num(r, nan=0.0, posinf=0.0, neginf=0.0)
+    return table_r
 
 
 @dataclass(frozen=True)
@@ -208,7 +210,7 @@ def span_cells(
     span = acts[start:end]
     around_idx = np.r_[max(0, start - context) : start, end : min(n, end + context)]
     around = acts[around_idx].mean(axis=0) if len(around_idx) else np.zeros(acts.shape[1])
-    on = (span > threshold).all(axis=0)
+    on = np.asarray((span > threshold).all(axis=0))
     contrast = span.mean(axis=0) - around
     cells = [int(c) for c in np.argsort(-contrast, kind="stable") if on[c] and contrast[c] > 0][:top]
     return [SpanCell(c, float(span[:, c].mean()), float(around[c])) for c in cells]

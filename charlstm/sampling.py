@@ -35,7 +35,8 @@ def check_temperature(t: float) -> float:
 def softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=-1, keepdims=True)
     e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+    probs: np.ndarray = e / e.sum(axis=-1, keepdims=True)
+    return probs
 
 
 def reweight(logits: np.ndarray, temperature: float, top_k: int | None = None) -> np.ndarray:
@@ -62,7 +63,8 @@ def draw(probs: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
     """
     cdf = np.cumsum(probs, axis=-1)
     u = np.asarray(uniforms)[..., None] * cdf[..., -1:]
-    return np.minimum((cdf <= u).sum(axis=-1), probs.shape[-1] - 1)
+    picked: np.ndarray = np.minimum((cdf <= u).sum(axis=-1), probs.shape[-1] - 1)
+    return picked
 
 
 def seed_sample(preds: np.ndarray, temperature: float = 1.0, rng=np.random) -> int:

@@ -231,7 +231,7 @@ class Vocabulary:
 
         Works in 1M-character chunks, so encoding a 100 MB corpus needs little beyond the ids.
         """
-        out = np.empty(len(text), dtype=self.id_dtype)
+        out: np.ndarray = np.empty(len(text), dtype=self.id_dtype)
         for start in range(0, len(text), chunk):
             piece = text[start : start + chunk]
             codes = np.frombuffer(piece.encode("utf-32-le"), dtype=np.uint32)

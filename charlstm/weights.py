@@ -75,7 +75,7 @@ def check_weights(weights: Weights, config: TrainConfig, vocab_size: int) -> Non
 def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     """Named arrays as the bytes of an `.npz` file (the run folder writes them atomically)."""
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, allow_pickle=False, **arrays)
     return buffer.getvalue()
 
 
@@ -118,7 +118,7 @@ def read_npz(source: Path | bytes, label: str, max_bytes: int) -> dict[str, np.n
                 raise BundleError(f"{label} unpacks to more than {max_bytes:,} bytes (a zip bomb?).")
             if sum(_declared_bytes(zf, i) for i in infos) > max_bytes:
                 raise BundleError(f"{label} declares arrays of more than {max_bytes:,} bytes.")
-        if isinstance(source, bytes):
+        if isinstance(opened, io.BytesIO):
             opened.seek(0)
         with np.load(opened, allow_pickle=False) as data:
             return {name: data[name] for name in data.files}

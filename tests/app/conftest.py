@@ -1,7 +1,7 @@
-"""App tests: Streamlit's AppTest drives app.py in this process, against a private models folder.
+"""App tests: Streamlit's AppTest drives charlstm_studio/app.py in this process, against a private models folder.
 
 Every test gets its own CHARLSTM_HOME and an empty Keras cache. Trainings run on the studio's Dask
-cluster (`ui.state.jobs()`, one per test session, started on first use and closed at the end, its
+cluster (`charlstm_studio.ui.state.jobs()`, one per test session, started on first use and closed at the end, its
 worker processes with it); every training still waiting or running after a test is stopped and
 awaited, so the next test finds the workers free. Helpers the tests share are in studio_helpers.py.
 """
@@ -9,6 +9,7 @@ awaited, so the next test finds the workers free. Helpers the tests share are in
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,21 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/app/" in str(item.fspath).replace("\\", "/"):
             item.add_marker(pytest.mark.app)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def studio_config():
+    """The studio's own settings (charlstm_studio/.streamlit/config.toml) in this process, as its server has them.
+
+    `charlstm studio` gets them because Streamlit reads the config file beside the main script; AppTest runs
+    the app in this process, where Streamlit looks only in the current folder and in ~/.streamlit.
+    """
+    from streamlit import config
+
+    path = Path(__file__).resolve().parents[2] / "charlstm_studio" / ".streamlit" / "config.toml"
+    for section, options in tomllib.loads(path.read_text(encoding="utf-8")).items():
+        for name, value in options.items():
+            config.set_option(f"{section}.{name}", value)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -36,7 +52,7 @@ def studio_cluster():
         os.environ["CHARLSTM_WORKERS"] = before
     if not _studio_used:
         return  # no test drove the studio: no cluster to close (and none to start now)
-    from ui import state
+    from charlstm_studio.ui import state
 
     queue = state.jobs()
     with queue._lock:  # held while the cluster starts (in the studio's background thread): wait for it
@@ -65,7 +81,7 @@ def studio_home(request, tmp_path, monkeypatch) -> Path:
         return
     _studio_used = True
     from charlstm import store
-    from ui import state
+    from charlstm_studio.ui import state
 
     queue = state.jobs()  # process-wide (st.cache_resource): it must look at this test's models folder
     monkeypatch.setattr(queue, "root", store.runs_root())
@@ -76,7 +92,7 @@ def studio_home(request, tmp_path, monkeypatch) -> Path:
 def stop_all(root: Path, timeout: float = 120.0) -> None:
     """Leave the queue or stop every run under `root`, and wait until none trains or waits."""
     from charlstm import store
-    from ui import state
+    from charlstm_studio.ui import state
 
     def unsettled() -> list[str]:
         left = []

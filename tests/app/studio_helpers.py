@@ -13,7 +13,7 @@ import numpy as np
 from helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "app.py")
+APP = str(ROOT / "charlstm_studio" / "app.py")
 TEXT = (
     "The quick brown fox jumps over the lazy dog. A model learns to write one character at a time, "
     "and after a while it writes words, then phrases, then something that looks like the text.\n"

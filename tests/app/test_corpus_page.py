@@ -8,7 +8,7 @@ from studio_helpers import TEXT, new_app, texts
 
 from charlstm.config import PRESETS
 from charlstm.data import split_ids, window_count
-from ui.corpus_tools import training_sequences
+from charlstm_studio.ui.corpus_tools import training_sequences
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
 
@@ -96,12 +96,12 @@ def test_paste_nothing_says_so():
 
 
 def test_nietzsche_download_failure_is_a_plain_message(monkeypatch):
-    import ui.corpus_tools
+    import charlstm_studio.ui.corpus_tools
 
     def offline(url, timeout):
         raise OSError("no network here")
 
-    monkeypatch.setattr(ui.corpus_tools.urllib.request, "urlopen", offline)
+    monkeypatch.setattr(charlstm_studio.ui.corpus_tools.urllib.request, "urlopen", offline)
     at = new_app()
     at.radio(key="corpus_builtin").set_value("nietzsche")
     at.button(key="corpus_builtin_use").click().run()
@@ -143,7 +143,7 @@ def test_an_uploaded_text_survives_a_reload_but_not_into_other_sessions():
 
 # --- issue 9: limits and text from strangers ------------------------------------------------------------
 def test_many_files_over_the_total_limit_are_refused_before_they_are_decoded():
-    import ui.corpus_tools as tools
+    import charlstm_studio.ui.corpus_tools as tools
 
     files = [(f"part{i}.txt", b"a" * 40_000_000, "text/plain") for i in range(3)]  # each under 50 MB
     uploaded = tools.corpus_from_files([(name, data) for name, data, _ in files])
@@ -154,7 +154,7 @@ def test_many_files_over_the_total_limit_are_refused_before_they_are_decoded():
 
 
 def test_the_corpus_page_keeps_the_previous_text_when_uploads_are_too_big_together(monkeypatch):
-    import ui.corpus_tools as tools
+    import charlstm_studio.ui.corpus_tools as tools
 
     monkeypatch.setattr(tools, "MAX_UPLOAD_TOTAL_BYTES", 10_000)
     at = new_app()

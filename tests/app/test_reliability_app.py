@@ -22,14 +22,15 @@ from charlstm import store
 from charlstm.jobs import DEFAULT_MAX_SECONDS
 from charlstm.run import LEASE_SECONDS, Run, read_json
 from charlstm.text import MAX_VOCAB
-from ui.state import jobs
-from ui.widgets import WORD_JOINER, md
+from charlstm_studio.ui.state import jobs
+from charlstm_studio.ui.widgets import WORD_JOINER, md
 
 TRAIN, MODELS = "app_pages/train.py", "app_pages/models.py"
 
 
 def server_upload_limit_mb() -> int:
-    return tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))["server"]["maxUploadSize"]
+    config = tomllib.loads((ROOT / "charlstm_studio/.streamlit/config.toml").read_text(encoding="utf-8"))
+    return config["server"]["maxUploadSize"]
 
 
 def open_train_with(text: str, **settings):
@@ -49,7 +50,7 @@ def app_as(owner: str, page: str, query: dict | None = None):
     """A fresh session of the browser `owner` (its key already known, as from its cookie), on `page`."""
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "charlstm_studio" / "app.py"), default_timeout=60)
     at.session_state["_owner"] = owner
     for key, value in (query or {}).items():
         at.query_params[key] = value

@@ -7,7 +7,7 @@ from studio_helpers import TEXT, TINY_SETTINGS, has, make_run, new_app, poll, po
 
 from charlstm import store
 from charlstm.run import Run, summarize
-from ui import state
+from charlstm_studio.ui import state
 
 TRAIN = "app_pages/train.py"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from studio_helpers import make_run, new_app, texts
 
-from ui.widgets import md, shaded_html
+from charlstm_studio.ui.widgets import md, shaded_html
 
 
 def test_names_cannot_inject_markdown():

@@ -1,4 +1,4 @@
-"""A real browser against a real server: Debian chromium driven by Playwright, `streamlit run` on a free port.
+"""A real browser against a real server: Debian chromium driven by Playwright, `charlstm studio` on a free port.
 
 Never downloads a browser. Without /usr/bin/chromium the tests skip locally and fail under CI=true.
 """
@@ -33,7 +33,7 @@ def browser():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """`streamlit run app.py` with a private models folder; yields the base URL."""
+    """`charlstm studio` with a private models folder; yields the base URL."""
     with streamlit_server(tmp_path_factory.mktemp("e2e-home")) as (url, _port):
         yield url
 

@@ -1,4 +1,4 @@
-"""Shared by the browser tests and the screenshot script: start `streamlit run`, wait, screenshot.
+"""Shared by the browser tests and the screenshot script: start `charlstm studio`, wait, screenshot.
 
 A module of its own (not conftest): `from conftest import ...` resolves to whichever conftest.py
 pytest imported first, so helpers live under a name that is unique in the test tree.
@@ -53,19 +53,20 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
 
 
 @contextlib.contextmanager
-def streamlit_server(home: Path, *extra_args: str, env: dict | None = None) -> Iterator[tuple[str, int]]:
-    """`streamlit run app.py` with a private models folder; yields (base URL, port)."""
-    with streamlit_process(home, *extra_args, env=env) as (url, _proc):
+def streamlit_server(home: Path, env: dict | None = None) -> Iterator[tuple[str, int]]:
+    """`charlstm studio` with a private models folder; yields (base URL, port)."""
+    with streamlit_process(home, env=env) as (url, _proc):
         yield url, int(url.rsplit(":", 1)[1])
 
 
 @contextlib.contextmanager
 def streamlit_process(
-    home: Path, *extra_args: str, env: dict | None = None, log_name: str = "server.log", check_log: bool = True
+    home: Path, env: dict | None = None, log_name: str = "server.log", check_log: bool = True
 ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`streamlit run app.py` with a private models folder; yields (base URL, the server process).
+    """`charlstm studio` (as `make run` starts it) with a private models folder; yields (base URL, the server process).
 
-    Uses the project's .streamlit/config.toml (localhost only). On exit, fails if the server
+    Uses the studio's own .streamlit/config.toml (localhost only); other settings come through `env`
+    (Streamlit reads STREAMLIT_<SECTION>_<OPTION> variables over its config file). On exit, fails if the server
     printed a traceback.
     """
     port = free_port()
@@ -74,18 +75,7 @@ def streamlit_process(
     Path(home).mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "app.py",
-                "--server.port",
-                str(port),
-                "--browser.gatherUsageStats",
-                "false",
-                *extra_args,
-            ],
+            [sys.executable, "-m", "charlstm", "studio", "--port", str(port)],
             cwd=ROOT,
             env=env,
             stdout=log,

@@ -1,6 +1,6 @@
 """Screenshots of the studio for the README, with a real model: `python tests/e2e/take_screenshots.py`.
 
-Starts `streamlit run app.py` on a free port with a private models folder, trains the `quick`
+Starts `charlstm studio` on a free port with a private models folder, trains the `quick`
 preset on the default corpus through the browser (about two minutes), then saves each page to
 docs/screenshots/. Not part of `make test` (it trains for real); the e2e tests save their own
 screenshots of a tiny model to test-results/screenshots/.

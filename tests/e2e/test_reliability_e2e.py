@@ -1,7 +1,8 @@
 """Reliability in a real browser against a real server (docs/reliability.md).
 
-The server here runs with the project's own .streamlit/config.toml (no --server.address flag, so the
-default address is the one users get) and an upload limit of 1 MB, so "over the limit" needs no big file.
+The server here runs with the studio's own .streamlit/config.toml (no --address, so the default address is
+the one users get) and an upload limit of 1 MB (STREAMLIT_SERVER_MAX_UPLOAD_SIZE), so "over the limit" needs no
+big file.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ LIMIT_MB = 1
 @pytest.fixture(scope="module")
 def limited_server(tmp_path_factory):
     home = tmp_path_factory.mktemp("e2e-reliability-home")
-    with streamlit_server(home, "--server.maxUploadSize", str(LIMIT_MB)) as (url, port):
+    with streamlit_server(home, env={"STREAMLIT_SERVER_MAX_UPLOAD_SIZE": str(LIMIT_MB)}) as (url, port):
         yield url, port
 
 

@@ -32,7 +32,7 @@ from charlstm.estimate import estimate, measured_speed
 from charlstm.jobs import DEFAULT_MAX_SECONDS, STUDIO_MAX_EPOCHS
 from charlstm.run import ACTIVE_STATES, Run, RunSummary
 from charlstm.training import save_text_for
-from ui import state, widgets
+from charlstm_studio.ui import state, widgets
 
 STATES = {
     "completed": "finished",

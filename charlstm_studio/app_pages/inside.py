@@ -21,7 +21,7 @@ from charlstm import inside
 from charlstm.charts import activation_html, activation_legend_html, cell_heatmap, cell_ranking_chart
 from charlstm.errors import CharlstmError
 from charlstm.generate import Generator, Trace
-from ui import state, widgets
+from charlstm_studio.ui import state, widgets
 
 SOURCES = ("A slice of its training text", "A text it writes", "Your own text")
 HEATMAP_CHARS, HEATMAP_CELLS, SEARCH_CHARS = 300, 12, 6000

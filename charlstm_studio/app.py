@@ -1,6 +1,7 @@
 """charlstm studio: pick a text, train a character-level LSTM live, play with what it writes.
 
-Run with `make run` (or `streamlit run app.py`). The pages are in app_pages/; the shared glue in ui/.
+Run with `charlstm studio` (or `make run`). The pages are in app_pages/; the shared glue in ui/; the
+server's settings in .streamlit/config.toml beside this file. Page paths are relative to this file.
 The folder is deliberately not called `pages/`: Streamlit treats a `pages/` folder next to the main
 script as an old-style multipage app until the first session runs st.navigation, so the first visit
 to e.g. /train on a fresh server would run that page alone, without this script.
@@ -8,7 +9,7 @@ to e.g. /train on a fresh server would run that page alone, without this script.
 
 import streamlit as st
 
-from ui import sidebar, state
+from charlstm_studio.ui import sidebar, state
 
 st.set_page_config(page_title="charlstm studio", page_icon="✍️", layout="wide")
 

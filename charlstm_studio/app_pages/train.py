@@ -42,7 +42,7 @@ from charlstm.run import ACTIVE_STATES, EpochSamples, Progress, Run, Status
 from charlstm.text import Corpus, check_trainable, prepare_text
 from charlstm.training import new_run
 from charlstm.weights import parameter_count
-from ui import state, widgets
+from charlstm_studio.ui import state, widgets
 
 TIME_BUDGET_EPOCHS = 10_000  # with a time limit, epochs only bound the run; the clock ends it
 ADVANCED_KEYS = (

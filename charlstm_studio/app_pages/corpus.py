@@ -16,8 +16,8 @@ from charlstm.charts import char_frequency_chart
 from charlstm.corpora import BUILTINS, nietzsche_is_cached
 from charlstm.errors import CharlstmError
 from charlstm.text import Corpus, corpus_stats, prepare_text
-from ui import state, widgets
-from ui.corpus_tools import corpus_from_files, download_nietzsche, training_sequences, upload_limits
+from charlstm_studio.ui import state, widgets
+from charlstm_studio.ui.corpus_tools import corpus_from_files, download_nietzsche, training_sequences, upload_limits
 
 st.title("Choose a text")
 st.markdown(

@@ -1,0 +1,209 @@
+"""`pip install .` gives a working `charlstm` and `charlstm studio`, and the layers keep their import rules.
+
+The install test builds this checkout into a fresh virtual environment, the way a user would, but
+without downloading TensorFlow again: the new environment sees the test environment's packages
+through a `.pth` file (a plain path, so nothing of this checkout leaks in through an editable
+install), and charlstm itself is built and installed with `--no-deps --no-build-isolation`. Then it
+runs the console script from a folder outside the checkout, so only what was packaged can work.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+STUDIO = ROOT / "charlstm_studio"
+NOT_SOURCE = (".venv", ".git", "test-results", ".hypothesis", "*_cache", "__pycache__", "build", "dist")
+NOT_SOURCE += ("*.egg-info", "tests", "bench", "runs", "tmp")
+STEP_SECONDS = 120
+
+
+def _run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=STEP_SECONDS)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> tuple[Path, Path, dict[str, str]]:
+    """(the new environment's bin folder, a working folder outside the checkout, the environment variables)."""
+    tmp = tmp_path_factory.mktemp("package")
+    source = tmp / "source"  # a clean copy: the build writes build/ and *.egg-info beside the sources
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*NOT_SOURCE))
+    venv = tmp / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=STEP_SECONDS)
+    python = venv / "bin" / "python"
+    site = Path(
+        _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp, {}).stdout.strip()
+    )
+    ours = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    (site / "_charlstm_test_deps.pth").write_text("\n".join(sorted(ours)) + "\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    env |= {"CHARLSTM_HOME": str(tmp / "home"), "PYTHONNOUSERSITE": "1"}
+    env.pop("CHARLSTM_STARTERS", None)
+    install = [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index"]
+    done = _run([*install, str(source)], tmp, env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    outside = tmp / "elsewhere"
+    outside.mkdir()
+    return venv / "bin", outside, env
+
+
+def test_pip_install_gives_the_cli_the_models_and_the_studio(installed):
+    bin_dir, outside, env = installed
+    where = _run(
+        [
+            str(bin_dir / "python"),
+            "-c",
+            "import charlstm, charlstm_studio as s; print(charlstm.__file__); print(s.__file__)",
+        ],
+        outside,
+        env,
+    )
+    assert where.returncode == 0, where.stderr
+    for path in where.stdout.split():
+        assert Path(path).is_relative_to(bin_dir.parent), f"imported from outside the new environment: {path}"
+    studio = Path(where.stdout.split()[1]).parent
+
+    helped = _run([str(bin_dir / "charlstm"), "--help"], outside, env)
+    assert helped.returncode == 0 and "studio" in helped.stdout and "generate" in helped.stdout, helped.stderr
+
+    wrote = _run(
+        [str(bin_dir / "charlstm"), "generate", "starter:nietzsche", "-n", "50", "--seed", "1", "-t", "0.5"],
+        outside,
+        env,
+    )
+    assert wrote.returncode == 0, wrote.stderr  # the ready-made models were packaged and are found
+    assert "----- temperature 0.5 -----" in wrote.stdout and len(wrote.stdout.splitlines()[-1]) > 0
+
+    # Every file the studio needs was packaged: the pages app.py registers, its glue, its one config file.
+    pages = re.findall(r'st\.Page\("([^"]+)"', (studio / "app.py").read_text(encoding="utf-8"))
+    assert len(pages) >= 5 and all((studio / page).is_file() for page in pages), pages
+    assert (studio / ".streamlit" / "config.toml").is_file()
+    # The installed pages run: AppTest in the new environment, each page app.py registers. A scheduler
+    # address where nothing listens keeps the studio from starting a training cluster for it.
+    smoke = (
+        "import pathlib, charlstm_studio\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        "at = AppTest.from_file(str(pathlib.Path(charlstm_studio.__file__).parent / 'app.py'), default_timeout=60)\n"
+        "at.run()\n"
+        f"for page in {pages!r}:\n"
+        "    at.switch_page(page).run()\n"
+        "    assert not at.exception, (page, [e.value for e in at.exception])\n"
+        "print('pages ran')\n"
+    )
+    ran = _run([str(bin_dir / "python"), "-c", smoke], outside, {**env, "CHARLSTM_SCHEDULER": "tcp://127.0.0.1:9"})
+    assert ran.returncode == 0 and "pages ran" in ran.stdout, ran.stderr[-3000:]
+
+    port = _free_port()
+    log_path = outside / "studio.log"
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(
+            [str(bin_dir / "charlstm"), "studio", "--port", str(port)],
+            cwd=outside,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_healthy(f"http://127.0.0.1:{port}", server)
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    text = log_path.read_text(errors="replace")
+    # Started from elsewhere, with no flag for it, the server still used the studio's own config:
+    # it listens on 127.0.0.1 only (Streamlit's default would also print a "Network URL").
+    assert f"URL: http://127.0.0.1:{port}" in text and "Network URL" not in text, text
+    assert "Traceback" not in text, text
+
+
+def _wait_healthy(url: str, server: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert server.poll() is None, f"charlstm studio exited with {server.returncode}"
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().decode().strip() == "ok":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"charlstm studio did not answer {url}/_stcore/health within {timeout:g} s")
+
+
+def test_the_studio_command_finds_its_app_and_refuses_a_bad_port(capsys):
+    from charlstm.cli import main, studio_app
+
+    assert studio_app().resolve() == (STUDIO / "app.py").resolve()
+    with pytest.raises(SystemExit) as refused:
+        main(["studio", "--port", "http"])
+    assert refused.value.code == 2 and "must be a port number" in capsys.readouterr().err
+
+
+# --- the layers' import rules (docs/architecture.md) ------------------------------------------------
+TENSORFLOW = ("tensorflow", "keras")
+TENSORFLOW_INSIDE_FUNCTIONS = {"data.py", "trainer.py", "distribute.py", "worker.py", "corpora.py"}
+
+
+def _imports(folder: Path) -> dict[str, dict[str, bool]]:
+    """For each .py file under `folder`: every absolute module it imports, and whether at the top of the file."""
+    found: dict[str, dict[str, bool]] = {}
+    for path in sorted(folder.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        package = [folder.name, *path.relative_to(folder).parent.parts]  # what `from . import x` means here
+        names: dict[str, bool] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules = {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                parent = package[: len(package) - node.level + 1] if node.level else []
+                base = ".".join([*parent, *([node.module] if node.module else [])])
+                modules = {base} | {f"{base}.{alias.name}" for alias in node.names}
+            else:
+                continue
+            for module in modules:
+                names[module] = names.get(module, False) or node in tree.body
+        found[path.relative_to(folder).as_posix()] = names
+    return found
+
+
+def _importers(found: dict[str, dict[str, bool]], prefixes: tuple[str, ...], top: bool = False) -> set[str]:
+    """The files that import a module starting with one of `prefixes` (only at the top of the file, if `top`)."""
+    return {f for f, names in found.items() if any(n.startswith(prefixes) and (t or not top) for n, t in names.items())}
+
+
+def test_the_core_keeps_its_imports_where_the_rules_say():
+    core = _imports(ROOT / "charlstm")
+    assert len(core) > 20
+    assert not _importers(core, ("streamlit", "charlstm_studio"))
+    assert _importers(core, TENSORFLOW, top=True) == {"model.py"}
+    assert _importers(core, TENSORFLOW) <= {"model.py"} | TENSORFLOW_INSIDE_FUNCTIONS
+    assert _importers(core, ("distributed",)) <= {"jobs.py", "cluster.py"}
+    assert _importers(core, ("altair", "pandas")) <= {"charts.py"}
+    run_uses = {n.removeprefix("charlstm.").split(".")[0] for n in core["run.py"] if n.startswith("charlstm.")}
+    assert run_uses <= {"config", "text", "weights", "errors", "distribute"}  # never what trains
+
+
+def test_the_studio_never_loads_tensorflow():
+    studio = _imports(STUDIO)
+    assert len(studio) >= 8
+    assert not _importers(studio, (*TENSORFLOW, "charlstm.model", "charlstm.trainer"))
