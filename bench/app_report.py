@@ -281,7 +281,8 @@ def _targets(
             cause=(
                 f"median {median(whole):.3f} s; the first new characters showed after {median(first):.3f} s "
                 f"(median, p95 {p95(first):.3f} s), the rest of the time the Generate page's script run streams "
-                f"the text (redrawn every 0.15 s while it is written), on {_cores()} cores the training worker keeps busy (load average {load:.1f})"
+                f"the text (redrawn every 0.15 s while it is written), on {_cores()} cores the training worker "
+                f"keeps busy (load average {load:.1f})"
             ),
         ),
     ]
