@@ -86,3 +86,36 @@ def trainer_pid(run: Any) -> int:
 
     lease = wait_for(lambda: run.file("lease.json").is_file() and run.file("lease.json"), 90, what="a lease")
     return int(json.loads(lease.read_text())["pid"])
+
+
+@contextlib.contextmanager
+def serving(
+    command: list[str], port: int, *, cwd: Path, env: dict, log_path: Path
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Run a studio command (`charlstm studio --port N`) until it answers /_stcore/health; stop it on the way out.
+
+    Yields the base URL and the process. Its output goes to `log_path`, for the caller to read afterwards.
+    """
+    import urllib.request
+
+    url = f"http://127.0.0.1:{port}"
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+        def healthy() -> bool:
+            assert server.poll() is None, f"{command[0]} exited with {server.returncode}"
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    return response.read().decode().strip() == "ok"
+            except OSError:
+                return False
+
+        try:
+            wait_for(healthy, 90, 0.3, what=f"{url}/_stcore/health")
+            yield url, server
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()

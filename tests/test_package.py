@@ -13,15 +13,13 @@ import ast
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import sysconfig
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from helpers import free_port, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDIO = ROOT / "charlstm_studio"
@@ -32,12 +30,6 @@ STEP_SECONDS = 120
 
 def _run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=STEP_SECONDS)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -111,43 +103,17 @@ def test_pip_install_gives_the_cli_the_models_and_the_studio(installed):
     ran = _run([str(bin_dir / "python"), "-c", smoke], outside, {**env, "CHARLSTM_SCHEDULER": "tcp://127.0.0.1:9"})
     assert ran.returncode == 0 and "pages ran" in ran.stdout, ran.stderr[-3000:]
 
-    port = _free_port()
+    port = free_port()
     log_path = outside / "studio.log"
-    with open(log_path, "w") as log:
-        server = subprocess.Popen(
-            [str(bin_dir / "charlstm"), "studio", "--port", str(port)],
-            cwd=outside,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            _wait_healthy(f"http://127.0.0.1:{port}", server)
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+    with serving(
+        [str(bin_dir / "charlstm"), "studio", "--port", str(port)], port, cwd=outside, env=env, log_path=log_path
+    ):
+        pass
     text = log_path.read_text(errors="replace")
     # Started from elsewhere, with no flag for it, the server still used the studio's own config:
     # it listens on 127.0.0.1 only (Streamlit's default would also print a "Network URL").
     assert f"URL: http://127.0.0.1:{port}" in text and "Network URL" not in text, text
     assert "Traceback" not in text, text
-
-
-def _wait_healthy(url: str, server: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert server.poll() is None, f"charlstm studio exited with {server.returncode}"
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().decode().strip() == "ok":
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"charlstm studio did not answer {url}/_stcore/health within {timeout:g} s")
 
 
 def test_the_studio_command_finds_its_app_and_refuses_a_bad_port(capsys):

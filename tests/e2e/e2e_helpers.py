@@ -9,14 +9,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from helpers import wait_for  # tests/helpers.py: the one polling helper
+from helpers import free_port, serving  # tests/helpers.py: one polling helper, one way to start a studio
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -31,25 +29,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
-    def healthy() -> bool:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                return r.read().decode().strip() == "ok"
-        except OSError:
-            return False
-
-    wait_for(healthy, timeout, 0.3, what="streamlit to answer /_stcore/health")
 
 
 @contextlib.contextmanager
@@ -73,24 +52,9 @@ def streamlit_process(
     env = {**os.environ, "CHARLSTM_HOME": str(home), "PYTHONPATH": str(ROOT), **(env or {})}
     log_path = Path(home) / log_name
     Path(home).mkdir(parents=True, exist_ok=True)
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "charlstm", "studio", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_healthy(url, proc)
-            yield url, proc
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    command = [sys.executable, "-m", "charlstm", "studio", "--port", str(port)]
+    with serving(command, port, cwd=ROOT, env=env, log_path=log_path) as (url, proc):
+        yield url, proc
     text = log_path.read_text(errors="replace")
     if check_log:
         assert "Traceback" not in text, text[-4000:]
