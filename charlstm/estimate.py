@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .config import TrainConfig
+from .errors import CharlstmError
 from .run import Run
 
 # Characters per second on a 2-core laptop (docs/benchmarks.md), until this machine has measured its own.
@@ -35,13 +36,15 @@ def measured_speed(runs: Iterable[Run], config: TrainConfig) -> float | None:
     speeds = []
     for run in runs:
         try:
-            same = run.config().preset == config.preset and run.config().mode == config.mode
-        except Exception:  # an unreadable run says nothing about speed
+            theirs = run.config()
+        except CharlstmError:  # an unreadable run says nothing about speed
             continue
-        history = run.history() if same else []
+        if (theirs.preset, theirs.mode) != (config.preset, config.mode):
+            continue
+        history = run.history()
         if history and history[-1].chars_per_sec > 0:
-            speeds.append((history[-1].seconds, history[-1].chars_per_sec, run.path.stat().st_mtime))
-    recent = sorted(speeds, key=lambda s: s[2])[-RECENT_RUNS:]
+            speeds.append((run.path.stat().st_mtime, history[-1].chars_per_sec))
+    recent = sorted(speeds)[-RECENT_RUNS:]
     return statistics.median(s[1] for s in recent) if recent else None
 
 

@@ -406,12 +406,22 @@ def draw_run(run: Run, was_state: str) -> None:
     live()
 
 
-def distinct_chars(corpus: Corpus, lowercase: bool) -> int:
-    """How many different characters the model will learn (counted once per text and case setting)."""
-    cached = st.session_state.get("_distinct")
-    if not cached or cached[0] is not corpus or cached[1] != lowercase:
-        cached = (corpus, lowercase, len(set(prepare_text(corpus.text, lowercase))))
-        st.session_state["_distinct"] = cached
+def text_facts(corpus: Corpus, lowercase: bool, min_chars: int) -> tuple[int, str | None]:
+    """How many different characters the model will learn, and why the text cannot be trained on (or None).
+
+    Preparing a long text takes a moment, so this is worked out once per text, case setting and minimum.
+    """
+    key = (lowercase, min_chars)
+    cached = st.session_state.get("_text_facts")
+    if not cached or cached[0] is not corpus or cached[1] != key:
+        text = prepare_text(corpus.text, lowercase)
+        try:
+            check_trainable(text, min_chars)
+            problem = None
+        except CharlstmError as exc:
+            problem = f"{exc} Start is off until then."
+        cached = (corpus, key, (len(set(text)), problem))
+        st.session_state["_text_facts"] = cached
     return cached[2]
 
 
@@ -433,13 +443,12 @@ def new_run_form(shown_run: bool) -> None:
     st.markdown(f"**Text:** {widgets.md(widgets.corpus_title(corpus.name))} · {len(corpus.text):,} characters")
     problem = None
     if config is not None:
-        vocab_size = distinct_chars(corpus, config.lowercase)
+        vocab_size, problem = text_facts(corpus, config.lowercase, config.min_corpus_chars())
         st.caption(
             f"A {config.layers}-layer model with {config.units} units per layer "
             f"({parameter_count(config, vocab_size):,} numbers to learn), trained {budget_words(config)}."
         )
         st.caption(time_words(config, len(corpus.text)))
-        problem = text_problem(config)
         if problem:
             st.warning(widgets.md(problem), icon=":material/block:")
     st.text_input("Model name (optional)", key="train_name", max_chars=80, placeholder="e.g. My first model")
@@ -460,15 +469,6 @@ def new_run_form(shown_run: bool) -> None:
         icon=":material/play_arrow:",
     ):
         start_training(config)
-
-
-def text_problem(config: TrainConfig) -> str | None:
-    """Why this text cannot be trained on with these settings (shown before Start, which stays off), or None."""
-    try:
-        check_trainable(prepare_text(corpus.text, config.lowercase), config.min_corpus_chars())
-    except CharlstmError as exc:
-        return f"{exc} Start is off until then."
-    return None
 
 
 def time_words(config: TrainConfig, n_chars: int) -> str:
@@ -526,4 +526,4 @@ if not busy:
         st.divider()
     new_run_form(shown_run=bool(run_id))
     if not run_id:
-        st.info("Press **Start training** to begin. The quick preset writes real-looking words within a few minutes.")
+        st.info("Press **Start training** to begin. The line above says how long it takes on this computer.")
