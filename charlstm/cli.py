@@ -149,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:  # Ctrl+C outside a training (or just as one ended): leave at once, quietly
+        print("abandoned: everything saved so far is kept.", file=sys.stderr)
+        return EXIT_ABANDONED
     except OSError as exc:  # the disk or the file system said no: say which file, not a traceback
         where = f" ({exc.filename})" if exc.filename else ""
         advice = "Check the path, the free disk space and the permissions."
@@ -236,7 +239,7 @@ def _follow(run, queue, as_json: bool) -> int:
         except KeyboardInterrupt:
             if interrupted:
                 print("stopped watching; the worker stops after its current batch.", file=sys.stderr)
-                return 130
+                return EXIT_ABANDONED
             interrupted = True
             print("stopping after this batch (Ctrl+C again to stop watching)...", file=sys.stderr)
             queue.stop(run)

@@ -46,11 +46,14 @@ def queue_run(queue: JobQueue, text: str, config, owner: str, name: str) -> Run:
 
 def test_a_killed_worker_reads_interrupted_keeps_its_checkpoint_and_continues(embedded, english_text, cluster_config):
     text = english_text[:20_000]
-    victim = queue_run(embedded, text, cluster_config, "alice", "victim")
+    victim = queue_run(embedded, text, cluster_config.replace(seconds=600.0), "alice", "victim")  # killed long before
     bystander = queue_run(embedded, text, cluster_config.replace(seconds=60.0), "bob", "bystander")
-    both = (victim, bystander)
-    wait_for(lambda: all(len(r.history()) >= 1 for r in both), 120, what="a first epoch in both runs")
-    assert [r.status().state for r in both] == ["running", "running"]
+    wait_for(
+        lambda: len(victim.history()) >= 1 and victim.status().state == "running",
+        180,
+        0.2,
+        what="a first epoch of the victim",
+    )
     epochs_before = len(victim.history())
 
     os.kill(trainer_pid(victim), signal.SIGKILL)
@@ -60,8 +63,8 @@ def test_a_killed_worker_reads_interrupted_keeps_its_checkpoint_and_continues(em
     assert victim.has_checkpoint("last") and victim.has_checkpoint("best")
     assert victim.status().message  # the page has words to show
 
-    # the other owner's training went on undisturbed, in its own process
-    assert bystander.status().state == "running"
+    # the other owner's training, on the other worker, goes on undisturbed to its own time limit
+    assert bystander.status().state in ("queued", "running", "time")
     wait_for(lambda: not bystander.status().active, 120, what="the bystander to finish")
     assert bystander.status().state == "time"
 
