@@ -1,4 +1,4 @@
-"""python -m bench [--full | --quick | --smoke] [--out PATH] [--sections learning,generation,memory,app]
+"""python -m bench [--full | --quick | --quality | --smoke] [--out PATH] [--sections learning,...,kinds] [--kinds ...]
 
 --full (make bench: 30-38 min, as the seed trains until 1.60 nats, at most 600 s) and --quick
 (make bench-quick, ~10 min) rewrite docs/benchmarks.md, docs/benchmarks.json and
@@ -16,21 +16,24 @@ import sys
 import tempfile
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from . import app_response, generation, learning, memory, report
+from . import app_response, generation, kinds, learning, memory, report
 from .common import Section, machine_info
 from .corpus import ROOT, load_bench_text
 from .modes import MODES
+from .texts import LOADERS
 
 SECTIONS = {
     "learning": (learning.run, learning.TITLE),
     "generation": (generation.run, generation.TITLE),
     "memory": (memory.run, memory.TITLE),
     "app": (app_response.run, app_response.TITLE),
+    "kinds": (kinds.run, kinds.TITLE),
 }
 SMOKE_OUT = Path(tempfile.gettempdir()) / "charlstm-bench-smoke" / "benchmarks.md"
 
@@ -45,20 +48,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         group.add_argument(f"--{name}", dest="mode", action="store_const", const=name, help=f"{name} budgets")
     parser.add_argument("--out", type=Path, help="where to write benchmarks.md (default: docs/ for full/quick)")
     parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, from: {', '.join(SECTIONS)}")
+    parser.add_argument("--kinds", help=f"section 5's texts, comma-separated, from: {', '.join(LOADERS)}")
+    parser.add_argument("--contenders", help="section 5's contenders, comma-separated (default: the mode's)")
     args = parser.parse_args(argv)
     args.mode = args.mode or "quick"
     args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = sorted(set(args.sections) - set(SECTIONS))
     if unknown:
         parser.error(f"unknown sections: {', '.join(unknown)}")
+    args.kinds = tuple(k.strip() for k in args.kinds.split(",")) if args.kinds else None
+    if args.kinds and set(args.kinds) - set(LOADERS):
+        parser.error(f"unknown texts: {', '.join(sorted(set(args.kinds) - set(LOADERS)))}")
     if args.out is None:
-        args.out = SMOKE_OUT if args.mode == "smoke" else ROOT / "docs" / "benchmarks.md"
+        name = "benchmarks-quality.md" if args.mode == "quality" else "benchmarks.md"
+        args.out = SMOKE_OUT if args.mode == "smoke" else ROOT / "docs" / name
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     mode = MODES[args.mode]
+    if args.kinds:
+        mode = replace(mode, kinds=args.kinds)
+    if args.contenders:
+        wanted = {c.strip() for c in args.contenders.split(",")}
+        mode = replace(mode, kind_contenders=tuple(c for c in mode.kind_contenders if c[0] in wanted))
     started = time.monotonic()
     machine = machine_info()
     bench = load_bench_text()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -29,15 +29,18 @@ class Mode:
     app_tries: int  # warm Starts (after the cold one)
     app_slider_tries: int  # temperature-slider moves while a job trains
     app_train_seconds: float  # memory sampled while training; the window of the two-jobs speed test
+    # 5. several kinds of text: which texts (None: all), and each contender with its budget (Start to finished)
+    kinds: tuple[str, ...] | None = None
+    kind_contenders: tuple[tuple[str, float], ...] = ()
 
 
 MODES: dict[str, Mode] = {
     "full": Mode(
         name="full",
-        seed_seconds=600,
+        seed_seconds=150,  # the 5x target compares with the seed's loss after 150 s
         quick_seconds=150,
         quality_seconds=900,
-        seed_stop_at=1.60,
+        seed_stop_at=None,
         eval_every=30,
         quality_eval_every=150,
         eval_stride=6,
@@ -51,6 +54,7 @@ MODES: dict[str, Mode] = {
         app_tries=5,
         app_slider_tries=30,
         app_train_seconds=30,
+        kind_contenders=(("seed", 150), ("baseline", 150), ("quick", 150)),
     ),
     "quick": Mode(
         name="quick",
@@ -71,6 +75,8 @@ MODES: dict[str, Mode] = {
         app_tries=2,
         app_slider_tries=12,
         app_train_seconds=15,
+        kinds=("german", "python-source"),
+        kind_contenders=(("baseline", 60), ("quick", 60)),
     ),
     "smoke": Mode(
         name="smoke",
@@ -91,5 +97,12 @@ MODES: dict[str, Mode] = {
         app_tries=1,
         app_slider_tries=3,
         app_train_seconds=5,
+        kinds=("german",),
+        kind_contenders=(("baseline", 8), ("quick", 8)),
     ),
 }
+
+# `make bench-quality`: quality's 15 minutes on every text, beside quick and the baseline (about 75 minutes).
+MODES["quality"] = replace(
+    MODES["full"], name="quality", kind_contenders=(("baseline", 150), ("quick", 150), ("quality", 900))
+)

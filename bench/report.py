@@ -15,6 +15,8 @@ CHART_NAME = "loss_vs_time.png"
 MODE_WORDS = {
     "full": "`make bench` (`python -m bench --full`)",
     "quick": "`make bench-quick` (`python -m bench --quick`), with shorter budgets than `make bench`",
+    "quality": "`make bench-quality` (`python -m bench --quality --sections kinds`): quality's 15 minutes on "
+    "every text",
     "smoke": "`python -m bench --smoke`, with tiny budgets that only check the benchmarks run (the numbers mean "
     "nothing)",
 }

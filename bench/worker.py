@@ -166,7 +166,15 @@ def gen_speed(args: dict) -> dict[str, Any]:
     return speed(gen, args["prompt"], int(args["n"]), int(args["repeats"]))
 
 
+def kind_train(args: dict) -> dict[str, Any]:
+    """One contender on one text of the several-kinds benchmark (bench/kinds.py)."""
+    from .kinds import measure
+
+    return measure(args)
+
+
 TASKS = {
+    "kind_train": kind_train,
     "gen_speed": gen_speed,
     "seed_prep": seed_prep,
     "ours_prep": ours_prep,

@@ -122,7 +122,9 @@ def _corpus_args(p: argparse.ArgumentParser, what: str) -> None:
 
 def _budget_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, help="number of epochs (passes over the text)")
-    p.add_argument("--seconds", type=float, help="time budget in seconds")
+    p.add_argument(
+        "--seconds", type=float, help="time budget in seconds, Start to finished (checks and samples included)"
+    )
     p.add_argument(
         "--strategy",
         default="default",

@@ -64,6 +64,6 @@ def estimate(config: TrainConfig, n_chars: int, speed: float | None) -> Estimate
     checking = per_epoch * config.val_fraction / 3.0  # validation runs forward only: about 3x faster
     seconds = config.epochs * (per_epoch + checking)
     if config.seconds:
-        seconds = min(seconds, config.seconds + checking)  # the clock ends it, then one last check
+        seconds = min(seconds, config.seconds)  # the budget is Start to finished, the last check included
     readable = READABLE_AFTER_CHARS[config.mode] / chars_per_sec
     return Estimate(seconds, readable, chars_per_sec, speed is not None)

@@ -24,6 +24,32 @@ from .weights import Weights
 MAX_DIVERGENCE_RETRIES = 3
 LR_CUT = 0.3  # the learning rate is multiplied by this after each divergence
 VALIDATION_BATCH = 512
+# Held-out text checked after each epoch, at most: windows spread evenly over a longer one. A big text's full
+# check would take seconds of a short time budget after every epoch for little more precision.
+VALIDATION_MAX_CHARS = 200_000
+LR_WARMUP = 0.03  # "budget" schedule: the share of the budget over which the rate rises to its full value
+LR_FLOOR = 0.01  # ... and the share of it left when the budget ends (a job may run a moment past its estimate)
+
+
+def scheduled_lr(base: float, schedule: str, progress: float | None) -> float:
+    """The learning rate when `progress` (0..1) of the training budget is spent.
+
+    "budget": a short linear warm-up, then a linear fall to LR_FLOOR x base at the end. A rate
+    that knows when training ends can take big steps early and settle into a minimum late;
+    with a constant rate the last minutes of a short budget are spent bouncing around one.
+    """
+    if schedule == "constant" or progress is None:
+        return base
+    p = min(max(progress, 0.0), 1.0)
+    warm = min(1.0, (p + LR_WARMUP / 10) / LR_WARMUP)
+    fall = 1.0 - (1.0 - LR_FLOOR) * max(0.0, p - LR_WARMUP) / (1.0 - LR_WARMUP)
+    return base * warm * fall
+
+
+def validation_config(config: TrainConfig, n_val: int) -> TrainConfig:
+    """The settings the held-out check reads with: windows spread out so it covers VALIDATION_MAX_CHARS at most."""
+    spread = math.ceil(n_val / VALIDATION_MAX_CHARS)
+    return config.replace(stride=config.stride * spread) if spread > 1 else config
 
 
 def is_divergent(loss: float, recent: list[float]) -> bool:
@@ -71,6 +97,10 @@ class TrainerHook:
         """One batch trained (`loss` in nats per character). Return True to stop after it."""
         return False
 
+    def budget_spent(self) -> float | None:
+        """How much of the training budget (0..1) is spent, for the learning-rate schedule; None: unknown."""
+        return None
+
     def on_validation_start(self) -> None:
         """The epoch's training is done; the held-out text is being scored."""
 
@@ -106,6 +136,7 @@ class Trainer:
         self._recent: list[float] = []
         self._epoch_losses: list[float] = []
         self._divergences = 0
+        self._lr_scale = 1.0  # lowered by LR_CUT after each divergence
 
     def stop(self, reason: str = "user") -> None:
         """Stop after the current batch (from any thread)."""
@@ -145,7 +176,11 @@ class Trainer:
         train_ds = data.make_dataset(split.train, cfg, training=True, seed=cfg.seed).repeat()
         has_val = cfg.val_fraction > 0 and data.window_count(len(split.val), cfg) > 0
         self._val_ds = (
-            data.make_dataset(split.val, cfg, training=False, batch_size=VALIDATION_BATCH) if has_val else None
+            data.make_dataset(
+                split.val, validation_config(cfg, len(split.val)), training=False, batch_size=VALIDATION_BATCH
+            )
+            if has_val
+            else None
         )
         steps = data.steps_per_epoch(len(split.train), cfg)
         self._build(M, data.window_count(len(split.train), cfg))
@@ -208,6 +243,9 @@ class Trainer:
                 trainer._epoch_losses = []
                 hook.on_epoch_start(epoch + 1)
 
+            def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+                trainer._set_lr(hook)
+
             def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
                 if trainer._after_batch(hook, float((logs or {})["batch_loss"])):
                     self.model.stop_training = True
@@ -217,6 +255,11 @@ class Trainer:
                     self.model.stop_training = True
 
         return Events()
+
+    def _set_lr(self, hook: TrainerHook) -> None:
+        cfg = self.config
+        lr = scheduled_lr(cfg.learning_rate, cfg.lr_schedule, hook.budget_spent()) * self._lr_scale
+        self._model.optimizer.learning_rate.assign(lr)
 
     def _after_batch(self, hook: TrainerHook, loss: float) -> bool:
         if is_divergent(loss, self._recent):
@@ -240,6 +283,7 @@ class Trainer:
         shown = "NaN" if not math.isfinite(loss) else f"{loss:.2f}"
         where = f"step {len(self._epoch_losses) + 1} of this epoch"
         if self.config.on_divergence == "lower_lr" and self._divergences <= MAX_DIVERGENCE_RETRIES:
+            self._lr_scale *= LR_CUT
             model.optimizer.learning_rate.assign(lr * LR_CUT)
             hook.on_notice(
                 f"Training became unstable at {where} (loss {shown}). Went back to the best model "

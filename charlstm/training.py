@@ -299,8 +299,6 @@ class TrainingJob(TrainerHook):
         eta = None
         if self._state in ("running", "stopping") and fraction > 0.01:
             eta = max(0.0, budget - elapsed) if budget else max(0.0, elapsed * (1 - fraction) / fraction)
-            if budget:  # the last check of the held-out text and the samples come after the clock runs out
-                eta += self._end_cost()
         return Progress(
             state="running" if finished else self._state,
             message=self._message,
@@ -326,14 +324,32 @@ class TrainingJob(TrainerHook):
         return len(self.text) * self.config.val_fraction / (3.0 * speed)  # forward only: about 3x faster
 
     def _budget(self) -> float | None:
-        """The training's time limit in seconds: the config's, capped by the server's."""
+        """The training's time limit in seconds, Start to finished: the config's, capped by the server's."""
         limits = [s for s in (self.config.seconds, self.max_seconds) if s]
         return min(limits) if limits else None
+
+    def _training_seconds_locked(self) -> float | None:
+        """Of the time budget, the seconds training may run: the last epoch's end (check, save, samples) fits after."""
+        budget = self._budget()
+        return None if budget is None else max(1e-3, budget - self._end_cost())
+
+    def budget_spent(self) -> float | None:
+        """The share of the budget spent (time or epochs, whichever is further), for the learning-rate schedule."""
+        with self._lock:
+            total_steps = max(1, self.config.epochs * self._steps_per_epoch)
+            done_steps = (self._epoch - 1 - self._initial_epoch) * self._steps_per_epoch + self._step
+            spent = done_steps / total_steps
+            usable = self._training_seconds_locked()
+            if usable is not None:
+                spent = max(spent, (time.monotonic() - self._t0) / usable)
+        return spent
 
     # --- the work --------------------------------------------------------------------------------------
     def run(self) -> Snapshot:
         """Train to the end (epochs, time budget, Stop or divergence); never raises."""
         heartbeat = threading.Thread(target=self._heartbeat, name=f"lease-{self.run_folder.id}", daemon=True)
+        with self._lock:
+            self._t0 = time.monotonic()  # Start: the time budget is what the user waits, preparing included
         try:
             self.run_folder.clear_live()
             self.run_folder.renew_lease()
@@ -396,7 +412,7 @@ class TrainingJob(TrainerHook):
             self._plan, self._steps_per_epoch = plan, plan.steps_per_epoch
             if self._state == "preparing":
                 self._state, self._message = "running", "Training…"
-            self._t0 = self._batch_t = time.monotonic()
+            self._batch_t = time.monotonic()  # the budget's clock runs from Start (run()): preparing counts too
         self._flush(force=True)
 
     def on_epoch_start(self, epoch: int) -> None:
@@ -416,8 +432,9 @@ class TrainingJob(TrainerHook):
             self._batch_t = now
         if self.run_folder.stop_requested():  # every batch (one stat): Stop ends the job within one batch
             self.stop()
-        budget = self._budget()
-        if budget and now - self._t0 >= budget and self._stop_reason is None:
+        with self._lock:
+            usable = self._training_seconds_locked()
+        if usable is not None and now - self._t0 >= usable and self._stop_reason is None:
             self._stop_reason = "time"
         self._flush()
         return self._stop_requested.is_set() or self._stop_reason is not None

@@ -32,10 +32,17 @@ def test_classic_preset_is_the_seed():
     assert c.dropout == 0.0
     assert c.optimizer == "rmsprop"
     assert c.learning_rate == 0.01
+    assert c.lr_schedule == "constant"  # the seed never changed its rate
     assert c.clipnorm is None
     assert c.batch_size == 128
     assert c.sample_temperatures == (0.2, 0.5, 1.0, 1.2)
     assert c.sample_length == 400
+
+
+def test_an_unknown_learning_rate_schedule_is_refused_with_the_choices():
+    assert preset_config("quick").lr_schedule == "budget"
+    with pytest.raises(ConfigError, match="lr_schedule must be one of budget, constant"):
+        preset_config("quick", lr_schedule="cosine")
 
 
 def test_seed_temperatures():
@@ -215,7 +222,7 @@ def test_the_estimate_grows_with_every_size_setting():
 
     base = TrainConfig()
     need = estimate_memory_bytes(base, 85, 600_000)
-    for change in ({"batch_size": 128}, {"seq_len": 200}, {"units": 512}, {"layers": 2}, {"embedding_dim": 0}):
+    for change in ({"batch_size": 256}, {"seq_len": 200}, {"units": 512}, {"layers": 2}, {"embedding_dim": 0}):
         assert estimate_memory_bytes(base.replace(**change), 85, 600_000) > need, change
     assert estimate_memory_bytes(base, 10_000, 600_000) > need
     assert estimate_memory_bytes(base, 85, 60_000_000) > need

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -14,6 +15,8 @@ from charlstm import store
 from charlstm.errors import CharlstmError, CorpusError
 from charlstm.run import Request, Run, append_line, read_jsonl
 from charlstm.text import Corpus
+from charlstm.data import window_count
+from charlstm.trainer import LR_FLOOR, LR_WARMUP, VALIDATION_MAX_CHARS, scheduled_lr, validation_config
 from charlstm.training import LR_CUT, TrainingJob, is_divergent
 
 
@@ -128,12 +131,17 @@ def test_stop_before_training_starts(tmp_path, corpus, tiny_config):
 
 # --- time budget, and samples from one prompt ------------------------------------------------------
 def test_time_budget_and_samples_share_their_prompt(tmp_path, corpus, tiny_config):
-    config = tiny_config.replace(epochs=10_000, seconds=2.0, sample_temperatures=(0.0, 1.0, 0.0), sample_length=40)
-    snap = TrainingJob.create(corpus, config, root=tmp_path).run()
+    config = tiny_config.replace(epochs=10_000, seconds=4.0, sample_temperatures=(0.0, 1.0, 0.0), sample_length=40)
+    job = TrainingJob.create(corpus, config, root=tmp_path)
+    started = time.monotonic()
+    snap = job.run()
+    waited = time.monotonic() - started
     assert snap.stop_reason == "time", snap.message
     assert "time limit" in snap.message
-    assert snap.history[-1].seconds >= config.seconds  # the clock, not the epochs, ended it
-    assert len(snap.history) < config.epochs
+    assert len(snap.history) < config.epochs  # the clock, not the epochs, ended it
+    # The budget is what the user waits, Start to finished: the last check and samples fit inside it.
+    assert config.seconds * 0.5 <= snap.history[-1].seconds <= waited
+    assert waited < config.seconds + 1.0, f"waited {waited:.2f} s for a {config.seconds} s budget"
     assert snap.progress == 1.0
     run_dir = snap.run_dir
     assert Run(run_dir).status().state == "time"
@@ -146,10 +154,52 @@ def test_time_budget_and_samples_share_their_prompt(tmp_path, corpus, tiny_confi
     assert len(sampled) == 40
 
 
+# --- the learning rate over the budget ---------------------------------------------------------------
+def test_the_rate_warms_up_then_falls_to_near_zero_at_the_end_of_the_budget():
+    base = 0.01
+    rates = [scheduled_lr(base, "budget", p / 100) for p in range(101)]
+    peak = rates.index(max(rates))
+    assert rates[0] < 0.2 * base  # a short warm-up: Adam's first steps are its least informed
+    assert max(rates) == pytest.approx(base) and peak / 100 == pytest.approx(LR_WARMUP, abs=0.011)
+    assert all(a >= b for a, b in zip(rates[peak:], rates[peak + 1 :], strict=False))  # then only down
+    assert rates[50] == pytest.approx(base * 0.5, rel=0.05)  # linearly
+    assert rates[-1] == pytest.approx(base * LR_FLOOR)
+    assert scheduled_lr(base, "budget", 1.7) == rates[-1]  # a job that runs a moment late stays at the floor
+    assert scheduled_lr(base, "constant", 0.9) == scheduled_lr(base, "budget", None) == base
+
+
+def test_a_timed_job_lowers_its_rate_as_the_clock_runs_out(tmp_path, corpus, tiny_config):
+    config = tiny_config.replace(epochs=10_000, seconds=8.0, steps_per_epoch=3, sample_length=0)
+    snap = TrainingJob.create(corpus, config, root=tmp_path).run()
+    rates = [h.learning_rate for h in snap.history]
+    assert len(rates) >= 3, rates
+    assert rates == sorted(rates, reverse=True)
+    assert rates[-1] < 0.25 * config.learning_rate  # near the floor when the budget ends
+
+
+def test_an_epoch_budget_spreads_the_schedule_over_its_epochs(tmp_path, corpus, tiny_config):
+    config = tiny_config.replace(epochs=4, steps_per_epoch=5, sample_length=0)
+    snap = TrainingJob.create(corpus, config, root=tmp_path).run()
+    rates = [h.learning_rate for h in snap.history]
+    # the rate each epoch ended with: set before its last step, at 5, 10, 15, 20 steps of 20 (minus one)
+    expected = [scheduled_lr(config.learning_rate, "budget", (5 * e - 1) / 20) for e in range(1, 5)]
+    assert rates == pytest.approx(expected, rel=1e-4)
+
+
+def test_the_held_out_check_reads_at_most_its_cap(tiny_config):
+    small = validation_config(tiny_config, 10_000)
+    assert small == tiny_config
+    big = validation_config(tiny_config, 5 * VALIDATION_MAX_CHARS)
+    covered = window_count(5 * VALIDATION_MAX_CHARS, big) * big.seq_len
+    assert 0.8 * VALIDATION_MAX_CHARS <= covered <= VALIDATION_MAX_CHARS + big.seq_len
+
+
 # --- divergence -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("learning_rate", [10, 50.0])  # an int too: JSON and the CLI may give one
 def test_divergence_stops_and_keeps_a_finite_best_model(tmp_path, corpus, tiny_config, learning_rate):
-    config = tiny_config.replace(learning_rate=learning_rate, on_divergence="stop", clipnorm=None, epochs=3)
+    config = tiny_config.replace(
+        learning_rate=learning_rate, lr_schedule="constant", on_divergence="stop", clipnorm=None, epochs=3
+    )
     snap = TrainingJob.create(corpus, config, root=tmp_path).run()
     assert snap.stop_reason == "diverged", snap.message
     assert len(snap.notices) == 1
@@ -164,7 +214,9 @@ def test_divergence_stops_and_keeps_a_finite_best_model(tmp_path, corpus, tiny_c
 
 
 def test_divergence_lowers_the_learning_rate(tmp_path, corpus, tiny_config):
-    config = tiny_config.replace(learning_rate=10.0, on_divergence="lower_lr", clipnorm=None, epochs=2)
+    config = tiny_config.replace(
+        learning_rate=10.0, lr_schedule="constant", on_divergence="lower_lr", clipnorm=None, epochs=2
+    )
     snap = TrainingJob.create(corpus, config, root=tmp_path).run()
     lowered = [n for n in snap.notices if "lowered the learning rate" in n]
     assert lowered, snap.notices

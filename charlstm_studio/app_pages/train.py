@@ -10,6 +10,7 @@ Widget keys (for tests and the browser suite):
     train_batch        number_input  batch size
     train_lr           number_input  learning rate
     train_optimizer    selectbox     adam / rmsprop / sgd
+    train_schedule     selectbox     budget / constant (the learning rate over the training)
     train_budget       radio         time / epochs
     train_minutes      number_input  time limit in minutes (time budget)
     train_epochs       number_input  number of epochs (epochs budget)
@@ -34,7 +35,7 @@ import streamlit as st
 
 from charlstm import store
 from charlstm.charts import batch_loss_chart, epoch_chart
-from charlstm.config import OPTIMIZERS, PRESETS, RANGES, TrainConfig, preset_config
+from charlstm.config import LR_SCHEDULES, OPTIMIZERS, PRESETS, RANGES, TrainConfig, preset_config
 from charlstm.errors import CharlstmError
 from charlstm.estimate import estimate, measured_speed
 from charlstm.jobs import DEFAULT_MAX_SECONDS, OWNER_MAX_WAITING, STUDIO_MAX_EPOCHS
@@ -54,6 +55,7 @@ ADVANCED_KEYS = (
     "train_batch",
     "train_lr",
     "train_optimizer",
+    "train_schedule",
     "train_budget",
     "train_minutes",
     "train_epochs",
@@ -65,6 +67,7 @@ MODES = {
     "window": "One prediction per window (the 2017 example)",
 }
 BUDGETS = {"time": "a time limit", "epochs": "a number of epochs"}
+SCHEDULES = {"budget": "Slows down as the end nears", "constant": "Stays the same (the 2017 example)"}
 LIVE_POLL_SECONDS = 1.0  # how often a training's page reads its run folder
 FIRST_POINT_POLL_SECONDS = 0.3  # ... until the first loss is there
 
@@ -79,6 +82,7 @@ def preset_values(cfg: TrainConfig) -> dict:
         "train_batch": cfg.batch_size,
         "train_lr": float(cfg.learning_rate),
         "train_optimizer": cfg.optimizer,
+        "train_schedule": cfg.lr_schedule,
         "train_budget": "time" if cfg.seconds else "epochs",
         "train_minutes": float((cfg.seconds or 600.0) / 60.0),
         "train_epochs": cfg.epochs if not cfg.seconds else 20,
@@ -217,6 +221,14 @@ def advanced_settings() -> None:
         columns = st.columns(3)
         columns[0].selectbox("Training mode", list(MODES), key="train_mode", format_func=MODES.get)
         columns[1].selectbox("Optimizer", OPTIMIZERS, key="train_optimizer")
+        columns[1].selectbox(
+            "Learning rate over time",
+            LR_SCHEDULES,
+            key="train_schedule",
+            format_func=SCHEDULES.get,
+            help="Big steps first, then smaller and smaller ones until the time or the epochs run out: "
+            "it ends lower than a rate that stays the same.",
+        )
         low, high = RANGES["val_fraction"]
         columns[2].slider(
             "Held-out share",
@@ -240,6 +252,7 @@ def chosen_overrides() -> dict:
         lowercase=bool(s["lowercase"]),
         mode=s["train_mode"],
         optimizer=s["train_optimizer"],
+        lr_schedule=s["train_schedule"],
         val_fraction=float(s["train_val"]),
     )
     if s["train_mode"] != "window":
@@ -430,7 +443,8 @@ def settings_words(cfg: TrainConfig) -> str:
     return (
         f"{cfg.preset.capitalize()} preset · {cfg.layers} layer(s) of {cfg.units} units · sequences of {cfg.seq_len} "
         f"characters, predicting {mode} · batches of {cfg.batch_size} · {cfg.optimizer} with learning rate "
-        f"{cfg.learning_rate:g} · {cfg.val_fraction:.0%} held out · seed {cfg.seed} · trained {budget_words(cfg)}"
+        f"{cfg.learning_rate:g}{' (falling to near zero by the end)' if cfg.lr_schedule == 'budget' else ''} · "
+        f"{cfg.val_fraction:.0%} held out · seed {cfg.seed} · trained {budget_words(cfg)}"
         + (" · lowercased" if cfg.lowercase else "")
     )
 

@@ -1,0 +1,52 @@
+"""The several-kinds benchmark's parts (bench/texts.py, bench/contenders.py): real texts, real short trainings.
+
+The benchmark's numbers are only as good as these parts: every contender must get the same text and
+be scored by the same code, and a contender's weights must mean in charlstm's scorer what they meant
+in Keras. A wrong mapping scores worse than knowing nothing, which the last test would catch.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+
+from bench import contenders
+from bench.texts import LOADERS, load_kind, load_kinds
+from charlstm.generate import Generator
+
+
+def test_every_text_is_split_the_same_way_and_kept_cased():
+    texts, missing = load_kinds(("python-docs", "python-source"))  # on every Python installation
+    assert not missing
+    for kind in texts:
+        assert kind.train + kind.heldout == kind.text
+        assert len(kind.heldout) == round(len(kind.text) * 0.1)
+        assert any(c.isupper() for c in kind.text)  # cased as a user gives it
+        assert kind.title == LOADERS[kind.key][0]
+    assert load_kind("python-source").text == load_kind("python-source").text  # the same text every run
+
+
+def test_a_missing_text_is_skipped_with_what_to_do(monkeypatch, tmp_path):
+    import bench.texts as texts
+
+    monkeypatch.setattr(texts, "FORTUNES_DE", tmp_path / "absent")
+    found, missing = load_kinds(("german",))
+    assert not found
+    assert "apt-get install fortunes-de" in missing["german"]
+
+
+@pytest.mark.parametrize("contender", ["baseline", "quick"])
+def test_a_contender_keeps_to_its_budget_and_its_weights_score_in_charlstm(contender):
+    kind = load_kind("python-docs")
+    text, heldout = kind.train[:60_000], kind.heldout[:4_000]
+    budget = 6.0
+    started = time.monotonic()
+    trained = contenders.train(contender, text, budget, {"units": 32}, started)
+    waited = time.monotonic() - started
+    assert waited < budget + 2.0, f"{contender} waited {waited:.1f} s for a {budget} s budget"
+    assert trained.steps > 0 and trained.chars_fed > 0
+    score = Generator(trained.weights, trained.config, trained.vocab).score(heldout)
+    # better than a uniform guess: the arrays landed where charlstm's network expects them
+    assert score.nats < math.log(len(trained.vocab)) - 0.5
