@@ -12,10 +12,10 @@ import pytest
 from helpers import wait_for
 
 from charlstm import store
+from charlstm.data import window_count
 from charlstm.errors import CharlstmError, CorpusError
 from charlstm.run import Request, Run, append_line, read_jsonl
 from charlstm.text import Corpus
-from charlstm.data import window_count
 from charlstm.trainer import LR_FLOOR, LR_WARMUP, VALIDATION_MAX_CHARS, scheduled_lr, validation_config
 from charlstm.training import LR_CUT, TrainingJob, is_divergent
 
