@@ -82,6 +82,7 @@ def run(mode: Mode, bench, ctx: dict) -> Section:
         for contender, budget in mode.kind_contenders:
             print(f"bench:   {kind.key} / {contender} ({budget:g} s) …", file=sys.stderr, flush=True)
             results.append(run_one(kind.key, contender, budget))
+            print(f"bench:   … {results[-1]['nats']:.4f} nats", file=sys.stderr, flush=True)
     for key, why in missing.items():
         section.notes.append(f"{key} skipped: {why}")
     _report(section, texts, results)

@@ -178,7 +178,7 @@ def _float_range(name: str, value: float, low: float, high: float) -> None:
 # --- memory: checked before a job starts, so settings that cannot fit are refused with the reason ---------
 MEMORY_LIMIT_ENV = "CHARLSTM_MAX_TRAINING_MEMORY_MB"
 # TensorFlow's runtime, tf.data buffers and temporaries beyond what the formulas count: the quick preset
-# measured 317 MB above the TensorFlow import on Nietzsche (docs/benchmarks.md, section 3).
+# measured 232-246 MB above the TensorFlow import on four texts (docs/benchmarks.md, section 5).
 MEMORY_OVERHEAD_BYTES = 256_000_000
 _FLOAT = 4  # float32
 _KEPT = 2  # backpropagation keeps forward values and their gradients, and TF makes temporaries
@@ -267,7 +267,7 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "quick": Preset(
         "quick",
-        "Fast start: writes real-looking words within about a minute and finishes in 2.5. Best for trying things out.",
+        "Fast start: writes real-looking words within a minute, done in 2.5 minutes. Best for trying things out.",
         TrainConfig(),
     ),
     "classic": Preset(

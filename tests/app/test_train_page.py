@@ -6,6 +6,7 @@ import pytest
 from studio_helpers import TEXT, TINY_SETTINGS, has, make_run, new_app, poll, poll_until_final, texts
 
 from charlstm import store
+from charlstm.config import PRESETS
 from charlstm.run import Run, summarize
 from charlstm_studio.ui import state
 
@@ -127,7 +128,7 @@ def test_presets_reset_the_advanced_settings():
     assert "2017" in " ".join(texts(at, "caption"))
     at.radio(key="train_preset").set_value("quick").run()
     assert at.selectbox(key="train_mode").value == "sequence"
-    assert at.number_input(key="train_units").value == 256
+    assert at.number_input(key="train_units").value == PRESETS["quick"].config.units
 
 
 def test_settings_survive_a_visit_to_another_page():
