@@ -390,6 +390,16 @@ def _fifth_target(
             f"quick's {t_mark:g}-s run first reached the seed's {t_mark:g}-s loss ({fmt(seed_at)} nats) after "
             f"{crossing:.0f} training seconds: {t_mark / crossing:.1f}x sooner."
         )
+    section.targets.append(
+        Target(
+            f"quick's {t_mark:g}-s run reaches the seed's {t_mark:g}-s loss: seed's time / quick's",
+            t_mark / crossing if crossing else None,
+            ">=",
+            RATIO_TARGET,
+            "x",
+            cause=f"quick's curve did not reach the seed's {t_mark:g}-s loss ({fmt(seed_at)} nats) in time",
+        )
+    )
     got = fifth_c.kept if fifth_c is not None else None
     section.targets.append(
         Target(

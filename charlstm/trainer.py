@@ -27,12 +27,14 @@ VALIDATION_BATCH = 512
 # Held-out text checked after each epoch, at most: windows spread evenly over a longer one. A big text's full
 # check would take seconds of a short time budget after every epoch for little more precision.
 VALIDATION_MAX_CHARS = 200_000
-LR_WARMUP = 0.03  # "budget" schedule: the share of the budget over which the rate rises to its full value
+LR_WARMUP = 0.03  # "budget" schedule: the share of the budget over which the rate rises to its full value,
+LR_WARMUP_STEPS = 50  # ... and at least this many steps: RMSprop's running average of squared gradients starts
+# at zero, so its first steps are several times larger than the rate says (a short budget's warm-up was too short)
 LR_FLOOR = 0.01  # ... and the share of it left when the budget ends (a job may run a moment past its estimate)
 
 
-def scheduled_lr(base: float, schedule: str, progress: float | None) -> float:
-    """The learning rate when `progress` (0..1) of the training budget is spent.
+def scheduled_lr(base: float, schedule: str, progress: float | None, step: int | None = None) -> float:
+    """The learning rate when `progress` (0..1) of the training budget is spent, at this job's `step` (0-based).
 
     "budget": a short linear warm-up, then a linear fall to LR_FLOOR x base at the end. A rate
     that knows when training ends can take big steps early and settle into a minimum late;
@@ -42,6 +44,8 @@ def scheduled_lr(base: float, schedule: str, progress: float | None) -> float:
         return base
     p = min(max(progress, 0.0), 1.0)
     warm = min(1.0, (p + LR_WARMUP / 10) / LR_WARMUP)
+    if step is not None:
+        warm = min(warm, (step + 1) / LR_WARMUP_STEPS)
     fall = 1.0 - (1.0 - LR_FLOOR) * max(0.0, p - LR_WARMUP) / (1.0 - LR_WARMUP)
     return base * warm * fall
 
@@ -137,6 +141,7 @@ class Trainer:
         self._epoch_losses: list[float] = []
         self._divergences = 0
         self._lr_scale = 1.0  # lowered by LR_CUT after each divergence
+        self._steps = 0  # steps this job has taken, for the warm-up
 
     def stop(self, reason: str = "user") -> None:
         """Stop after the current batch (from any thread)."""
@@ -258,7 +263,8 @@ class Trainer:
 
     def _set_lr(self, hook: TrainerHook) -> None:
         cfg = self.config
-        lr = scheduled_lr(cfg.learning_rate, cfg.lr_schedule, hook.budget_spent()) * self._lr_scale
+        lr = scheduled_lr(cfg.learning_rate, cfg.lr_schedule, hook.budget_spent(), self._steps) * self._lr_scale
+        self._steps += 1
         self._model.optimizer.learning_rate.assign(lr)
 
     def _after_batch(self, hook: TrainerHook, loss: float) -> bool:

@@ -127,6 +127,7 @@ class TrainingJob(TrainerHook):
         self._epoch_end_seconds: float | None = None  # how long the last epoch's end took
         self._checking_since: float | None = None
         self._error_message: str | None = None
+        self._spent = 0.0  # the share of the budget spent, as the learning-rate schedule last saw it
         prior = [h.val_loss if h.val_loss is not None else h.loss for h in self._history]
         self._best = min(prior) if prior else math.inf
 
@@ -342,7 +343,9 @@ class TrainingJob(TrainerHook):
             usable = self._training_seconds_locked()
             if usable is not None:
                 spent = max(spent, (time.monotonic() - self._t0) / usable)
-        return spent
+            # never back: the measured cost of an epoch's end moves the usable time a little either way
+            self._spent = max(self._spent, spent)
+            return self._spent
 
     # --- the work --------------------------------------------------------------------------------------
     def run(self) -> Snapshot:

@@ -16,7 +16,14 @@ from charlstm.data import window_count
 from charlstm.errors import CharlstmError, CorpusError
 from charlstm.run import Request, Run, append_line, read_jsonl
 from charlstm.text import Corpus
-from charlstm.trainer import LR_FLOOR, LR_WARMUP, VALIDATION_MAX_CHARS, scheduled_lr, validation_config
+from charlstm.trainer import (
+    LR_FLOOR,
+    LR_WARMUP,
+    LR_WARMUP_STEPS,
+    VALIDATION_MAX_CHARS,
+    scheduled_lr,
+    validation_config,
+)
 from charlstm.training import LR_CUT, TrainingJob, is_divergent
 
 
@@ -168,12 +175,21 @@ def test_the_rate_warms_up_then_falls_to_near_zero_at_the_end_of_the_budget():
     assert scheduled_lr(base, "constant", 0.9) == scheduled_lr(base, "budget", None) == base
 
 
+def test_the_warm_up_lasts_some_steps_however_short_the_budget():
+    """RMSprop's first steps are too big at a full rate; a 30-s budget's 3% alone would be 8 steps."""
+    base = 0.03
+    early = [scheduled_lr(base, "budget", 0.5, step) for step in range(LR_WARMUP_STEPS + 1)]
+    assert early[0] == pytest.approx(base * 0.5 / LR_WARMUP_STEPS, rel=0.05)
+    assert early == sorted(early) and early[-1] == scheduled_lr(base, "budget", 0.5)
+
+
 def test_a_timed_job_lowers_its_rate_as_the_clock_runs_out(tmp_path, corpus, tiny_config):
     config = tiny_config.replace(epochs=10_000, seconds=8.0, steps_per_epoch=3, sample_length=0)
     snap = TrainingJob.create(corpus, config, root=tmp_path).run()
     rates = [h.learning_rate for h in snap.history]
     assert len(rates) >= 3, rates
-    assert rates == sorted(rates, reverse=True)
+    peak = rates.index(max(rates))  # up during the warm-up (its first LR_WARMUP_STEPS steps), then only down
+    assert rates[peak:] == sorted(rates[peak:], reverse=True)
     assert rates[-1] < 0.25 * config.learning_rate  # near the floor when the budget ends
 
 
@@ -182,7 +198,7 @@ def test_an_epoch_budget_spreads_the_schedule_over_its_epochs(tmp_path, corpus, 
     snap = TrainingJob.create(corpus, config, root=tmp_path).run()
     rates = [h.learning_rate for h in snap.history]
     # the rate each epoch ended with: set before its last step, at 5, 10, 15, 20 steps of 20 (minus one)
-    expected = [scheduled_lr(config.learning_rate, "budget", (5 * e - 1) / 20) for e in range(1, 5)]
+    expected = [scheduled_lr(config.learning_rate, "budget", (5 * e - 1) / 20, 5 * e - 1) for e in range(1, 5)]
     assert rates == pytest.approx(expected, rel=1e-4)
 
 
