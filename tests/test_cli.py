@@ -262,7 +262,8 @@ def test_an_imported_model_resumes_on_the_text_it_is_given(cli_run, corpus_file,
 
 def test_ctrl_c_twice_abandons_at_once(corpus_file, tmp_path):
     out = tmp_path / "r"
-    slow_stop = ["--set", "sample_length=10000"]  # the samples written on stopping take a while
+    # the samples written on stopping take a while: 10,000 characters from a 512-unit model, over a second
+    slow_stop = ["--set", "sample_length=10000", "--set", "units=512"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     args = [sys.executable, "-m", "charlstm", "train", str(corpus_file), *TINY, *slow_stop, "--epochs", "100000"]
     proc = subprocess.Popen(
