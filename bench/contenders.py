@@ -90,26 +90,26 @@ def _baseline(text: str, budget: float, started: float) -> Trained:
     keras.utils.set_random_seed(1337)
     vocab = Vocabulary.from_text(text)
     ids = vocab.encode(text).astype(np.int32)
-    cut = len(ids) - round(len(ids) * 0.1)
+    cut = len(ids) - round(len(ids) * BASELINE.val_fraction)
     x, y = _sequences(ids[:cut], BASELINE.seq_len)
     val = _sequences(ids[cut:], BASELINE.seq_len)
     model = keras.Sequential(
         [
             keras.Input((None,), dtype="int32"),
-            layers.Embedding(len(vocab), 32, name="embedding"),
-            layers.LSTM(128, return_sequences=True, name="rnn0"),
+            layers.Embedding(len(vocab), BASELINE.embedding_dim, name="embedding"),
+            layers.LSTM(BASELINE.units, return_sequences=True, name="rnn0"),
             layers.Dense(len(vocab), name="logits"),
         ]
     )
     model.compile(
-        optimizer=keras.optimizers.RMSprop(learning_rate=0.01, clipnorm=1.0),
+        optimizer=keras.optimizers.RMSprop(learning_rate=BASELINE.learning_rate, clipnorm=BASELINE.clipnorm),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     clock = _deadline_callback(started + budget)
-    model.fit(x, y, batch_size=128, epochs=100_000, validation_data=val, callbacks=[clock], verbose=0)
+    model.fit(x, y, batch_size=BASELINE.batch_size, epochs=100_000, validation_data=val, callbacks=[clock], verbose=0)
     from charlstm.model import get_weights
 
-    fed = clock.steps * 128 * BASELINE.seq_len
+    fed = clock.steps * BASELINE.batch_size * BASELINE.seq_len
     return Trained(get_weights(model), BASELINE, vocab, clock.steps, fed, clock.epochs)
 
 
