@@ -121,3 +121,15 @@ def start_training(page) -> None:
 
 def code_text(page) -> str:
     return page.locator("[data-testid=stCode]").first.inner_text()
+
+
+def wait_code_changes(page, before: str, timeout: float = 15_000) -> None:
+    """Wait until the generated text differs from `before`.
+
+    The code block is briefly absent while Streamlit redraws the page, so a missing element
+    means "not yet", never an error."""
+    page.wait_for_function(
+        "b => { const e = document.querySelector('[data-testid=stCode]'); return e !== null && e.innerText !== b; }",
+        arg=before,
+        timeout=timeout,
+    )

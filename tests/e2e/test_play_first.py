@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from e2e_helpers import shot, wait_idle
+from e2e_helpers import code_text, key, shot, wait_code_changes, wait_idle
 
 from charlstm.starters import list_starters
 
@@ -19,10 +19,6 @@ PHONE_UA = (  # a phone's user agent: Streamlit closes the menu after a page is 
     "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36"
 )
 PAGES = {"corpus": "/", "train": "/train", "generate": "/generate", "inside": "/inside", "models": "/models"}
-
-
-def key(name: str) -> str:
-    return f".st-key-{name}"
 
 
 @pytest.fixture(autouse=True)
@@ -36,10 +32,6 @@ def open_page(page, path: str) -> None:
     wait_idle(page, 90_000)
 
 
-def code_text(page) -> str:
-    return page.locator("[data-testid=stCode]").first.inner_text()
-
-
 def test_first_visit_writes_with_a_ready_made_model_and_the_slider_works(page):
     open_page(page, PAGES["generate"])
     page.wait_for_selector("[data-testid=stCode]")
@@ -51,11 +43,7 @@ def test_first_visit_writes_with_a_ready_made_model_and_the_slider_works(page):
     slider.focus()
     for _ in range(10):
         slider.press("ArrowRight")
-    page.wait_for_function(
-        "b => { const e = document.querySelector('[data-testid=stCode]'); return e && e.innerText !== b; }",
-        arg=before,
-        timeout=15_000,
-    )
+    wait_code_changes(page, before)
     wait_idle(page)
     after = code_text(page)
     assert after != before

@@ -11,7 +11,18 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from e2e_helpers import code_text, key, nav, open_app, shot, start_training, tiny_settings, use_pasted_text, wait_idle
+from e2e_helpers import (
+    code_text,
+    key,
+    nav,
+    open_app,
+    shot,
+    start_training,
+    tiny_settings,
+    use_pasted_text,
+    wait_code_changes,
+    wait_idle,
+)
 
 
 def test_main_flow_train_stop_generate_download(page, english_text):
@@ -41,9 +52,7 @@ def test_main_flow_train_stop_generate_download(page, english_text):
     for _ in range(8):
         slider.press("ArrowRight")
     wait_idle(page)
-    page.wait_for_function(
-        "before => document.querySelector('[data-testid=stCode]').innerText !== before", arg=before, timeout=10_000
-    )
+    wait_code_changes(page, before)
     wait_idle(page)  # the text streams in: read it once the run has finished
     after = code_text(page)
     assert after != before and len(after) > 100
