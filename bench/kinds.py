@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,8 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
 
     out: dict[str, Any] = _imports()
     kind = load_kind(args["kind"])
+    if args.get("lowercase"):  # section 1's text and split, for tuning against its targets
+        kind = replace(kind, text=kind.text.lower())
     _reset_peak()
     base_rss = rss_mb()
     started = time.monotonic()
@@ -65,8 +68,11 @@ def _parameters(trained) -> int:
     return int(sum(a.size for a in trained.weights.values()))
 
 
-def run_one(kind: str, contender: str, budget: float, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+def run_one(
+    kind: str, contender: str, budget: float, overrides: dict[str, Any] | None = None, lowercase: bool = False
+) -> dict[str, Any]:
     args = {"kind": kind, "contender": contender, "budget": budget, "overrides": overrides or {}}
+    args["lowercase"] = lowercase
     result = run_worker("kind_train", args, timeout=budget + 900)
     return {**args, **result}
 
@@ -174,12 +180,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget", type=float, default=150.0)
     p.add_argument("--set", action="append", default=[], help="a preset override, key=value")
     p.add_argument("--log", type=Path, default=Path("/tmp/charlstm-kinds.jsonl"))
+    p.add_argument("--lowercase", action="store_true", help="lowercase the text first, as section 1 does")
     args = p.parse_args(argv)
     overrides = {k: _value(v) for k, v in (s.split("=", 1) for s in args.set)}
     for kind in args.kinds.split(","):
         for contender in args.contenders.split(","):
             extra = overrides if contender not in ("seed", "baseline") else {}
-            r = run_one(kind, contender, args.budget, extra)
+            r = run_one(kind, contender, args.budget, extra, args.lowercase)
             r["when"] = time.strftime("%H:%M:%S")
             with args.log.open("a") as fh:
                 fh.write(json.dumps(r) + "\n")
