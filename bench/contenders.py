@@ -48,6 +48,7 @@ class Trained:
     chars_fed: int
     epochs: int
     detail: str = ""
+    curve: tuple[tuple[float, float | None, float], ...] = ()  # per epoch: training loss, validation loss, rate
 
 
 def train(contender: str, text: str, budget: float, overrides: dict[str, Any], started: float) -> Trained:
@@ -147,4 +148,5 @@ def _preset(name: str, text: str, budget: float, overrides: dict[str, Any]) -> T
         steps = sum(h.steps for h in snap.history)
         fed = steps * config.batch_size * config.seq_len
         detail = f"best epoch {min(snap.history, key=lambda h: h.val_loss or h.loss).epoch} of {len(snap.history)}"
-        return Trained(weights, job.config, job.vocab, steps, fed, len(snap.history), detail)
+        curve = tuple((h.loss, h.val_loss, h.learning_rate) for h in snap.history)
+        return Trained(weights, job.config, job.vocab, steps, fed, len(snap.history), detail, curve)

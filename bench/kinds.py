@@ -60,6 +60,7 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
         above_import_mb=peak - out["rss_after_import_mb"],
         above_text_mb=peak - base_rss,
         parameters=_parameters(trained),
+        curve=trained.curve,
     )
     return out
 
