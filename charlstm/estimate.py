@@ -7,6 +7,7 @@ speed measured on a 2-core laptop (docs/benchmarks.md) stands in, and the words 
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,9 +15,16 @@ from dataclasses import dataclass
 from .config import TrainConfig
 from .errors import CharlstmError
 from .run import Run
+from .weights import expected_shapes
 
-# Characters per second on a 2-core laptop (docs/benchmarks.md), until this machine has measured its own.
-TYPICAL_CHARS_PER_SEC = {"sequence": 30_000.0, "window": 25_000.0}
+# Until this machine has measured its own speed, a 2-core laptop's stands in (docs/tuning.md). A sequence
+# model's speed follows its size: the laptop does about 14e9 multiply-adds a second for every model size
+# measured (quick's LSTM(192) trains 75,000 characters a second, LSTM(384) 21,000), and a small model is held
+# back by each step's fixed cost instead (the 128-unit baseline: about 110,000). The seed's windows: measured.
+TYPICAL_MULTIPLY_ADDS_PER_SEC = 14e9
+TYPICAL_MAX_CHARS_PER_SEC = 110_000.0
+TYPICAL_WINDOW_CHARS_PER_SEC = 25_000.0
+TYPICAL_VOCAB = 80  # characters in a typical text; the estimate is made before the vocabulary is
 # Characters trained on before the samples look like words (a model at about 2.3 bits per character):
 # a quick model on Nietzsche gets there after about 1.5 M; the seed's one-target windows need many more.
 READABLE_AFTER_CHARS = {"sequence": 1_500_000, "window": 30_000_000}
@@ -57,9 +65,22 @@ def epoch_chars(config: TrainConfig, n_chars: int) -> float:
     return per_epoch
 
 
+def multiply_adds_per_char(config: TrainConfig, vocab_size: int = TYPICAL_VOCAB) -> int:
+    """The forward pass's work per character: every kernel weight is used once (embeddings are looked up)."""
+    kernels = [shape for name, shape in expected_shapes(config, vocab_size).items() if name.endswith("kernel")]
+    return sum(math.prod(shape) for shape in kernels)
+
+
+def typical_speed(config: TrainConfig) -> float:
+    """Characters a second a 2-core laptop trains `config` at: the stand-in until this machine has measured."""
+    if config.mode == "window":
+        return TYPICAL_WINDOW_CHARS_PER_SEC
+    return min(TYPICAL_MAX_CHARS_PER_SEC, TYPICAL_MULTIPLY_ADDS_PER_SEC / multiply_adds_per_char(config))
+
+
 def estimate(config: TrainConfig, n_chars: int, speed: float | None) -> Estimate:
     """The time a training of `config` on `n_chars` characters takes at `speed` (or a typical one)."""
-    chars_per_sec = speed or TYPICAL_CHARS_PER_SEC[config.mode]
+    chars_per_sec = speed or typical_speed(config)
     per_epoch = epoch_chars(config, n_chars) / chars_per_sec
     checking = per_epoch * config.val_fraction / 3.0  # validation runs forward only: about 3x faster
     seconds = config.epochs * (per_epoch + checking)
