@@ -23,7 +23,10 @@ from .weights import Weights
 
 MAX_DIVERGENCE_RETRIES = 3
 LR_CUT = 0.3  # the learning rate is multiplied by this after each divergence
-VALIDATION_BATCH = 512
+# Characters in one batch of the held-out check. It runs forward only, so its batches may be bigger than
+# training's, but a forward pass holds every layer's output for the whole batch: 512 windows of 128 characters
+# cost quality about 160 MB more at its peak than a text too short to fill one (docs/benchmarks.md, section 5).
+VALIDATION_BATCH_CHARS = 16_384
 # Held-out text checked after each epoch, at most: windows spread evenly over a longer one. A big text's full
 # check would take seconds of a short time budget after every epoch for little more precision.
 VALIDATION_MAX_CHARS = 200_000
@@ -54,6 +57,11 @@ def validation_config(config: TrainConfig, n_val: int) -> TrainConfig:
     """The settings the held-out check reads with: windows spread out so it covers VALIDATION_MAX_CHARS at most."""
     spread = math.ceil(n_val / VALIDATION_MAX_CHARS)
     return config.replace(stride=config.stride * spread) if spread > 1 else config
+
+
+def validation_batch(config: TrainConfig) -> int:
+    """Windows per batch of the held-out check: VALIDATION_BATCH_CHARS, whatever the sequence length."""
+    return max(1, VALIDATION_BATCH_CHARS // config.seq_len)
 
 
 def is_divergent(loss: float, recent: list[float]) -> bool:
@@ -182,7 +190,7 @@ class Trainer:
         has_val = cfg.val_fraction > 0 and data.window_count(len(split.val), cfg) > 0
         self._val_ds = (
             data.make_dataset(
-                split.val, validation_config(cfg, len(split.val)), training=False, batch_size=VALIDATION_BATCH
+                split.val, validation_config(cfg, len(split.val)), training=False, batch_size=validation_batch(cfg)
             )
             if has_val
             else None

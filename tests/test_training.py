@@ -12,6 +12,7 @@ import pytest
 from helpers import wait_for
 
 from charlstm import store
+from charlstm.config import preset_config
 from charlstm.data import window_count
 from charlstm.errors import CharlstmError, CorpusError
 from charlstm.run import Request, Run, append_line, read_jsonl
@@ -20,8 +21,10 @@ from charlstm.trainer import (
     LR_FLOOR,
     LR_WARMUP,
     LR_WARMUP_STEPS,
+    VALIDATION_BATCH_CHARS,
     VALIDATION_MAX_CHARS,
     scheduled_lr,
+    validation_batch,
     validation_config,
 )
 from charlstm.training import LR_CUT, TrainingJob, is_divergent
@@ -208,6 +211,14 @@ def test_the_held_out_check_reads_at_most_its_cap(tiny_config):
     big = validation_config(tiny_config, 5 * VALIDATION_MAX_CHARS)
     covered = window_count(5 * VALIDATION_MAX_CHARS, big) * big.seq_len
     assert 0.8 * VALIDATION_MAX_CHARS <= covered <= VALIDATION_MAX_CHARS + big.seq_len
+
+
+@pytest.mark.parametrize("preset", ["quick", "quality", "classic"])
+def test_a_held_out_batch_holds_the_same_characters_whatever_the_sequence_length(preset):
+    # a batch's forward pass holds every layer's output: its peak follows characters, not windows
+    config = preset_config(preset)
+    chars = validation_batch(config) * config.seq_len
+    assert VALIDATION_BATCH_CHARS - config.seq_len < chars <= VALIDATION_BATCH_CHARS
 
 
 # --- divergence -------------------------------------------------------------------------------------
