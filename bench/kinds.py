@@ -72,8 +72,13 @@ def _parameters(trained) -> int:
 def run_one(
     kind: str, contender: str, budget: float, overrides: dict[str, Any] | None = None, lowercase: bool = False
 ) -> dict[str, Any]:
-    args = {"kind": kind, "contender": contender, "budget": budget, "overrides": overrides or {}}
-    args["lowercase"] = lowercase
+    args = {
+        "kind": kind,
+        "contender": contender,
+        "budget": budget,
+        "overrides": overrides or {},
+        "lowercase": lowercase,
+    }
     result = run_worker("kind_train", args, timeout=budget + 900)
     return {**args, **result}
 
