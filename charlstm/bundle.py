@@ -24,6 +24,7 @@ import numpy as np
 
 from .config import TrainConfig
 from .errors import BundleError, CharlstmError, ConfigError
+from .identity import OPERATOR
 from .run import CONFIG, HISTORY, META, SAMPLES, VOCAB, EpochRecord, EpochSamples, Run
 from .store import new_run_dir, runs_root
 from .text import Vocabulary
@@ -143,7 +144,7 @@ def read_bundle(data: bytes) -> tuple[TrainConfig, Vocabulary, dict[str, np.ndar
     return config, vocab, weights, entries
 
 
-def import_bundle(source: Path | bytes, root: Path | None = None, name: str | None = None, owner: str = "") -> Path:
+def import_bundle(source: Path | bytes, root: Path | None = None, name: str | None = None, owner: str = OPERATOR) -> Path:
     """Validate a bundle and unpack it as a new run folder under root (the models folder).
 
     Everything is written into a hidden temporary folder inside root, which is renamed into place only

@@ -41,6 +41,7 @@ from typing import Any, TypeGuard
 from .config import LN2, TrainConfig
 from .distribute import STRATEGIES
 from .errors import BundleError, CharlstmError, ConfigError
+from .identity import check_owner
 from .text import Vocabulary
 from .weights import Weights, check_weights, load_npz, npz_bytes, parameter_count
 
@@ -322,12 +323,15 @@ class Run:
         config: TrainConfig,
         vocab: Vocabulary,
         text: str | None,
-        owner: str = "",
+        owner: str,
         extra_meta: dict | None = None,
     ) -> Run:
-        """Write what a run holds before its first epoch into the empty folder `path`."""
+        """Write what a run holds before its first epoch into the empty folder `path`.
+
+        A run always has an owner (`charlstm.identity`): who may list, open, change and export it.
+        """
         run = cls(path)
-        meta = {"name": name, "corpus": corpus, "owner": owner, "created": time.time(), **(extra_meta or {})}
+        meta = {"name": name, "corpus": corpus, "owner": check_owner(owner), "created": time.time(), **(extra_meta or {})}
         write_json(run.file(META), meta)
         write_json(run.file(CONFIG), config.to_dict())
         write_atomic(run.file(VOCAB), vocab.to_json().encode("utf-8", "replace"))
@@ -351,7 +355,7 @@ class Run:
 
     @property
     def owner(self) -> str:
-        """Who made this run ('' for runs from before owners were recorded, or from the command line)."""
+        """Who made this run ('' only for runs from before every run had an owner: nobody's in the studio)."""
         with contextlib.suppress(CharlstmError):
             owner = self.meta().get("owner", "")
             return owner if isinstance(owner, str) else ""

@@ -28,6 +28,7 @@ from . import store
 from .config import LN2, TrainConfig, check_memory
 from .errors import CharlstmError, CorpusError
 from .generate import Generator
+from .identity import OPERATOR
 from .run import (
     HEARTBEAT_SECONDS,
     EpochRecord,
@@ -145,7 +146,7 @@ class TrainingJob(TrainerHook):
         name: str | None = None,
         run_dir: Path | None = None,
         strategy: str = "default",
-        owner: str = "",
+        owner: str = OPERATOR,
     ) -> TrainingJob:
         """Check the text and settings, write a new run folder, return a job ready to start."""
         run, text = new_run(corpus, config, root=root, name=name, run_dir=run_dir, owner=owner)
@@ -548,7 +549,7 @@ def new_run(
     root: Path | None = None,
     name: str | None = None,
     run_dir: Path | None = None,
-    owner: str = "",
+    owner: str = OPERATOR,
 ) -> tuple[Run, str]:
     """Check a text and settings and write a new run folder for them (no TensorFlow: the studio calls this)."""
     config = config.validated()

@@ -11,6 +11,7 @@ import numpy as np
 
 from charlstm import store
 from charlstm.config import TrainConfig
+from charlstm.identity import OPERATOR
 from charlstm.run import Run
 from charlstm.text import Vocabulary
 from charlstm.weights import expected_shapes
@@ -24,7 +25,7 @@ def random_run(
     seed: int = 0,
     scale: float = 0.3,
     corpus: str = "test",
-    owner: str = "",
+    owner: str = OPERATOR,
 ) -> Path:
     """A run folder with a random 'best' checkpoint (manifest included); status and history are the caller's."""
     vocab = Vocabulary.from_text(text)
