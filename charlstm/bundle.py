@@ -144,7 +144,9 @@ def read_bundle(data: bytes) -> tuple[TrainConfig, Vocabulary, dict[str, np.ndar
     return config, vocab, weights, entries
 
 
-def import_bundle(source: Path | bytes, root: Path | None = None, name: str | None = None, owner: str = OPERATOR) -> Path:
+def import_bundle(
+    source: Path | bytes, root: Path | None = None, name: str | None = None, owner: str = OPERATOR
+) -> Path:
     """Validate a bundle and unpack it as a new run folder under root (the models folder).
 
     Everything is written into a hidden temporary folder inside root, which is renamed into place only

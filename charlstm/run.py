@@ -331,7 +331,13 @@ class Run:
         A run always has an owner (`charlstm.identity`): who may list, open, change and export it.
         """
         run = cls(path)
-        meta = {"name": name, "corpus": corpus, "owner": check_owner(owner), "created": time.time(), **(extra_meta or {})}
+        meta = {
+            "name": name,
+            "corpus": corpus,
+            "owner": check_owner(owner),
+            "created": time.time(),
+            **(extra_meta or {}),
+        }
         write_json(run.file(META), meta)
         write_json(run.file(CONFIG), config.to_dict())
         write_atomic(run.file(VOCAB), vocab.to_json().encode("utf-8", "replace"))
