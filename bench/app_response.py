@@ -179,7 +179,7 @@ def _task_tail(queue, runs: list) -> float:
 def train_at_once(queue, corpus, owners: list[str], seconds: float) -> list[dict[str, Any]]:
     """One quick-preset job per owner, submitted together; their speed over a window after the first batch."""
     from charlstm.config import preset_config
-    from charlstm.training import new_run
+    from charlstm.store import new_run
 
     config = preset_config("quick")
     runs = []

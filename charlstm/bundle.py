@@ -18,6 +18,7 @@ import tempfile
 import time
 import unicodedata
 import zipfile
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +26,10 @@ import numpy as np
 from .config import TrainConfig
 from .errors import BundleError, CharlstmError, ConfigError
 from .identity import OPERATOR
-from .run import CONFIG, HISTORY, META, SAMPLES, VOCAB, EpochRecord, EpochSamples, Run
+from .run import HISTORY, META, SAMPLES, EpochRecord, EpochSamples, Run
 from .store import new_run_dir, runs_root
 from .text import Vocabulary
-from .weights import ZIP_ERRORS, check_weights, read_npz
+from .weights import ZIP_ERRORS, check_weights, npz_bytes, read_npz
 
 FORMAT = "charlstm-bundle"
 VERSION = 1
@@ -40,26 +41,47 @@ MAX_OTHER_BYTES = 20_000_000
 MAX_RATIO = 100  # uncompressed / compressed; real weights compress about 1.1x
 
 
+EXPORTED_META = ("name",)  # what an export says about the model; never the owner, a path or the text's name
+
+
 def export_bundle(run_dir: Path, zip_path: Path) -> Path:
-    """Write the run's best model (weights, vocabulary, config, history) to one zip file."""
+    """Write the run's best model (weights, vocabulary, settings, epoch numbers) to one zip file.
+
+    Built from a whitelist, never by copying the folder's files: the owner's id, the training text, the
+    samples (their prompts are cut from the text), the text's file name and any server path stay behind.
+    """
     run, zip_path = Run(run_dir), Path(zip_path)
     tag = run.best_tag()
     if tag is None:
         raise BundleError(f"{run.name} has no saved model yet, so there is nothing to export.")
-    manifest = {"format": FORMAT, "version": VERSION, "exported": time.time(), "checkpoint": tag}
+    weights, _ = run.load_checkpoint(tag)
+    entries = {
+        "manifest.json": json.dumps({"format": FORMAT, "version": VERSION, "exported": time.time(), "checkpoint": tag}),
+        "config.json": json.dumps(run.config().to_dict()),
+        "vocab.json": run.vocab().to_json(),
+        META: json.dumps({key: run.meta().get(key) for key in EXPORTED_META}),
+        HISTORY: "".join(json.dumps(asdict(record)) + "\n" for record in run.history()),
+    }
     tmp = zip_path.with_name(zip_path.name + ".tmp")
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr("manifest.json", json.dumps(manifest))
-            zf.write(run.file(f"{tag}.weights.npz"), "weights.npz")
-            for name in (CONFIG, VOCAB, *OPTIONAL):
-                if run.file(name).exists():
-                    zf.write(run.file(name), name)
+            for name, content in entries.items():
+                zf.writestr(name, content)
+            zf.writestr("weights.npz", npz_bytes(weights))
         tmp.replace(zip_path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise CharlstmError(f"Could not write {zip_path}: {exc.strerror or exc}.") from None
     return zip_path
+
+
+def unpacked_bytes(data: bytes) -> int:
+    """What importing a bundle would write, from its zip directory alone (checked again on import)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            return sum(info.file_size for info in zf.infolist())
+    except ZIP_ERRORS:
+        return len(data)  # not a readable zip: import refuses it with its own reason
 
 
 def _read_entries(data: bytes) -> dict[str, bytes]:

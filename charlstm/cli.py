@@ -95,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("run_dir", type=Path)
     export.add_argument("bundle", type=Path)
 
+    share = sub.add_parser("share", help="show a model to every visitor of the studio (weights only, no text)")
+    share.add_argument("run_dir", type=Path)
+    share.add_argument("--title", help="the name visitors see (default: the model's name)")
+
     imp = sub.add_parser("import", help="check and unpack a model bundle into the models folder")
     imp.add_argument("bundle", type=Path)
     imp.add_argument("--out", type=Path, help="the run folder to create")
@@ -164,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
 # --- commands --------------------------------------------------------------------------------------
 def cmd_train(args) -> int:
     from .corpora import load_corpus
-    from .training import TrainingJob, new_run
+    from .store import new_run
+    from .training import TrainingJob
 
     overrides = _parse_sets(args.set)
     if args.epochs is not None:
@@ -190,7 +195,8 @@ def cmd_train(args) -> int:
 
 def cmd_resume(args) -> int:
     from .run import Run
-    from .training import TrainingJob, save_text_for
+    from .store import save_text_for
+    from .training import TrainingJob
 
     corpus = None
     if args.corpus or args.builtin:
@@ -407,6 +413,16 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_share(args) -> int:
+    """The operator's runs are private to this machine until shared on purpose, as a whitelisted export."""
+    from .starters import PREFIX, share
+
+    path = share(args.run_dir, args.title)
+    print(f"shared {args.run_dir} as {PREFIX}{path.stem}: every visitor of the studio can write with it and copy it")
+    print(f"(its text, samples and owner stay here; to stop sharing it, delete {path} and {path.with_suffix('.json')})")
+    return 0
+
+
 def cmd_import(args) -> int:
     from .bundle import import_bundle
 
@@ -476,6 +492,7 @@ COMMANDS = {
     "score": cmd_score,
     "info": cmd_info,
     "export": cmd_export,
+    "share": cmd_share,
     "import": cmd_import,
     "studio": cmd_studio,
 }

@@ -7,6 +7,8 @@ there; "Copy to continue training" imports the bundle into the user's own models
 charlstm (`pip install .`) carries them as package data in `charlstm/starter_models/`.
 
 A starter is named `starter:<name>` wherever a model folder is accepted (e.g. `generate starter:nietzsche`).
+Models the operator shares with every visitor (`charlstm share RUN_DIR`) join them from
+`$CHARLSTM_HOME/shared/`: whitelisted exports, so no text and no owner travel with them.
 """
 
 from __future__ import annotations
@@ -20,8 +22,12 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import BundleError
+
+if TYPE_CHECKING:
+    from .run import Run
 
 
 def _shipped_dir() -> Path:
@@ -33,6 +39,7 @@ def _shipped_dir() -> Path:
 
 STARTERS_DIR = _shipped_dir()
 PREFIX = "starter:"
+SHARED_FOLDER = "shared"
 
 
 @dataclass(frozen=True)
@@ -89,13 +96,35 @@ def card_path(name: str, root: Path | None = None) -> Path:
 
 
 def list_starters(root: Path | None = None) -> list[Starter]:
-    """The starter models whose bundle exists, in the order of SPECS."""
+    """The starter models whose bundle exists, in the order of SPECS, then the operator's shared ones."""
     out = []
     for spec in SPECS:
         path = bundle_path(spec.name, root)
         if path.is_file():
             out.append(Starter(spec.name, spec.title, path, _read_card(card_path(spec.name, root))))
-    return out
+    return out + shared_models(root)
+
+
+def shared_dir() -> Path:
+    """Where `charlstm share` puts the operator's models for every visitor: $CHARLSTM_HOME/shared/."""
+    from .store import default_home
+
+    return default_home() / SHARED_FOLDER
+
+
+def shared_models(root: Path | None = None) -> list[Starter]:
+    """Models the operator shared on purpose (weights-only bundles; not while tests point at other starters)."""
+    folder = shared_dir()
+    if root is not None or not folder.is_dir():
+        return []
+    taken = {spec.name for spec in SPECS}
+    found = []
+    for path in sorted(folder.glob("*.zip")):
+        if path.stem not in taken and path.is_file():
+            card = _read_card(path.with_suffix(".json"))
+            title = card.get("title") if isinstance(card.get("title"), str) else path.stem
+            found.append(Starter(path.stem, f"{title} (shared)", path, card))
+    return found
 
 
 def _read_card(path: Path) -> dict:
@@ -145,14 +174,43 @@ def starter_dir(ref_or_name: str, root: Path | None = None) -> Path:
         return _unpacked(starter.bundle, starter.bundle.stat().st_mtime_ns)
 
 
+def starter_run(ref_or_name: str, root: Path | None = None) -> Run:
+    """A starter's read-only run (its weights, settings and card; no training text)."""
+    from .run import Run
+
+    return Run(starter_dir(ref_or_name, root))
+
+
 def resolve_model(arg: str | Path) -> Path:
     """For the CLI: `starter:<name>` becomes its unpacked folder; anything else is a run folder path."""
     return starter_dir(str(arg)) if is_ref(arg) else Path(arg)
 
 
-def copy_to_library(ref_or_name: str, root: Path | None = None) -> Path:
-    """Copy a starter into the user's models folder (an ordinary, trainable model); returns the new folder."""
+def copy_to_library(ref_or_name: str, root: Path, owner: str) -> Path:
+    """Copy a starter into `owner`'s models (an ordinary, trainable model); returns the new folder.
+
+    Called by `charlstm.library.Library.copy_starter`, which checks the owner's room first.
+    """
     from .bundle import import_bundle
 
     starter = get_starter(ref_or_name)
-    return import_bundle(starter.bundle, root=root, name=f"{starter.title.removesuffix(' (ready-made)')} (copy)")
+    name = f"{starter.title.removesuffix(' (ready-made)').removesuffix(' (shared)')} (copy)"
+    return import_bundle(starter.bundle, root=root, name=name, owner=owner)
+
+
+def share(run_dir: Path, title: str | None = None) -> Path:
+    """Put a model on the shelf every visitor sees (the operator's choice): a whitelisted export, no text."""
+    from .bundle import export_bundle
+    from .run import Run, write_json
+    from .store import slugify
+
+    run = Run(run_dir)
+    shown = (title or run.name).strip()[:80] or run.id
+    folder = shared_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = slugify(shown, "shared-model")
+    if stem in {spec.name for spec in SPECS}:
+        stem = f"shared-{stem}"
+    bundle = export_bundle(run.path, folder / f"{stem}.zip")
+    write_json(bundle.with_suffix(".json"), {"title": shown})
+    return bundle

@@ -1,4 +1,4 @@
-"""The models folder: where runs live, how new ones are named, listed and removed.
+"""The models folder: where runs live, how new ones are checked, named, written, listed and removed.
 
 One run is one folder, and `charlstm.run.Run` owns every file inside it. This module only knows
 the folder of runs: `$CHARLSTM_HOME/runs/` (default `~/.charlstm/runs/`). Names users type go
@@ -11,11 +11,15 @@ import os
 import re
 import time
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 
+from .config import TrainConfig, check_memory
 from .errors import BundleError, CharlstmError
 from .generate import Generator
+from .identity import OPERATOR
 from .run import Run, RunSummary, summarize
+from .text import Corpus, Vocabulary, check_trainable, check_vocabulary_size, prepare_text
 
 __all__ = ["Run", "RunSummary", "summarize"]
 
@@ -91,3 +95,96 @@ def load_generator(run_dir: Path, tag: str | None = None) -> Generator:
         raise BundleError(f"{run.name} has no saved model yet (no epoch has finished).")
     weights, _ = run.load_checkpoint(tag)
     return Generator(weights, config, vocab)
+
+
+# --- a new run: checked first, written second ---------------------------------------------------------------
+@dataclass(frozen=True)
+class RunPlan:
+    """A text and settings that passed every check, before anything is written (so limits can be asked first)."""
+
+    text: str
+    config: TrainConfig
+    vocab: Vocabulary
+    corpus: str
+
+
+def plan_run(corpus: Corpus, config: TrainConfig) -> RunPlan:
+    """Check a text and settings for a new training: length, vocabulary and memory (no TensorFlow)."""
+    config = config.validated()
+    text = prepare_text(corpus.text, config.lowercase)
+    if config.max_chars:
+        text = text[: config.max_chars]
+    check_trainable(text, config.min_corpus_chars())
+    vocab = Vocabulary.from_text(text)
+    check_vocabulary_size(len(vocab))
+    check_memory(config, len(vocab), len(text))  # before anything is written or queued
+    return RunPlan(text, config, vocab, corpus.name)
+
+
+def write_run(
+    plan: RunPlan, *, owner: str, root: Path | None = None, name: str | None = None, run_dir: Path | None = None
+) -> Run:
+    """Write a planned run's folder; on failure nothing half-written stays behind."""
+    root = Path(root or runs_root())
+    path = None
+    try:
+        if run_dir is None:
+            path = new_run_dir(root, name or f"{plan.corpus}-{plan.config.preset}")
+        else:
+            path = Path(run_dir)
+            if path.exists() and any(path.iterdir()):
+                raise CharlstmError(f"{path} already exists and is not empty; choose a new folder.")
+            path.mkdir(parents=True, exist_ok=True)
+        return Run.create(
+            path,
+            name=name or f"{plan.corpus} ({plan.config.preset})",
+            corpus=plan.corpus,
+            config=plan.config,
+            vocab=plan.vocab,
+            text=plan.text,
+            owner=owner,
+        )
+    except OSError as exc:
+        if path is not None and run_dir is None:
+            Run(path).remove()
+        raise CharlstmError(
+            f"Could not write to the models folder {root} ({exc.strerror or exc}). "
+            "Check that the disk has space and the folder is writable, or set CHARLSTM_HOME to another folder."
+        ) from None
+
+
+def new_run(
+    corpus: Corpus,
+    config: TrainConfig,
+    *,
+    root: Path | None = None,
+    name: str | None = None,
+    run_dir: Path | None = None,
+    owner: str = OPERATOR,
+) -> tuple[Run, str]:
+    """Check a text and settings and write a new run folder for them (the command line's and the API's way)."""
+    plan = plan_run(corpus, config)
+    return write_run(plan, owner=owner, root=root, name=name, run_dir=run_dir), plan.text
+
+
+def text_for(run: Run, corpus: Corpus) -> str:
+    """A text a run can continue on: prepared as its settings say, minus characters its vocabulary lacks."""
+    config, vocab = run.config(), run.vocab()
+    text = prepare_text(corpus.text, config.lowercase)
+    unknown = set(vocab.unknown_chars(text))
+    if unknown:
+        text = "".join(c for c in text if c not in unknown)
+    check_trainable(text, config.min_corpus_chars())
+    return text
+
+
+def save_text_for(run: Run, corpus: Corpus) -> None:
+    """Give a run a new training text (an imported model has none; a copy may continue on another)."""
+    text = text_for(run, corpus)
+    try:
+        run.set_text(text)
+    except OSError as exc:
+        raise CharlstmError(
+            f"Could not write to {run.name} ({exc.strerror or exc}). Free disk space or make the folder "
+            "writable, then continue training; nothing saved so far was changed."
+        ) from None

@@ -166,10 +166,33 @@ def test_the_core_keeps_its_imports_where_the_rules_say():
     assert _importers(core, ("distributed",)) <= {"jobs.py", "cluster.py"}
     assert _importers(core, ("altair", "pandas")) <= {"charts.py"}
     run_uses = {n.removeprefix("charlstm.").split(".")[0] for n in core["run.py"] if n.startswith("charlstm.")}
-    assert run_uses <= {"config", "text", "weights", "errors", "distribute"}  # never what trains
+    assert run_uses <= {"config", "text", "weights", "errors", "distribute", "identity"}  # never what trains
 
 
 def test_the_studio_never_loads_tensorflow():
     studio = _imports(STUDIO)
     assert len(studio) >= 8
     assert not _importers(studio, (*TENSORFLOW, "charlstm.model", "charlstm.trainer"))
+
+
+# What a page or the studio's glue may never do itself: make, import, copy, export, delete or list runs, or
+# open one by its folder. Those go through charlstm.library.Library, which is bound to the person asking.
+RUN_WRITERS = ("charlstm.bundle", "charlstm.store.new_run", "charlstm.store.write_run", "charlstm.store.save_text_for")
+FOLDER_CALLS = {"Run", "run_folders", "delete_run", "import_bundle", "export_bundle", "copy_to_library", "new_run"}
+
+
+def _calls(path: Path) -> set[str]:
+    """The names of every function called in a file (`f(...)` and `x.f(...)`)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            func = node.func
+            names.add(func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else "")
+    return names
+
+
+def test_pages_reach_runs_only_through_the_owner_scoped_library():
+    studio = _imports(STUDIO)
+    assert not _importers(studio, RUN_WRITERS)
+    offenders = {p.relative_to(STUDIO).as_posix(): _calls(p) & FOLDER_CALLS for p in STUDIO.rglob("*.py")}
+    assert {f: calls for f, calls in offenders.items() if calls} == {}

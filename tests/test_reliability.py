@@ -35,8 +35,9 @@ from charlstm.errors import CharlstmError, CorpusError
 from charlstm.generate import MAX_LENGTH
 from charlstm.jobs import JobQueue
 from charlstm.run import LEASE_SECONDS, Run, read_json
+from charlstm.store import new_run
 from charlstm.text import MAX_VOCAB, Corpus, read_corpus
-from charlstm.training import TrainingJob, new_run
+from charlstm.training import TrainingJob
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--set", "units=16", "--set", "embedding_dim=8", "--set", "seq_len=20", "--set", "stride=20"]

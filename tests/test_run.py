@@ -13,8 +13,8 @@ import pytest
 from charlstm.errors import BundleError
 from charlstm.jobs import JobQueue
 from charlstm.run import EpochRecord, Request, Run, write_atomic
+from charlstm.store import new_run
 from charlstm.text import Corpus
-from charlstm.training import new_run
 
 GOOD = EpochRecord(1, 2.0, 1.9, 1.9 / math.log(2), 0.004, 10, 3.0, 1000.0, False)
 

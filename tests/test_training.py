@@ -379,7 +379,7 @@ def test_resume_with_new_text_and_refusals(trained_run, tmp_path, english_text):
 
 def test_settings_too_big_for_memory_are_refused_before_anything_is_written(tmp_path, english_text, tiny_config):
     from charlstm.errors import ConfigError
-    from charlstm.training import new_run
+    from charlstm.store import new_run
 
     huge = tiny_config.replace(batch_size=4096, seq_len=1000, units=2048, layers=3)
     with pytest.raises(ConfigError, match="memory"):

@@ -17,7 +17,13 @@ from charlstm.corpora import BUILTINS, nietzsche_is_cached
 from charlstm.errors import CharlstmError
 from charlstm.text import Corpus, corpus_stats, prepare_text
 from charlstm_studio.ui import state, widgets
-from charlstm_studio.ui.corpus_tools import corpus_from_files, download_nietzsche, training_sequences, upload_limits
+from charlstm_studio.ui.corpus_tools import (
+    MAX_PASTE_CHARS,
+    corpus_from_files,
+    download_nietzsche,
+    training_sequences,
+    upload_limits,
+)
 
 st.title("Choose a text")
 st.markdown(
@@ -92,7 +98,7 @@ with upload_tab:
 
 # --- paste ---------------------------------------------------------------------------------------
 with paste_tab:
-    pasted = st.text_area("Paste any text here", key="corpus_paste", height=200)
+    pasted = st.text_area("Paste any text here", key="corpus_paste", height=200, max_chars=MAX_PASTE_CHARS)
     if st.button("Use this text", key="corpus_paste_use"):
         if not pasted.strip():
             st.error("There is nothing to use yet: paste some text into the box first.")

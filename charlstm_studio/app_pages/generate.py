@@ -23,6 +23,7 @@ import time
 import numpy as np
 import streamlit as st
 
+from charlstm import limits
 from charlstm.charts import (
     char_label,
     next_char_chart,
@@ -110,7 +111,7 @@ def choose_model() -> tuple[str, Generator] | None:
     model_id = st.selectbox("Model", [*by_id, *starters], key="gen_model", format_func=describe)
     state.set_playground_model(model_id)
     try:
-        gen = state.generator(state.model_folder(model_id))
+        gen = state.generator(model_id)
     except CharlstmError as exc:
         st.error(f"This model cannot be used: {widgets.md(exc)}")
         return None
@@ -223,6 +224,18 @@ def score_your_text(gen: Generator) -> None:
     )
 
 
+def bounded_length(gen: Generator, wanted: int, texts: int) -> int:
+    """The length each text gets: a big model writes less per page, so one visitor cannot hold the server."""
+    allowed = max(LENGTH_RANGE[0], limits.generation_budget(gen.config, len(gen.vocab)) // texts)
+    if wanted <= allowed:
+        return wanted
+    st.caption(
+        f"This model is big, so the studio writes {allowed:,} characters per text with it here (not {wanted:,}): "
+        "the computer that runs the studio is shared. The command line has no such limit."
+    )
+    return allowed
+
+
 def playground(model_id: str, gen: Generator) -> None:
     restore_settings()
     prompt = st.text_area("Start of the text (the prompt)", key="gen_prompt", height=80, max_chars=PROMPT_MAX)
@@ -231,13 +244,16 @@ def playground(model_id: str, gen: Generator) -> None:
         st.slider("Temperature", low, high, step=step, key="gen_temperature", help=widgets.HELP["temperature"])
     )
     prompt_warning(gen, prompt)
-    length, seed = int(st.session_state["gen_length"]), int(st.session_state["gen_seed"])
+    show_compare = bool(st.session_state.get("gen_compare", False))
+    texts = 1 + (len(SEED_TEMPERATURES) + 1) * show_compare  # the comparison adds the slider's temperature
+    length = bounded_length(gen, int(st.session_state["gen_length"]), texts)
+    seed = int(st.session_state["gen_seed"])
     shade = bool(st.session_state.get("gen_shade", False))
     text = write(gen, prompt, temperature, length, seed, shade)  # right under the slider, also on a phone
-    length, seed = settings_row()
+    settings_row()
     t1, t2 = st.columns(2)
     t1.toggle("Shade by surprise", key="gen_shade", help="Stronger colour: the model was more surprised there.")
-    show_compare = t2.toggle("Compare temperatures", key="gen_compare")
+    t2.toggle("Compare temperatures", key="gen_compare")
     save_settings()
     st.download_button(
         "Download this text",

@@ -12,7 +12,6 @@ Widget keys (for tests and the browser suite):
 Everything here is NumPy over the generator's own step (charlstm.inside); no TensorFlow in the server.
 """
 
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -21,6 +20,7 @@ from charlstm import inside
 from charlstm.charts import activation_html, activation_legend_html, cell_heatmap, cell_ranking_chart
 from charlstm.errors import CharlstmError
 from charlstm.generate import Generator, Trace
+from charlstm.run import Run
 from charlstm_studio.ui import state, widgets
 
 SOURCES = ("A slice of its training text", "A text it writes", "Your own text")
@@ -29,22 +29,20 @@ DEFAULT_TEXT = 'He said: "The (old) rules are gone." Then he left.\nNobody follo
 
 
 @st.cache_data(show_spinner="Reading the text through the network…", max_entries=16)
-def trace_of(folder: str, mtime: float, text: str) -> Trace:
-    """h and c after every character (cached per model file and text)."""
-    return state.generator(Path(folder)).trace(text)
+def trace_of(model_id: str, mtime: float, text: str) -> Trace:
+    """h and c after every character (cached per model, its weights' time, and text)."""
+    return state.generator(model_id).trace(text)
 
 
-def traced(folder: Path, text: str) -> Trace:
-    weights = folder / "best.weights.npz"
-    mtime = weights.stat().st_mtime if weights.exists() else 0.0
-    return trace_of(str(folder), mtime, text)
+def traced(model_id: str, run: Run, text: str) -> Trace:
+    return trace_of(model_id, run.weights_mtime(), text)
 
 
-def model_text(folder: Path, model_id: str) -> str | None:
-    """The model's training text: its corpus.txt, or the built-in text of a ready-made model."""
-    path = folder / "corpus.txt"
-    if path.is_file():
-        return path.read_text(encoding="utf-8")
+def model_text(run: Run, model_id: str) -> str | None:
+    """The model's training text: its own, or the built-in text of a ready-made model."""
+    own = run.text()
+    if own is not None:
+        return own
     card = next((s.card for s in state.starter_models() if s.ref == model_id), {})
     builtin = card.get("text")
     if builtin == "python-docs" or (builtin == "nietzsche" and state.default_builtin() == "nietzsche"):
@@ -52,7 +50,7 @@ def model_text(folder: Path, model_id: str) -> str | None:
     return None
 
 
-def choose_model() -> tuple[str, Path, Generator] | None:
+def choose_model() -> tuple[str, Run, Generator] | None:
     own = state.usable_runs()
     starters = {s.ref: s.title for s in state.starter_models()}
     names = {r.path.name: r.name for r in own} | starters
@@ -63,8 +61,8 @@ def choose_model() -> tuple[str, Path, Generator] | None:
         st.session_state["inside_model"] = state.playground_default([r.path.name for r in own], list(starters))
     model_id = st.selectbox("Model", list(names), key="inside_model", format_func=names.get)
     try:
-        folder = state.model_folder(model_id)
-        return model_id, folder, state.generator(folder)
+        run = state.model_run(model_id)
+        return model_id, run, state.generator(model_id)
     except CharlstmError as exc:
         st.error(f"This model cannot be used: {widgets.md(exc)}")
         return None
@@ -153,18 +151,18 @@ def page() -> None:
     chosen = choose_model()
     if chosen is None:
         return
-    model_id, folder, gen = chosen
-    corpus = model_text(folder, model_id)
+    model_id, run, gen = chosen
+    corpus = model_text(run, model_id)
     text, search_text = choose_text(model_id, gen, corpus)
     if len(text.strip()) < 2:
         st.info("Give the model a text of at least a few characters to read.")
         return
-    trace = traced(folder, text)
+    trace = traced(model_id, run, text)
     acts = inside.activations(trace, gen.config.cell)
     ranked = ranking(acts, trace.text)
     one_cell(acts, trace.text, ranked)
     if search_text:
-        search_trace = traced(folder, search_text)
+        search_trace = traced(model_id, run, search_text)
         search = (inside.activations(search_trace, gen.config.cell), search_trace.text, "the model's text")
     else:
         search = (acts, trace.text, "this text")

@@ -19,19 +19,15 @@ Widget keys (for tests and the browser suite):
 
 import datetime as dt
 import functools
-import tempfile
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from charlstm import starters, store
-from charlstm.bundle import export_bundle, import_bundle
+from charlstm import limits, store
 from charlstm.errors import CharlstmError
-from charlstm.estimate import estimate, measured_speed
+from charlstm.estimate import estimate
 from charlstm.jobs import DEFAULT_MAX_SECONDS, STUDIO_MAX_EPOCHS
 from charlstm.run import ACTIVE_STATES, Run, RunSummary
-from charlstm.training import save_text_for
 from charlstm_studio.ui import state, widgets
 
 STATES = {
@@ -47,30 +43,11 @@ STATES = {
 }
 
 
-def bundle_bytes(run_dir: Path) -> bytes:
-    """The run's best model as a zip (Keras-free weights, vocabulary, settings, history)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = export_bundle(run_dir, Path(tmp) / "model.zip")
-        return path.read_bytes()
-
-
-def distinct_name(run_dir: Path) -> None:
-    """An imported model whose name is already taken gets "(2)", "(3)"... so the two can be told apart."""
-    name = widgets.run_name(run_dir)
-    taken = {r.name for r in state.visible_runs() if r.path != run_dir}
-    if name not in taken:
-        return
-    n = 2
-    while f"{name} ({n})" in taken:
-        n += 1
-    Run(run_dir).rename(f"{name} ({n})"[-80:])
-
-
-def do_rename(run_dir: Path) -> None:
+def do_rename(run_id: str) -> None:
     """Rename (a button callback, so the box can be emptied) and leave a confirmation for the next run."""
     new_name = st.session_state.get("models_new_name", "")
     try:
-        Run(run_dir).rename(new_name)
+        state.library().rename(run_id, new_name)
         st.session_state["_models_notice"] = ("ok", f"Renamed to {new_name.strip()}.")
         st.session_state["models_new_name"] = ""
     except CharlstmError as exc:
@@ -84,7 +61,10 @@ def show_notice() -> None:
 
 
 st.title("Your models")
-st.caption("Saved on the computer that runs this studio, in its models folder.")
+st.caption(
+    f"Saved on the computer that runs this studio; only you see them. They take "
+    f"{limits.megabytes(state.library().usage())} of the {limits.megabytes(limits.quota_bytes())} each person may keep."
+)
 
 # --- upload ------------------------------------------------------------------------------------------
 with st.expander("Add a model from a file (.zip)", icon=":material/upload:"):
@@ -93,10 +73,9 @@ with st.expander("Add a model from a file (.zip)", icon=":material/upload:"):
     if upload is not None and upload.file_id != st.session_state.get("_imported_id"):
         st.session_state["_imported_id"] = upload.file_id
         try:
-            run_dir = import_bundle(upload.getvalue(), store.runs_root(), owner=state.owner())
-            distinct_name(run_dir)
-            st.session_state["_import_result"] = ("ok", f"Added {widgets.run_name(run_dir)} to your models.")
-            st.session_state["models_pick"] = run_dir.name
+            added = state.library().upload(upload.getvalue())
+            st.session_state["_import_result"] = ("ok", f"Added {added.name} to your models.")
+            st.session_state["models_pick"] = added.id
         except CharlstmError as exc:
             st.session_state["_import_result"] = ("error", f"{upload.name}: {exc}")
     result = st.session_state.get("_import_result")
@@ -107,9 +86,8 @@ with st.expander("Add a model from a file (.zip)", icon=":material/upload:"):
 def continue_training(run: Run, epochs: int, seconds: float) -> None:
     """Queue more training of a run (on the current text if it has none of its own), then show it."""
     try:
-        if not run.has_text:
-            save_text_for(run, state.corpus())
-        state.jobs().submit(run, state.owner(), action="continue", epochs=epochs, seconds=seconds)
+        text = None if run.has_text else state.corpus()
+        state.library().continue_training(run.id, epochs, seconds, corpus=text)
         state.set_shown_run(run.id)
         st.switch_page("app_pages/train.py")
     except CharlstmError as exc:
@@ -148,6 +126,8 @@ def library_table(runs: list[RunSummary]) -> None:
 def pick_model(runs: list[RunSummary]) -> RunSummary:
     """The model the actions below apply to: the one picked last, else the playground's, else the newest."""
     by_id = {r.path.name: r for r in runs}
+    if st.session_state.get("_models_pick_next") in by_id:  # a copy made in the last run (issue 17, item 1)
+        st.session_state["models_pick"] = st.session_state.pop("_models_pick_next")
     if st.session_state.get("models_pick") not in by_id:
         preferred = [state.playground_model(), st.session_state.get("run_id")]
         st.session_state["models_pick"] = next((p for p in preferred if p in by_id), runs[0].path.name)
@@ -165,7 +145,7 @@ def use_and_share(run: RunSummary) -> None:
         st.switch_page("app_pages/generate.py")
     st.download_button(
         "Download as a file (.zip)",
-        data=functools.partial(bundle_bytes, run.path),
+        data=functools.partial(state.library().export, run.path.name),
         file_name=f"{store.slugify(run.name)}.zip",
         mime="application/zip",
         key="models_download",
@@ -192,7 +172,7 @@ def which_ends_first(run: Run, epochs: int, seconds: float) -> str:
     config = run.config()
     text = run.text()
     n_chars = len(text) if text is not None else len(state.corpus().text)
-    guess = estimate(config.replace(epochs=epochs, seconds=None), n_chars, measured_speed([run], config))
+    guess = estimate(config.replace(epochs=epochs, seconds=None), n_chars, state.library().speed(config))
     if guess.seconds <= seconds:
         return f"The {epochs} epochs end first: about {widgets.duration(guess.seconds)} on this computer."
     return (
@@ -222,7 +202,7 @@ def delete_controls(run: RunSummary, training_now: bool) -> None:
 def delete(run: RunSummary) -> None:
     run_id = run.path.name
     try:
-        store.delete_run(run.path, store.runs_root())
+        state.library().delete(run_id)
     except CharlstmError as exc:
         st.error(widgets.md(exc))
         return
@@ -248,7 +228,7 @@ def library(runs: list[RunSummary]) -> None:
         use_and_share(run)
         if run.readable:
             st.text_input("New name", key="models_new_name", max_chars=80, placeholder=run.name)
-            st.button("Rename", key="models_rename", icon=":material/edit:", on_click=do_rename, args=(run.path,))
+            st.button("Rename", key="models_rename", icon=":material/edit:", on_click=do_rename, args=(run.path.name,))
             show_notice()
         if run.readable and not training_now:
             continue_form(run)
@@ -281,13 +261,12 @@ def ready_made() -> None:
 def copy_starter(ref: str) -> None:
     """Import the starter's bundle into the models folder; the copy is an ordinary model, picked below."""
     try:
-        run_dir = starters.copy_to_library(ref, store.runs_root())
-        distinct_name(run_dir)
+        copy = state.library().copy_starter(ref)
     except CharlstmError as exc:
         st.error(widgets.md(exc))
         return
-    st.session_state["models_pick"] = run_dir.name
-    st.session_state["_models_notice"] = ("ok", f"Copied: {widgets.run_name(run_dir)} is now one of your models.")
+    st.session_state["_models_pick_next"] = copy.id  # the picker exists already in this run: set it next run
+    st.session_state["_models_notice"] = ("ok", f"Copied: {copy.name} is now one of your models.")
     st.rerun()
 
 

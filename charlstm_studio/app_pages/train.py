@@ -33,15 +33,13 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from charlstm import store
 from charlstm.charts import batch_loss_chart, epoch_chart
 from charlstm.config import LR_SCHEDULES, OPTIMIZERS, PRESETS, RANGES, TrainConfig, preset_config
 from charlstm.errors import CharlstmError
-from charlstm.estimate import estimate, measured_speed
+from charlstm.estimate import estimate
 from charlstm.jobs import DEFAULT_MAX_SECONDS, OWNER_MAX_WAITING, STUDIO_MAX_EPOCHS
 from charlstm.run import ACTIVE_STATES, EpochSamples, Progress, Run, Status
 from charlstm.text import Corpus, check_trainable, prepare_text
-from charlstm.training import new_run
 from charlstm.weights import parameter_count
 from charlstm_studio.ui import state, widgets
 
@@ -294,7 +292,7 @@ def progress_line(progress: Progress, timed: bool) -> str:
 
 
 def draw_waiting(run: Run) -> None:
-    place = state.jobs().place(run)
+    place = state.library().place(run.id)
     if place.training_now == 0 and place.position == 1:
         st.info("Getting the trainer ready; training starts in a few seconds.", icon=":material/hourglass_top:")
         return
@@ -371,7 +369,7 @@ def run_header(run: Run, status: Status) -> None:
     if status.active:
         label = "Leave the queue" if status.state == "queued" else "Stop"
         if new.button(label, key="train_stop", icon=":material/stop_circle:", width="stretch"):
-            if state.jobs().stop(run) == "left":
+            if state.library().stop(run.id) == "left":
                 st.toast("You left the queue; nothing was trained.")
                 if not run.path.exists():
                     state.set_shown_run(None)
@@ -487,7 +485,7 @@ def new_run_form(shown_run: bool) -> None:
 
 def time_words(config: TrainConfig, n_chars: int) -> str:
     """One estimate, in the words a new user needs: how long in all, and how long until words appear."""
-    guess = estimate(config, n_chars, measured_speed(store.run_folders(), config))
+    guess = estimate(config, n_chars, state.library().speed(config))
     where = (
         f"measured here: {guess.chars_per_sec:,.0f} characters/s"
         if guess.measured
@@ -501,17 +499,10 @@ def time_words(config: TrainConfig, n_chars: int) -> str:
 
 def start_training(config: TrainConfig) -> None:
     """Write the run folder, queue it on the cluster, show it (a mistake is shown in plain words instead)."""
-    me = state.owner()
     label = st.session_state.get("train_name", "").strip() or f"{corpus.name} ({config.preset})"
     try:
-        state.jobs().check_limits(me)
         with st.spinner("Saving the text and settings for this run…"):
-            run, _ = new_run(corpus, config, root=store.runs_root(), name=label, owner=me)
-        try:
-            state.jobs().submit(run, me)
-        except CharlstmError:
-            run.remove()
-            raise
+            run = state.library().start_new(corpus, config, name=label)
         state.set_shown_run(run.id)
         st.rerun()
     except CharlstmError as exc:

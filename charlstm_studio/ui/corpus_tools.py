@@ -20,6 +20,7 @@ DOWNLOAD_TIMEOUT = 30
 # All files of one upload together. Streamlit holds uploads in the server's memory for the session, and the
 # decoded text takes up to 4 bytes a character more; the per-file limit alone allows any number of 50 MB files.
 MAX_UPLOAD_TOTAL_BYTES = 100_000_000
+MAX_PASTE_CHARS = 2_000_000  # the browser stops the paste box here: a longer text is better uploaded as a file
 
 
 def upload_limits(per_file_mb: int) -> str:

@@ -19,7 +19,7 @@ STATE_ICONS = {
 def training_line(run: Run, status: Status) -> str:
     """One line about a training that runs or waits, for the sidebar."""
     if status.state == "queued":
-        place = state.jobs().place(run)
+        place = state.library().place(run.id)
         return f"waiting for a free trainer (number {place.position} in the queue)."
     progress = run.progress()
     if progress.state == "preparing":
@@ -31,7 +31,7 @@ def model_name() -> str:
     """The playground's model, one of yours or a ready-made one."""
     model = state.playground_model()
     try:
-        return Run(state.model_folder(model)).name if model else NO_MODEL
+        return state.model_run(model).name if model else NO_MODEL
     except CharlstmError:
         return NO_MODEL
 

@@ -9,9 +9,7 @@ everything about them is read back from their run folders.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import re
-import secrets
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -23,7 +21,9 @@ from charlstm.config import PRESETS, TrainConfig
 from charlstm.corpora import BUILTINS, load_corpus, nietzsche_is_cached
 from charlstm.errors import CharlstmError
 from charlstm.generate import Generator
+from charlstm.identity import KeyRing, hashed
 from charlstm.jobs import JobQueue
+from charlstm.library import Library
 from charlstm.run import Run, RunSummary, Status, summarize
 from charlstm.text import Corpus
 
@@ -33,7 +33,6 @@ RUN_PARAM = "run"
 ID_COOKIE = "charlstm_id"
 COOKIE_SECONDS = 365 * 24 * 3600
 KEEP_CORPORA = 16
-_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _RUN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")  # a run folder's name, never a path
 
 
@@ -64,23 +63,31 @@ def builtin_corpus(name: str) -> Corpus:
     return load_corpus(builtin=name)
 
 
+@st.cache_resource(show_spinner=False)
+def key_ring() -> KeyRing:
+    """Signs and checks browser keys with this studio's secret (made on its first start, mode 0600)."""
+    return KeyRing(store.default_home())
+
+
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _generator(run_dir: str, mtime: float) -> Generator:
     return store.load_generator(Path(run_dir))
 
 
-def generator(run_dir: Path) -> Generator:
-    """A cached generator for a run's best checkpoint; a newer checkpoint makes a new one."""
-    return _generator(str(run_dir), Run(run_dir).weights_mtime())
+def generator(model_id: str) -> Generator:
+    """A cached generator for a model's best checkpoint; a newer checkpoint makes a new one."""
+    run = model_run(model_id)
+    return _generator(str(run.path), run.weights_mtime())
 
 
 # --- this session ----------------------------------------------------------------------------------
 def owner() -> str:
-    """Who this browser is: its runs and uploads belong to this key, and no one else sees them.
+    """Who this browser is (an owner id): its runs and uploads belong to it, and no one else sees them.
 
-    With sign-in configured (an [auth] section in .streamlit/secrets.toml, see the README) the key is
-    the signed-in account. Otherwise it is a random key kept in a cookie of this browser: tabs and
-    reloads share it, and it is never in the address, so a copied link gives nobody else access.
+    With sign-in configured (an [auth] section in .streamlit/secrets.toml, see the README) it is the
+    signed-in account. Otherwise it stands for a key kept in a cookie of this browser, signed by this
+    studio (a made-up key is refused and replaced): tabs and reloads share it, it is never in the
+    address, and only its hash is written to disk, so no file or link gives anybody else access.
     """
     token = st.session_state.get("_owner")
     if not token:
@@ -106,22 +113,27 @@ def _account() -> str | None:
         st.button("Sign in", on_click=st.login, type="primary", key="sign_in")
         st.stop()
     subject = str(st.user.get("sub") or st.user.get("email") or "")
-    return "user-" + hashlib.sha256(subject.encode("utf-8")).hexdigest()[:32]
+    return hashed("user", subject)
 
 
 def _browser_key() -> str:
+    ring = key_ring()
     kept = st.context.cookies.get(ID_COOKIE, "")
-    if isinstance(kept, str) and _TOKEN_RE.match(kept):  # (a test harness without cookies hands back a mock)
-        return kept
-    token = secrets.token_urlsafe(16)
-    st.session_state["_new_cookie"] = token
-    return token
+    if ring.valid(kept):  # (a test harness without cookies hands back a mock, which is not valid)
+        return ring.owner_of(kept)
+    key = ring.new_key()
+    st.session_state["_new_cookie"] = key
+    return ring.owner_of(key)
 
 
 def remember_browser() -> None:
-    """Store a new browser key in a cookie (our own script and a key we made: nothing from a user)."""
+    """Store a new browser key in a cookie (our own script and a key we signed: nothing from a user).
+
+    Set from the page because Streamlit sets no cookies itself, so it cannot be HttpOnly
+    (docs/reliability.md); SameSite=Strict keeps other sites' pages from sending it.
+    """
     token = st.session_state.get("_new_cookie")
-    if token and _TOKEN_RE.match(token):
+    if token and key_ring().valid(token):
         st.html(
             f"<script>document.cookie = '{ID_COOKIE}={token}; path=/; max-age={COOKIE_SECONDS}; "
             "SameSite=Strict';</script>",
@@ -198,10 +210,9 @@ def set_shown_run(run_id: str | None) -> None:
         del st.query_params[RUN_PARAM]
 
 
-def may_see(run: Run) -> bool:
-    """A run belongs to the session that made it; runs with no owner (command line, older ones) are everyone's."""
-    owner_of = run.owner
-    return owner_of in ("", owner())
+def library() -> Library:
+    """This browser's models: the only way pages list, open, make, train, change and export runs."""
+    return Library(owner(), jobs())
 
 
 @st.cache_resource(show_spinner=False)
@@ -223,24 +234,18 @@ def _summary(run: Run) -> RunSummary:
 
 def visible_runs() -> list[RunSummary]:
     """The model library as this session may see it, newest first."""
-    runs = [_summary(run) for run in store.run_folders() if may_see(run)]
+    runs = [_summary(run) for run in library().runs()]
     return sorted(runs, key=lambda r: r.created, reverse=True)
 
 
 def run_of(run_id: str | None) -> Run | None:
-    """The run with this id, if it is a run in the models folder that this session may see."""
-    if not run_id or not _RUN_RE.match(run_id):
-        return None
-    root = store.runs_root()
-    run = Run(root / run_id)
-    if not run.path.is_dir() or not store.inside(root, run.path) or not may_see(run):
-        return None
-    return run
+    """The run with this id, if it is one of this browser's."""
+    return library().find(run_id)
 
 
 def my_active_runs() -> list[tuple[Run, Status]]:
     """This session's runs that train or wait now, oldest first."""
-    return jobs().owner_active(owner())
+    return library().active()
 
 
 def playground_model() -> str | None:
@@ -269,14 +274,11 @@ def starter_models() -> list[starters.Starter]:
     return starters.list_starters()
 
 
-def model_folder(model_id: str) -> Path:
-    """The folder of a model id: a run in the models folder, or a ready-made `starter:<name>`."""
+def model_run(model_id: str) -> Run:
+    """The run of a model id: one of this browser's, or a ready-made (or shared) `starter:<name>`."""
     if starters.is_ref(model_id):
-        return starters.starter_dir(model_id)
-    run = run_of(model_id)
-    if run is None:
-        raise CharlstmError("This model is no longer in the models folder; choose another one.")
-    return run.path
+        return starters.starter_run(model_id)
+    return library().open(model_id)
 
 
 def playground_default(own_ids: list[str], starter_ids: list[str]) -> str | None:
@@ -294,8 +296,4 @@ def playground_default(own_ids: list[str], starter_ids: list[str]) -> str | None
 
 def usable_runs() -> list[store.RunSummary]:
     """The visible runs that have a saved model to write with or look inside."""
-    return [
-        r
-        for r in visible_runs()
-        if r.readable and any((r.path / f"{t}.weights.npz").exists() for t in ("best", "last"))
-    ]
+    return [r for r in visible_runs() if r.readable and r.run.has_model]

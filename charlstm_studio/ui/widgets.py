@@ -6,11 +6,8 @@ import html
 import math
 import re
 import unicodedata
-from pathlib import Path
 
 import streamlit as st
-
-from charlstm.run import Run
 
 from . import state
 
@@ -113,8 +110,3 @@ def duration(seconds: float | None) -> str:
 
 def corpus_title(name: str) -> str:
     return state.builtin_title(name)
-
-
-def run_name(run_dir: Path) -> str:
-    """A run's display name (its folder name when its meta.json is unreadable)."""
-    return Run(run_dir).name

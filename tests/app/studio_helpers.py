@@ -22,13 +22,23 @@ TEXT = (
 # Advanced settings that make a model train in a second or two on two cores.
 TINY_SETTINGS = {"train_units": 24, "train_seq_len": 24, "train_batch": 32, "train_minutes": 1.0}
 TRAIN_TIMEOUT = 180.0  # a first training also waits for the worker to start and import TensorFlow
+# The browser most tests play (an owner id, as ui/state.py makes from a signed cookie); `make_run` gives it
+# its runs. A test about strangers passes another (`stranger()`), or None for a browser never seen before.
+ME = "browser-apptests"
 
 
-def new_app(page: str | None = None, query: dict | None = None, browser: str | None = None):
+def stranger() -> str:
+    """A browser nobody has seen before (an owner id of its own)."""
+    import secrets
+
+    return f"browser-{secrets.token_hex(16)}"
+
+
+def new_app(page: str | None = None, query: dict | None = None, browser: str | None = ME):
     """A fresh browser session: run app.py once, then switch to `page` (e.g. "app_pages/train.py").
 
-    `browser` is the key another session kept in its cookie: a reload, or a new tab of the same
-    browser (AppTest cannot send cookies, so the key is handed to the session directly).
+    `browser` is the owner id the session's cookie stands for: a reload, or a new tab of the same browser
+    (AppTest cannot send cookies, so it is handed to the session directly); None: a first visit.
     """
     from streamlit.testing.v1 import AppTest
 
@@ -45,7 +55,7 @@ def new_app(page: str | None = None, query: dict | None = None, browser: str | N
 
 
 def make_run(
-    root: Path, name: str = "tiny", text: str = TEXT * 20, seed: int = 0, units: int = 12, owner: str = ""
+    root: Path, name: str = "tiny", text: str = TEXT * 20, seed: int = 0, units: int = 12, owner: str = ME
 ) -> Path:
     """A finished run with random weights, written like training writes one (no TensorFlow)."""
     from run_factory import random_run

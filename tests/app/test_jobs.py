@@ -18,8 +18,8 @@ from charlstm.config import TrainConfig
 from charlstm.errors import CharlstmError
 from charlstm.jobs import OWNER_MAX_WAITING, JobQueue
 from charlstm.run import EpochRecord, Run, read_json
+from charlstm.store import new_run
 from charlstm.text import Corpus
-from charlstm.training import new_run
 
 USES_STUDIO = False  # tests/app/conftest.py: this module brings its own cluster, not the studio's
 TEXT = "The quick brown fox jumps over the lazy dog, and the lazy dog sleeps on in the sun. " * 60

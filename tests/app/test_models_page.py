@@ -27,16 +27,18 @@ def test_empty_state():
 
 def test_table_lists_models_and_unreadable_ones_with_their_problem(runs_root):
     make_run(runs_root, name="alpha")
-    broken = runs_root / "broken-run"
-    broken.mkdir()
-    (broken / "meta.json").write_text("{not json")
+    broken = make_run(runs_root, name="broken-run")
+    (broken / "config.json").write_text("{not json")
+    nobodys = runs_root / "nobodys-run"  # whose it is cannot be read: it is nobody's, so nobody sees it
+    nobodys.mkdir()
+    (nobodys / "meta.json").write_text("{not json")
     at = new_app(MODELS)
     df = table(at)
-    assert set(df["name"]) == {"alpha", "broken-run"}
+    assert set(df["name"]) == {"alpha", broken.name}  # an unreadable run is listed by its folder
     row = df[df["name"] == "alpha"].iloc[0]
     assert row["text"] == "test text" and row["epochs"] == 1 and row["state"] == "finished"
     assert abs(row["held-out bits/char"] - 2.2 / 0.6931471805599453) < 1e-6
-    assert "unreadable" in df[df["name"] == "broken-run"].iloc[0]["problem"]
+    assert "unreadable" in df[df["name"] == broken.name].iloc[0]["problem"]
 
 
 def test_rename(runs_root):

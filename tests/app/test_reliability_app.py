@@ -16,7 +16,7 @@ import pytest
 from helpers import wait_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from studio_helpers import ROOT, TEXT, TINY_SETTINGS, make_run, new_app, poll, texts
+from studio_helpers import ROOT, TEXT, TINY_SETTINGS, make_run, new_app, poll, stranger, texts
 
 from charlstm import store
 from charlstm.jobs import DEFAULT_MAX_SECONDS
@@ -34,8 +34,8 @@ def server_upload_limit_mb() -> int:
 
 
 def open_train_with(text: str, **settings):
-    """A new session that pastes `text`, then opens the Train page with tiny settings."""
-    at = new_app()
+    """A new browser that pastes `text`, then opens the Train page with tiny settings."""
+    at = new_app(browser=stranger())
     at.text_area(key="corpus_paste").input(text)
     at.button(key="corpus_paste_use").click().run()
     at.switch_page(TRAIN).run()
