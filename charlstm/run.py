@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from .config import LN2, TrainConfig
+from .config import LN2, RANGES, TrainConfig
 from .distribute import STRATEGIES
 from .errors import BundleError, CharlstmError, ConfigError
 from .identity import check_owner
@@ -64,19 +64,37 @@ PROGRESS, BATCHES, HISTORY, SAMPLES, ERROR_LOG = (
 )
 SIGNATURE_FILES = (META, CONFIG, VOCAB, STATUS, HISTORY, REQUEST, "best.json", "last.json", "best.weights.npz")
 
+# Bounds on what a record may hold, each far beyond anything a trainer writes: a line outside them is
+# damaged or forged and is dropped like any other bad line, before its numbers reach arithmetic that fails.
+# MAX_EPOCH also keeps the trainer's seed legal: Trainer.fit seeds Keras with cfg.seed + initial_epoch, at
+# most MAX_SEED + MAX_EPOCH = 2**31 + 999,999, below 2**32 - 1, the largest seed NumPy takes (a history
+# line with epoch 10**30 once made every Continue fail). tests/test_run_integrity.py checks the sum.
+MAX_EPOCH = 1_000_000
+MAX_STEPS = 10**12  # steps in one epoch: a whole pass over the largest text (10**10 characters) and more
+MAX_SECONDS = 10 * 365.25 * 24 * 3600  # ten years: any duration, budget or time left
+MAX_TIMESTAMP = 253_402_300_799.0  # 9999-12-31 23:59:59 UTC, the last moment `datetime` can show
+MAX_CHARS_PER_SEC = 1e12
+MAX_LOSS = 1e6  # nats per character; guessing at random costs ln(vocabulary size), about 12 at most
+MAX_LEARNING_RATE = RANGES["learning_rate"][1]  # the schedule never goes above the configured rate
+
 
 # --- records ------------------------------------------------------------------------------------------------
 def _finite(value: Any) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _amount(value: Any) -> bool:
-    """A finite number that is not negative (losses, rates, seconds)."""
-    return _finite(value) and value >= 0
-
-
 def _whole(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _within(value: Any, low: float, high: float) -> TypeGuard[float]:
+    """A finite number from `low` to `high`: every number read back has bounds, not only a type."""
+    return _finite(value) and low <= value <= high
+
+
+def _count(value: Any, low: int, high: int) -> TypeGuard[int]:
+    """A whole number from `low` to `high` (epochs, steps)."""
+    return _whole(value) and low <= value <= high
 
 
 @dataclass(frozen=True)
@@ -95,15 +113,28 @@ class EpochRecord:
 
     @classmethod
     def from_dict(cls, d: Any) -> EpochRecord | None:
-        """A record only if every field has the right type and every number is finite; else None."""
+        """A record only if every field has the right type and every number is within its bounds; else None."""
         if not isinstance(d, dict) or set(d) != {f.name for f in fields(cls)}:
             return None
-        numbers_ok = all(_amount(d[k]) for k in ("loss", "learning_rate", "seconds", "chars_per_sec"))
-        optional_ok = all(d[k] is None or _amount(d[k]) for k in ("val_loss", "val_bpc"))
-        counts_ok = _whole(d["epoch"]) and _whole(d["steps"]) and d["epoch"] >= 1 and d["steps"] >= 0
-        if not (numbers_ok and optional_ok and counts_ok and isinstance(d["partial"], bool)):
+        counts_ok = _count(d["epoch"], 1, MAX_EPOCH) and _count(d["steps"], 0, MAX_STEPS)
+        numbers_ok = all(
+            (d[name] is None and name in OPTIONAL_RECORD_FIELDS) or _within(d[name], *bounds)
+            for name, bounds in RECORD_BOUNDS.items()
+        )
+        if not (counts_ok and numbers_ok and isinstance(d["partial"], bool)):
             return None
         return cls(**d)
+
+
+RECORD_BOUNDS: dict[str, tuple[float, float]] = {
+    "loss": (0.0, MAX_LOSS),
+    "val_loss": (0.0, MAX_LOSS),
+    "val_bpc": (0.0, MAX_LOSS / LN2),
+    "learning_rate": (0.0, MAX_LEARNING_RATE),
+    "seconds": (0.0, MAX_SECONDS),
+    "chars_per_sec": (0.0, MAX_CHARS_PER_SEC),
+}
+OPTIONAL_RECORD_FIELDS = ("val_loss", "val_bpc")  # None: the run holds no text back for a check
 
 
 @dataclass(frozen=True)
@@ -118,7 +149,7 @@ class EpochSamples:
 
     @classmethod
     def from_dict(cls, d: Any) -> EpochSamples | None:
-        if not isinstance(d, dict) or not _whole(d.get("epoch")) or not isinstance(d.get("prompt"), str):
+        if not isinstance(d, dict) or not _count(d.get("epoch"), 1, MAX_EPOCH) or not isinstance(d.get("prompt"), str):
             return None
         raw = d.get("samples")
         if not isinstance(raw, list):
@@ -165,10 +196,22 @@ class Progress:
             elif isinstance(default, str):
                 out[f.name] = value if isinstance(value, str) else default
             elif isinstance(default, int) and not isinstance(default, bool):
-                out[f.name] = value if _whole(value) else default
+                out[f.name] = value if _count(value, *PROGRESS_BOUNDS[f.name]) else default
             else:
-                out[f.name] = float(value) if _finite(value) else default
+                out[f.name] = float(value) if _within(value, *PROGRESS_BOUNDS[f.name]) else default
         return cls(**out)
+
+
+PROGRESS_BOUNDS: dict[str, tuple[Any, Any]] = {
+    "epoch": (1, MAX_EPOCH),
+    "epochs": (1, MAX_EPOCH),
+    "step": (0, MAX_STEPS),
+    "steps_per_epoch": (1, MAX_STEPS),  # a page divides by it
+    "fraction": (0.0, 1.0),
+    "eta_seconds": (0.0, MAX_SECONDS),
+    "chars_per_sec": (0.0, MAX_CHARS_PER_SEC),
+    "elapsed": (0.0, MAX_SECONDS),
+}
 
 
 @dataclass(frozen=True)
@@ -186,14 +229,20 @@ class Request:
 
     @classmethod
     def from_dict(cls, d: Any) -> Request | None:
+        """A request only if every field has the right type and every number is within its bounds; else None.
+
+        The bounds are the physical ones; the settings' own ranges are checked when the job is made,
+        which reports a wrong one in the run instead of dropping the request unseen.
+        """
         try:
             req = cls(**d)
         except TypeError:
             return None
         ok = isinstance(req.token, str) and isinstance(req.owner, str) and req.action in ("new", "continue")
         ok = ok and req.strategy in STRATEGIES
-        ok = ok and (req.epochs is None or _whole(req.epochs)) and _finite(req.submitted)
-        ok = ok and all(v is None or _finite(v) for v in (req.seconds, req.max_seconds))
+        ok = ok and (req.epochs is None or _count(req.epochs, 1, MAX_EPOCH))
+        ok = ok and _within(req.submitted, 0.0, MAX_TIMESTAMP)
+        ok = ok and all(v is None or _within(v, 0.0, MAX_SECONDS) for v in (req.seconds, req.max_seconds))
         return req if ok else None
 
 
@@ -499,8 +548,8 @@ class Run:
         return Status(
             state=state,
             message=message,
-            epochs=raw["epochs"] if _whole(raw.get("epochs")) else 0,
-            best_val_loss=float(best) if _finite(best) else None,
+            epochs=raw["epochs"] if _count(raw.get("epochs"), 0, MAX_EPOCH) else 0,
+            best_val_loss=float(best) if _within(best, 0.0, MAX_LOSS) else None,
             owner=self.owner,
             updated=updated,
         )
@@ -596,9 +645,10 @@ class Run:
         return weights.is_file()
 
     def checkpoint_epoch(self, tag: str) -> int | None:
+        """The epoch a checkpoint was saved after (0 for an imported model with no history); None if unknown."""
         manifest = self._manifest(tag)
         epoch = manifest.get("epoch") if manifest else None
-        return epoch if _whole(epoch) else None
+        return epoch if _count(epoch, 0, MAX_EPOCH) else None
 
     def best_tag(self) -> str | None:
         """The checkpoint to generate with: 'best' if whole, else 'last', else None."""
