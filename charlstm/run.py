@@ -16,8 +16,8 @@ reader and writer goes through the `Run` type below. Nothing else in charlstm na
     batches.txt           one training loss per line, for the live chart
     history.jsonl         one line per epoch, appended and fsynced
     samples.jsonl         the samples written after each epoch
-    {best,last}.*.npz     checkpoints (weights, optimizer state) and {best,last}.json, written last,
-                          which makes a checkpoint a set that is whole or absent
+    {best,last}.*.npz     checkpoints (weights, optimizer state) and {best,last}.json, written last with
+                          each file's SHA-256, which makes a checkpoint a set that is whole or absent
 
 Writes are atomic (a temporary file, fsync, rename, then fsync of the folder); appends are fsynced
 lines. Everything read back is checked field by field, because a run may come from a stranger's
@@ -27,11 +27,13 @@ bundle: a line that does not hold what it should is dropped, never trusted.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
 import shutil
 import socket
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
@@ -337,6 +339,49 @@ def read_jsonl(path: Path) -> list[Any]:
     return out
 
 
+# --- checkpoint files and their hashes -------------------------------------------------------------------
+CHECKPOINT_PARTS = ("weights", "optimizer")  # each a {tag}.{part}.npz
+CHECKPOINT_READ_TRIES = 3  # a trainer may save a new set while it is read: then it is read again
+CHECKPOINT_READ_PAUSE = 0.05  # seconds between those tries: a set's files are written in well under it
+HASH_CACHE_SIZE = 4096  # file versions whose hash a process remembers: a few for each run in the library
+FileKey = tuple[str, int, int, int]  # path, inode, size, mtime in ns: one version of one file
+
+_hashes: dict[FileKey, str] = {}
+_hashes_lock = threading.Lock()
+
+
+def _file_key(path: Path, st: os.stat_result) -> FileKey:
+    return (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _stat_key(path: Path) -> FileKey | None:
+    try:
+        return _file_key(path, path.stat())
+    except OSError:
+        return None
+
+
+def file_sha256(path: Path) -> tuple[str, FileKey]:
+    """The SHA-256 of a file and the version it is of; each version is hashed once per process.
+
+    The library checks every run's checkpoints each time it lists them, and hashing a 100 MB file
+    every time would make it crawl. A changed file has another key (an atomic write makes a new
+    inode, an edit in place a new mtime or size), so the cache never hides a change. The key comes
+    from the open file, so it belongs to exactly the bytes hashed.
+    """
+    with open(path, "rb") as fh:
+        key = _file_key(path, os.fstat(fh.fileno()))
+        with _hashes_lock:
+            digest = _hashes.get(key)
+        if digest is None:
+            digest = hashlib.file_digest(fh, "sha256").hexdigest()
+            with _hashes_lock:
+                _hashes[key] = digest
+                while len(_hashes) > HASH_CACHE_SIZE:
+                    del _hashes[next(iter(_hashes))]  # the oldest first
+    return digest, key
+
+
 # --- the run ------------------------------------------------------------------------------------------------
 class Run:
     """One run folder. Cheap to make: it reads files only when asked."""
@@ -609,14 +654,22 @@ class Run:
 
     # --- checkpoints ----------------------------------------------------------------------------------
     def save_checkpoint(self, tag: str, weights: Weights, optimizer: dict | None, epoch: int) -> None:
-        """Weights and optimizer state first, then the manifest: a crash leaves the old set or the new one."""
-        files = {"weights": f"{tag}.weights.npz"}
-        write_atomic(self.file(files["weights"]), npz_bytes(weights))
-        if optimizer is not None:
-            files["optimizer"] = f"{tag}.optimizer.npz"
-            write_atomic(self.file(files["optimizer"]), npz_bytes(optimizer))
-        sizes = {name: self.file(name).stat().st_size for name in files.values()}
-        write_json(self.file(f"{tag}.json"), {"epoch": epoch, "files": files, "sizes": sizes})
+        """Weights and optimizer state first, then the manifest: a crash leaves the old set or the new one.
+
+        The manifest holds each file's SHA-256: every epoch of one model has files of the same sizes, so
+        sizes alone would take new weights, the previous optimizer state and the old manifest for one set.
+        It keeps the sizes too, for readers from before the hashes.
+        """
+        parts = {"weights": weights, "optimizer": optimizer}
+        files, sizes, hashes = {}, {}, {}
+        for part, arrays in parts.items():
+            if arrays is None:
+                continue
+            name, data = f"{tag}.{part}.npz", npz_bytes(arrays)
+            write_atomic(self.file(name), data)
+            files[part], sizes[name], hashes[name] = name, len(data), hashlib.sha256(data).hexdigest()
+        manifest = {"epoch": epoch, "files": files, "sizes": sizes, "sha256": hashes}
+        write_json(self.file(f"{tag}.json"), manifest)
 
     def _manifest(self, tag: str) -> dict | None:
         try:
@@ -625,24 +678,57 @@ class Run:
             return None
         return manifest if isinstance(manifest, dict) else None
 
+    def _checked_files(self, tag: str) -> dict[str, FileKey] | None:
+        """The files of the whole checkpoint set `tag`, each with the version that was checked; None if not whole.
+
+        A manifest with hashes must match every file's SHA-256; one from before the hashes, their sizes;
+        weights without any manifest (an older run, a bundle) stand alone, with the optimizer state if any.
+        """
+        manifest = self._manifest(tag)
+        if manifest is not None and "sha256" in manifest:
+            return self._hashed_files(tag, manifest)
+        if manifest is not None:
+            return self._sized_files(tag, manifest)
+        if self.file(f"{tag}.json").exists():  # a manifest that does not read: the set is torn
+            return None
+        keys = {name: _stat_key(self.file(name)) for name in _part_names(tag)}
+        found = {name: key for name, key in keys.items() if key is not None}
+        return found if f"{tag}.weights.npz" in found else None
+
+    def _hashed_files(self, tag: str, manifest: dict) -> dict[str, FileKey] | None:
+        """A set saved with hashes: whole if every file it lists has the SHA-256 its manifest says."""
+        hashes, files = manifest.get("sha256"), manifest.get("files")
+        if not isinstance(hashes, dict) or not isinstance(files, dict):
+            return None
+        listed = {name for name in files.values() if isinstance(name, str)}
+        if set(hashes) != listed or len(listed) != len(files) or not listed <= set(_part_names(tag)):
+            return None
+        if f"{tag}.weights.npz" not in listed:
+            return None
+        keys = {}
+        for name, expected in hashes.items():
+            try:
+                digest, keys[name] = file_sha256(self.file(name))
+            except OSError:
+                return None
+            if digest != expected:
+                return None
+        return keys
+
+    def _sized_files(self, tag: str, manifest: dict) -> dict[str, FileKey] | None:
+        """A set saved before the hashes: whole if every file has the size its manifest says."""
+        sizes = manifest.get("sizes")
+        if not isinstance(sizes, dict) or not set(sizes) <= set(_part_names(tag)):
+            return None
+        keys = {name: _stat_key(self.file(name)) for name in {*sizes, f"{tag}.weights.npz"}}
+        found = {name: key for name, key in keys.items() if key is not None}
+        if len(found) < len(keys) or any(found[name][2] != size for name, size in sizes.items()):
+            return None
+        return found
+
     def has_checkpoint(self, tag: str) -> bool:
         """A whole checkpoint: its manifest matches the files (or, for older runs and bundles, weights alone)."""
-        manifest = self._manifest(tag)
-        weights = self.file(f"{tag}.weights.npz")
-        if manifest is None:
-            return weights.is_file() and not self.file(f"{tag}.json").exists()
-        sizes = manifest.get("sizes")
-        if not isinstance(sizes, dict):
-            return False
-        for name, size in sizes.items():
-            if name not in (f"{tag}.weights.npz", f"{tag}.optimizer.npz"):
-                return False
-            try:
-                if self.file(name).stat().st_size != size:
-                    return False
-            except OSError:
-                return False
-        return weights.is_file()
+        return self._checked_files(tag) is not None
 
     def checkpoint_epoch(self, tag: str) -> int | None:
         """The epoch a checkpoint was saved after (0 for an imported model with no history); None if unknown."""
@@ -663,16 +749,25 @@ class Run:
         return self.best_tag() is not None
 
     def load_checkpoint(self, tag: str) -> tuple[Weights, dict | None]:
-        if not self.has_checkpoint(tag):
-            raise BundleError(f"The model {self.id} has no complete '{tag}' checkpoint.")
+        """The weights and optimizer state of a whole set: checked, read, then found unchanged.
+
+        A trainer may save the next epoch's set meanwhile (new files replace old ones by rename); the
+        files are then read again, so the arrays returned are always the ones that were checked.
+        """
+        for attempt in range(CHECKPOINT_READ_TRIES):
+            checked = self._checked_files(tag)
+            if checked is not None:
+                loaded = self._load_parts(tag, checked)
+                if all(_stat_key(self.file(name)) == key for name, key in checked.items()):
+                    return loaded
+            if attempt + 1 < CHECKPOINT_READ_TRIES:
+                time.sleep(CHECKPOINT_READ_PAUSE)
+        raise BundleError(f"The model {self.id} has no complete '{tag}' checkpoint.")
+
+    def _load_parts(self, tag: str, checked: dict[str, FileKey]) -> tuple[Weights, dict | None]:
         weights = load_npz(self.file(f"{tag}.weights.npz"))
-        manifest = self._manifest(tag)
-        if manifest is None:  # an older run or a bundle: the optimizer state is whatever is there
-            has_opt = self.file(f"{tag}.optimizer.npz").is_file()
-        else:
-            has_opt = "optimizer" in manifest.get("files", {})
-        optimizer = load_npz(self.file(f"{tag}.optimizer.npz")) if has_opt else None
-        return weights, optimizer
+        optimizer_name = f"{tag}.optimizer.npz"
+        return weights, load_npz(self.file(optimizer_name)) if optimizer_name in checked else None
 
     def weights_mtime(self) -> float:
         """Changes whenever a new best model is saved (a cache key for generators)."""
@@ -726,6 +821,11 @@ class Run:
 
     def files(self) -> Iterator[Path]:
         return (p for p in self.path.iterdir() if p.is_file())
+
+
+def _part_names(tag: str) -> tuple[str, ...]:
+    """The files a checkpoint set `tag` may have."""
+    return tuple(f"{tag}.{part}.npz" for part in CHECKPOINT_PARTS)
 
 
 INTERRUPTED_MESSAGE = (
