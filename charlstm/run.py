@@ -9,8 +9,10 @@ reader and writer goes through the `Run` type below. Nothing else in charlstm na
     vocab.json            the characters
     corpus.txt            the exact training text, so a run can be continued anywhere
     request.json          a training asked for and not started yet (the run is "queued")
+    request.started.json  the request once a trainer claimed it, naming that process (it is "starting")
     status.json           running / completed / time / user / diverged / error / interrupted
-    lease.json            renewed every few seconds by the process that trains; expired = interrupted
+    lease.json            renewed every few seconds by the process that trains, which it names; expired,
+                          or that process gone from this machine = interrupted
     stop                  present = the owner asked the trainer to stop (checked every batch)
     progress.json         the live view: epoch, step, speed, time left, notices
     batches.txt           one training loss per line, for the live chart
@@ -264,6 +266,125 @@ class Status:
         return self.state in ACTIVE_STATES
 
 
+# --- who trains a run: the lease's process, and whether it still exists -------------------------------------
+@dataclass(frozen=True)
+class Holder:
+    """The process that trains a run (from its lease) or has claimed it and is starting (from the claim).
+
+    A record from an older charlstm has no `pid_ns` or `started`: only its time tells whether it holds.
+    """
+
+    host: str
+    until: float  # the lease (or the start's grace) runs out then, unless renewed
+    since: float | None = None  # when this process took the run
+    pid: int | None = None
+    pid_ns: str = ""  # the PID namespace: two containers may share a host name, never a namespace
+    started: int | None = None  # the process's start, clock ticks after boot: a reused PID has another
+    starting: bool = False  # a claim: the process is still importing TensorFlow
+
+    @classmethod
+    def from_dict(cls, d: Any, starting: bool = False) -> Holder | None:
+        """The holder a lease or claim names; None if the record does not say until when."""
+        if not isinstance(d, dict) or not _finite(d.get("until")):
+            return None
+        host, since, pid_ns = d.get("host"), d.get("since"), d.get("pid_ns")
+        return cls(
+            host=host if isinstance(host, str) else "",
+            until=float(d["until"]),
+            since=float(since) if _within(since, 0.0, MAX_TIMESTAMP) else None,
+            pid=d["pid"] if _count(d.get("pid"), 1, MAX_PID) else None,
+            pid_ns=pid_ns if isinstance(pid_ns, str) else "",
+            started=d["started"] if _count(d.get("started"), 0, MAX_TICKS) else None,
+            starting=starting,
+        )
+
+    def alive(self) -> bool:
+        """It holds the run: its lease runs and, when it is on this machine, its process still exists.
+
+        The process check only ever shortens a lease: a killed trainer frees its run at once, and a
+        live process that stopped renewing (hung, or finished without a word) still loses it in time.
+        """
+        return self.until > time.time() and not (self.on_this_machine() and _process_gone(self))
+
+    def on_this_machine(self) -> bool:
+        """Whether its PID means a process here: same host name and PID namespace, on a system with os.kill(pid, 0)."""
+        here = os.name == "posix" and self.host == socket.gethostname()
+        return here and self.pid is not None and self.pid_ns == _pid_namespace()
+
+    def describe(self) -> str:
+        """'process 1234 on host X, since 14:02:11': how every refusal names who trains a run."""
+        names = (f"process {self.pid}" if self.pid else "", f"on host {self.host}" if self.host else "")
+        who = " ".join(part for part in names if part)
+        when = f"since {_clock(self.since)}" if self.since is not None else ""
+        return ", ".join(part for part in (who, when) if part)
+
+
+MAX_PID = 2**22  # Linux's highest possible process id (PID_MAX_LIMIT); other systems stay below it
+MAX_TICKS = 2**64 - 1  # a process's start time in /proc is an unsigned 64-bit count of clock ticks
+GONE_STATES = ("Z", "X")  # /proc's zombie and dead: ended, only not yet reaped by the parent
+
+
+def _clock(timestamp: float) -> str:
+    """A time as a person reads it in a message: the time of day, with the date unless it is today."""
+    moment = time.localtime(timestamp)
+    same_day = time.strftime("%Y-%m-%d", moment) == time.strftime("%Y-%m-%d")
+    return time.strftime("%H:%M:%S" if same_day else "%Y-%m-%d %H:%M:%S", moment)
+
+
+def _pid_namespace() -> str:
+    """This process's PID namespace ('' where the system has none to show)."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """The state letter and start time (field 22, clock ticks after boot) of process `pid`; None without /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            after_name = fh.read().rsplit(")", 1)[1].split()  # the name may hold spaces and parentheses
+        return after_name[0], int(after_name[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _process_gone(holder: Holder) -> bool:
+    """Whether the holder's process (on this machine) has ended, or its PID now belongs to a newer process.
+
+    False whenever it cannot tell: then the lease's time decides, as for a trainer on another host.
+    """
+    if holder.pid is None:
+        return False
+    try:
+        os.kill(holder.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # it exists, under another user
+    except (OSError, OverflowError):
+        return False
+    stat = _proc_stat(holder.pid)
+    if stat is None:
+        return False
+    state, started = stat
+    return state in GONE_STATES or (holder.started is not None and started != holder.started)
+
+
+def _holder_record(until: float, since: float) -> dict:
+    """This process as a lease or a claim names it, so a reader on this machine can tell when it is gone."""
+    pid = os.getpid()
+    stat = _proc_stat(pid)
+    return {
+        "until": until,
+        "since": since,
+        "pid": pid,
+        "host": socket.gethostname(),
+        "pid_ns": _pid_namespace(),
+        "started": stat[1] if stat else None,
+    }
+
+
 # --- atomic, durable file writes --------------------------------------------------------------------------
 def _fsync_dir(path: Path) -> None:
     with contextlib.suppress(OSError):
@@ -503,7 +624,10 @@ class Run:
             return None
 
     def claim_request(self, token: str) -> Request | None:
-        """The trainer takes the request (an atomic rename): exactly one of claim and `withdraw` wins."""
+        """The trainer takes the request (an atomic rename): exactly one of claim and `withdraw` wins.
+
+        The claim then names this process, so a trainer killed while it starts frees the run at once.
+        """
         request = self.request()
         if request is None or request.token != token:
             return None
@@ -511,17 +635,26 @@ class Run:
             os.replace(self.file(REQUEST), self.file(STARTED))
         except FileNotFoundError:
             return None
-        with contextlib.suppress(OSError):
-            os.utime(self.file(STARTED))  # the start time: until the trainer writes a status, it is "starting"
+        now = time.time()
+        claim = {**asdict(request), "holder": _holder_record(now + START_GRACE_SECONDS, now)}
+        try:
+            write_json(self.file(STARTED), claim, durable=False)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.utime(self.file(STARTED))  # the start time: until the trainer writes a status, it is "starting"
         return request
 
-    def _starting(self, status_updated: float) -> bool:
-        """Claimed by a trainer that has not written its first status yet (it is importing TensorFlow)."""
+    def _claim(self) -> Holder | None:
+        """Who claimed the request last (its start's grace period as its lease); None if nobody did."""
         try:
             started = self.file(STARTED).stat().st_mtime
-        except OSError:
-            return False
-        return status_updated < started and time.time() - started < START_GRACE_SECONDS
+            record = json.loads(self.file(STARTED).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        holder = Holder.from_dict(record.get("holder") if isinstance(record, dict) else None, starting=True)
+        if holder is None:  # a claim by an older charlstm: only its time is known
+            holder = Holder(host="", until=started + START_GRACE_SECONDS, since=started, starting=True)
+        return holder
 
     def withdraw_request(self) -> bool:
         """Leave the queue: True if the request was still waiting (so no training will start)."""
@@ -533,18 +666,56 @@ class Run:
         return True
 
     def renew_lease(self) -> None:
-        write_json(
-            self.file(LEASE),
-            {"until": time.time() + LEASE_SECONDS, "pid": os.getpid(), "host": socket.gethostname()},
-            durable=False,
-        )
+        """Hold the run for LEASE_SECONDS more, naming this process; `since` stays from its own earlier lease."""
+        now = time.time()
+        write_json(self.file(LEASE), _holder_record(now + LEASE_SECONDS, self._held_since(now)), durable=False)
+
+    def _held_since(self, now: float) -> float:
+        """When this process took the run: from its own lease if that still runs, else now."""
+        held = self._lease()
+        if held is None or held.since is None or held.pid != os.getpid() or not held.on_this_machine():
+            return now
+        return held.since if held.alive() else now
+
+    def _lease(self) -> Holder | None:
+        try:
+            return Holder.from_dict(json.loads(self.file(LEASE).read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return None
 
     def lease_alive(self) -> bool:
-        try:
-            until = json.loads(self.file(LEASE).read_text(encoding="utf-8")).get("until")
-        except (OSError, ValueError, AttributeError):
-            return False
-        return _finite(until) and until > time.time()
+        """A trainer holds the run: its lease runs and (on this machine) its process exists."""
+        lease = self._lease()
+        return lease is not None and lease.alive()
+
+    def holder(self) -> Holder | None:
+        """Who trains this run now: the process of its live lease, or the one starting it; None if nobody."""
+        state, _, updated = self._stored_status()
+        return self._holder(state, updated)
+
+    def _holder(self, stored_state: str, status_updated: float) -> Holder | None:
+        """The lease's process while the stored status says running, else a claim newer than the status."""
+        lease = self._lease() if stored_state == "running" else None
+        if lease is not None and lease.alive():
+            return lease
+        claim = self._claim()
+        if claim is None or claim.since is None or claim.since <= status_updated or not claim.alive():
+            return None
+        return claim
+
+    def busy_message(self) -> str | None:
+        """Why this run cannot be trained, continued or deleted now, naming who holds it; None when nothing does.
+
+        Every caller that refuses an active run says it in these words, so a person learns which process
+        to stop, or that it is only waiting in the queue.
+        """
+        holder = self.holder()
+        if holder is not None:
+            who = holder.describe()
+            return f"{self.name} is training now{f' ({who})' if who else ''}; stop it first, or wait for it to finish."
+        if self.file(REQUEST).exists():
+            return f"{self.name} is waiting to train; stop it first, or wait for it to finish."
+        return None
 
     def request_stop(self) -> None:
         write_atomic(self.file(STOP), b"stop\n", durable=False)
@@ -576,17 +747,25 @@ class Run:
             return {}
         return raw if isinstance(raw, dict) else {}
 
+    def _stored_status(self, raw: dict | None = None) -> tuple[str, str, float]:
+        """The state, message and time the trainer last wrote, as they are in status.json."""
+        raw = self._raw_status() if raw is None else raw
+        state, message, updated = raw.get("state"), raw.get("message"), raw.get("updated")
+        return (
+            state if isinstance(state, str) else "unknown",
+            message if isinstance(message, str) else "",
+            float(updated) if _within(updated, 0.0, MAX_TIMESTAMP) else 0.0,
+        )
+
     def status(self) -> Status:
-        """The stored status, read with the queue and the lease: a silent trainer means 'interrupted'."""
+        """The stored status, read with the queue and the lease: a silent or dead trainer means 'interrupted'."""
         raw = self._raw_status()
-        stored_state, stored_message = raw.get("state"), raw.get("message")
-        state = stored_state if isinstance(stored_state, str) else "unknown"
-        message = stored_message if isinstance(stored_message, str) else ""
-        updated = float(raw["updated"]) if _finite(raw.get("updated")) else 0.0
-        if state == "running" and not self.lease_alive():
-            state, message = NO_LEASE, INTERRUPTED_MESSAGE
-        if state != "running" and self._starting(updated):
+        state, message, updated = self._stored_status(raw)
+        holder = self._holder(state, updated)
+        if holder is not None and holder.starting:
             state, message = "running", "Starting."
+        elif holder is None and state == "running":
+            state, message = NO_LEASE, INTERRUPTED_MESSAGE
         if state != "running" and self.file(REQUEST).exists():
             state, message = "queued", "Waiting for a free trainer."
         best = raw.get("best_val_loss")

@@ -165,8 +165,9 @@ class TrainingJob(TrainerHook):
         run = Run(run_dir)
         if not run.path.is_dir():
             raise CharlstmError(f"{run.path} is not a run folder.")
-        if run.status().active:
-            raise CharlstmError(f"{run.name} is training or waiting to train already; stop it first.")
+        busy = run.busy_message()  # names the process that holds it, or says it waits in the queue
+        if busy is not None:
+            raise CharlstmError(busy)
         if corpus is not None:
             save_text_for(run, corpus)
         return cls.for_run(run, epochs=epochs, seconds=seconds, strategy=strategy)

@@ -1,19 +1,27 @@
-"""Issue 16, items 9 and 10: hashed checkpoint sets and bounded records."""
+"""Issue 16, items 9, 10, 12: hashed checkpoint sets, bounded records, and a killed trainer freeing its run at once."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import wait_for
 from run_factory import random_run
 
 from charlstm import run as run_module
 from charlstm.config import MAX_SEED
-from charlstm.errors import BundleError
+from charlstm.errors import BundleError, CharlstmError
 from charlstm.run import (
     MAX_EPOCH,
     MAX_LOSS,
@@ -196,3 +204,179 @@ def test_a_set_saved_while_it_is_read_is_read_again(tmp_path, monkeypatch):
     weights, optimizer = run.load_checkpoint("last")
     assert weights["w"][0, 0] == 2.0 and optimizer is not None and optimizer["w"][0, 0] == 20.0
     assert len(reads) == 4  # the first read was not of the set that was checked: it was read again
+
+
+# === item 12: a killed trainer frees its run at once =============================================================
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ["--set", "units=16", "--set", "embedding_dim=8", "--set", "seq_len=20", "--set", "stride=20"]
+TINY += ["--set", "batch_size=32", "--set", "sample_length=40"]
+
+
+def default_sigint() -> None:
+    """In the child: Ctrl+C as Python expects it, however pytest itself was started (maybe with SIGINT ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def python(code: str, *args: str, **kwargs) -> subprocess.Popen:
+    """A real child process running `code` with `args` (sys.argv[1:]), this checkout importable."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-c", textwrap.dedent(code), *args]
+    return subprocess.Popen(command, env=env, cwd=ROOT, preexec_fn=default_sigint, **kwargs)
+
+
+LEASE_HOLDER = """
+    import sys, time
+    from charlstm.run import Run
+    run = Run(sys.argv[1])
+    run.write_status("running", "Training.")
+    while True:
+        run.renew_lease()
+        time.sleep(0.2)
+"""
+
+
+def hold_lease(run: Run) -> subprocess.Popen:
+    """A real process that holds the run's lease, as a trainer does."""
+    proc = python(LEASE_HOLDER, str(run.path))
+    wait_for(lambda: (h := run.holder()) is not None and h.pid == proc.pid, timeout=60, what="the child's lease")
+    return proc
+
+
+@pytest.fixture
+def run(tmp_path, english_text, tiny_config) -> Run:
+    return Run(random_run(tmp_path, english_text[:20_000], tiny_config))
+
+
+def test_a_killed_lease_holder_is_interrupted_at_once(run):
+    proc = hold_lease(run)
+    try:
+        assert run.status().state == "running"
+        os.kill(proc.pid, signal.SIGKILL)
+        os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)  # dead, not reaped: a zombie is gone too
+        assert run.status().state == "interrupted" and run.holder() is None
+        proc.wait()
+        assert run.status().state == "interrupted" and run.busy_message() is None
+        assert time.time() < json.loads(run.file("lease.json").read_text())["until"]  # the lease alone says alive
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_the_refusal_names_the_process_host_and_time(run):
+    proc = hold_lease(run)
+    try:
+        with pytest.raises(CharlstmError) as refused:
+            TrainingJob.resume(run.path, epochs=1)
+        message = str(refused.value)
+        assert f"process {proc.pid} on host {socket.gethostname()}, since " in message
+        assert message.startswith(f"{run.name} is training now") and "stop it first" in message
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def write_lease(run: Run, **fields) -> None:
+    lease = {"until": time.time() + 60, "since": time.time(), "pid": 4_000_000, "host": socket.gethostname()}
+    run.file("lease.json").write_text(json.dumps({**lease, **fields}))
+
+
+def test_a_lease_elsewhere_holds_until_it_expires(run):
+    run.write_status("running", "Training.")
+    gone = python("pass")
+    gone.wait()
+    write_lease(run, pid=gone.pid, host="another-machine", pid_ns="pid:[1]")  # its PID means nothing here
+    assert run.status().state == "running" and "another-machine" in (run.busy_message() or "")
+    write_lease(run, pid=gone.pid, host="another-machine", until=time.time() - 1)
+    assert run.status().state == "interrupted"
+    if run_module._pid_namespace():  # Linux: a lease without one is from an older charlstm, only its time tells
+        write_lease(run, pid=gone.pid)
+        assert run.status().state == "running"
+
+
+def test_a_reused_pid_does_not_hold_the_run(run):
+    run.write_status("running", "Training.")
+    run.renew_lease()  # this process: alive
+    lease = json.loads(run.file("lease.json").read_text())
+    assert lease["pid"] == os.getpid() and run.status().state == "running"
+    if lease["started"] is None:
+        pytest.skip("no /proc here: a PID's start time cannot be told")
+    write_lease(run, pid=os.getpid(), pid_ns=lease["pid_ns"], started=lease["started"] + 1)
+    assert run.status().state == "interrupted"
+
+
+def test_the_lease_keeps_when_it_was_taken(run):
+    run.write_status("running", "Training.")
+    run.renew_lease()
+    first = run.holder()
+    time.sleep(0.01)
+    run.renew_lease()
+    again = run.holder()
+    assert first is not None and again is not None and again.since == first.since and again.until > first.until
+
+
+CLAIMER = """
+    import sys
+    from charlstm.run import Run
+    print(Run(sys.argv[1]).claim_request("tok") is not None, flush=True)
+    sys.stdin.read()  # then it starts: imports TensorFlow, for a while
+"""
+
+
+def test_a_claim_by_a_dead_process_is_not_starting(run):
+    run.write_status("completed", "Finished all 1 epoch.", epochs=1)
+    run.write_request(Request(token="tok", owner="o", action="continue", epochs=1))
+    claimer = python(CLAIMER, str(run.path), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert claimer.stdout is not None and claimer.stdout.readline().strip() == b"True"
+        assert (run.status().state, run.status().message) == ("running", "Starting.")
+        assert f"process {claimer.pid}" in (run.busy_message() or "")
+    finally:
+        claimer.kill()
+        claimer.wait()
+    assert run.status().state == "completed"  # not "Starting." for two minutes
+
+
+def test_a_claim_from_an_older_charlstm_counts_by_its_time(run):
+    run.write_status("completed", "Finished.", epochs=1)
+    claim = run.file("request.started.json")
+    claim.write_text(json.dumps({"token": "t", "owner": "o", "action": "new"}))
+    now = time.time() + 1  # claimed after the status was written (file times may lag the clock by a tick)
+    os.utime(claim, (now, now))
+    assert run.status().state == "running" and run.holder() is not None
+
+
+# --- end to end: the real command line ---------------------------------------------------------------------
+def test_kill_9_of_charlstm_train_then_resume_straight_away(tmp_path, english_text):
+    corpus = tmp_path / "docs.txt"
+    corpus.write_text(english_text[:15_000], encoding="utf-8")
+    out = tmp_path / "runs" / "killed"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CHARLSTM_HOME": str(tmp_path / "home")}
+    train = [sys.executable, "-m", "charlstm", "train", str(corpus), *TINY, "--epochs", "100000", "--out", str(out)]
+    proc = subprocess.Popen(
+        train, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=ROOT, preexec_fn=default_sigint
+    )
+    killed = Run(out)
+
+    def trained_an_epoch() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"the trainer ended early: {proc.stderr.read() if proc.stderr else ''}")
+        return bool(killed.history())
+
+    try:
+        wait_for(trained_an_epoch, timeout=300, what="the first epoch of `charlstm train`")
+        proc.kill()  # SIGKILL: nothing of the trainer runs after this
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert json.loads(killed.file("lease.json").read_text())["until"] > time.time()  # the lease alone: "running"
+    assert killed.status().state == "interrupted"
+    resume = [sys.executable, "-m", "charlstm", "resume", str(out), "--epochs", "1", "--json"]
+    resumed = subprocess.run(
+        resume, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300, preexec_fn=default_sigint
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout.strip().splitlines()[-1])["stopped"] == "completed"
+    assert killed.status().state == "completed"
