@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import store
 from .config import LN2, TrainConfig, check_memory
 from .errors import CharlstmError, CorpusError
 from .generate import Generator
@@ -37,7 +36,8 @@ from .run import (
     Request,
     Run,
 )
-from .text import Corpus, Vocabulary, check_trainable, check_vocabulary_size, prepare_text
+from .store import new_run, save_text_for
+from .text import Corpus, Vocabulary, check_trainable
 from .trainer import LR_CUT, EpochResult, FitPlan, Trainer, TrainerHook, is_divergent
 
 __all__ = ["LR_CUT", "EpochRecord", "EpochSamples", "Snapshot", "TrainingJob", "is_divergent"]
@@ -198,6 +198,7 @@ class TrainingJob(TrainerHook):
             overrides["seconds"] = seconds
         config = config.replace(**overrides).validated()
         check_trainable(text, config.min_corpus_chars())
+        check_memory(config, len(vocab), len(text))  # a continued bundle is checked like a new run
         return cls(
             run,
             text,
@@ -541,67 +542,3 @@ class TrainingJob(TrainerHook):
                 f"(epoch {self._trainer.best_epoch}); that model is saved."
             )
         return FINAL_MESSAGES.get(reason, "Finished.").format(n=n, s=plural(n)) + best
-
-
-def new_run(
-    corpus: Corpus,
-    config: TrainConfig,
-    *,
-    root: Path | None = None,
-    name: str | None = None,
-    run_dir: Path | None = None,
-    owner: str = OPERATOR,
-) -> tuple[Run, str]:
-    """Check a text and settings and write a new run folder for them (no TensorFlow: the studio calls this)."""
-    config = config.validated()
-    text = prepare_text(corpus.text, config.lowercase)
-    if config.max_chars:
-        text = text[: config.max_chars]
-    check_trainable(text, config.min_corpus_chars())
-    vocab = Vocabulary.from_text(text)
-    check_vocabulary_size(len(vocab))
-    check_memory(config, len(vocab), len(text))  # before anything is written or queued
-    root = Path(root or store.runs_root())
-    path = None
-    try:
-        if run_dir is None:
-            path = store.new_run_dir(root, name or f"{corpus.name}-{config.preset}")
-        else:
-            path = Path(run_dir)
-            if path.exists() and any(path.iterdir()):
-                raise CharlstmError(f"{path} already exists and is not empty; choose a new folder.")
-            path.mkdir(parents=True, exist_ok=True)
-        run = Run.create(
-            path,
-            name=name or f"{corpus.name} ({config.preset})",
-            corpus=corpus.name,
-            config=config,
-            vocab=vocab,
-            text=text,
-            owner=owner,
-        )
-    except OSError as exc:
-        if path is not None and run_dir is None:
-            Run(path).remove()  # nothing half-written stays behind
-        raise CharlstmError(
-            f"Could not write to the models folder {root} ({exc.strerror or exc}). "
-            "Check that the disk has space and the folder is writable, or set CHARLSTM_HOME to another folder."
-        ) from None
-    return run, text
-
-
-def save_text_for(run: Run, corpus: Corpus) -> None:
-    """Give a run without a training text (an imported model) the user's text, minus characters it cannot read."""
-    config, vocab = run.config(), run.vocab()
-    text = prepare_text(corpus.text, config.lowercase)
-    unknown = set(vocab.unknown_chars(text))
-    if unknown:
-        text = "".join(c for c in text if c not in unknown)
-    check_trainable(text, config.min_corpus_chars())
-    try:
-        run.set_text(text)
-    except OSError as exc:
-        raise CharlstmError(
-            f"Could not write to {run.name} ({exc.strerror or exc}). Free disk space or make the folder "
-            "writable, then continue training; nothing saved so far was changed."
-        ) from None
