@@ -15,10 +15,12 @@ import time
 import pytest
 from helpers import dask_cluster, trainer_pid, wait_for
 
+from charlstm.cluster import ENV_ALLOW_OPEN
+from charlstm.errors import CharlstmError
 from charlstm.jobs import JobQueue
 from charlstm.run import LEASE_SECONDS, Run
+from charlstm.store import new_run
 from charlstm.text import Corpus
-from charlstm.training import new_run
 
 FAULT_NOTICED_SECONDS = 15.0
 
@@ -42,6 +44,13 @@ def queue_run(queue: JobQueue, text: str, config, owner: str, name: str) -> Run:
     run, _ = new_run(Corpus(text, name, "paste"), config, root=queue.root, name=name, owner=owner)
     queue.submit(run, owner)
     return run
+
+
+def test_the_studios_cluster_is_closed(embedded):
+    """Only the studio holds the certificate of its cluster (test_cluster_security.py shows the refusals)."""
+    client = embedded.client()
+    assert client.scheduler.address.startswith("tls://")
+    assert all(worker.startswith("tls://") for worker in client.scheduler_info()["workers"])
 
 
 def test_a_killed_worker_reads_interrupted_keeps_its_checkpoint_and_continues(embedded, english_text, cluster_config):
@@ -121,8 +130,19 @@ def _request(owner: str, i: int):
     return Request(token=f"t{i}", owner=owner, action="new")
 
 
-def test_an_external_cluster_trains_two_jobs_at_once(tmp_path, english_text, cluster_config):
-    """`dask scheduler` and two `dask worker --resources train=1` processes on loopback, as the README shows."""
+def test_an_open_external_scheduler_is_refused(tmp_path, monkeypatch):
+    monkeypatch.delenv(ENV_ALLOW_OPEN, raising=False)
+    with pytest.raises(CharlstmError, match="is open: anyone who can reach its port"):
+        JobQueue(root=tmp_path, scheduler="tcp://127.0.0.1:9").client()
+
+
+def test_an_external_cluster_trains_two_jobs_at_once(tmp_path, english_text, cluster_config, monkeypatch):
+    """`dask scheduler` and two `dask worker --resources train=1` processes on loopback.
+
+    They listen on plain tcp:// on 127.0.0.1, so the studio needs the opt-in for an open scheduler; the
+    README's TLS recipe is tested in test_cluster_security.py.
+    """
+    monkeypatch.setenv(ENV_ALLOW_OPEN, "1")
     with dask_cluster(workers=2) as address:
         queue = JobQueue(root=tmp_path, scheduler=address)
         wait_for(lambda: _workers(queue) == 2, 60, what="two workers")
