@@ -138,7 +138,8 @@ def _budget_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--scheduler",
         metavar="ADDRESS",
-        help="train on a Dask cluster instead of here, e.g. tcp://host:8786 (the run folder must be on shared storage)",
+        help="train on a Dask cluster instead of here, e.g. tls://host:8786 with Dask's TLS variables set (see the "
+        "README); the run folder must be on shared storage",
     )
 
 

@@ -74,7 +74,7 @@ class KeyRing:
 
     def valid(self, key: object) -> bool:
         match = _KEY_RE.match(key) if isinstance(key, str) else None
-        return bool(match) and hmac.compare_digest(match.group(2), self._sign(match.group(1)))
+        return match is not None and hmac.compare_digest(match.group(2), self._sign(match.group(1)))
 
     @staticmethod
     def owner_of(key: str) -> str:

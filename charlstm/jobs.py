@@ -6,9 +6,10 @@ submits `charlstm.worker.train_run` to a Dask cluster, where each worker offers 
 
 - Embedded (the default): a `LocalCluster` of worker processes started with the studio;
   `CHARLSTM_WORKERS` sets how many (default: one per two cores, memory allowing).
-- External: `CHARLSTM_SCHEDULER=tcp://host:8786` submits to a cluster started with
-  `dask scheduler` and `dask worker ... --resources train=1`; the models folder must be on
-  storage every machine sees.
+- External: `CHARLSTM_SCHEDULER=tls://host:8786` submits to a cluster started with TLS
+  (`dask scheduler --tls-...` and `dask worker ... --resources train=1`, see the README); a `tcp://`
+  scheduler only with `CHARLSTM_ALLOW_OPEN_SCHEDULER=1`. The models folder must be on storage every
+  machine sees.
 
 Everything a page shows comes from the run folders, not from this object: a reload, a second tab
 or a restarted server sees the same runs. This object only holds the Dask client and, per owner,
@@ -101,21 +102,12 @@ class JobQueue:
             return self._client
 
     def _connect(self) -> Any:
-        from distributed import Client, fire_and_forget
+        from distributed import fire_and_forget
 
         from . import cluster
         from .worker import warm_up
 
-        address = self.scheduler
-        if address is None:
-            self._cluster, address = cluster.start(self.workers)
-        try:
-            client = Client(address, timeout="10s")
-        except (OSError, TimeoutError) as exc:
-            raise CharlstmError(
-                f"Could not reach the training cluster at {address} ({exc}). Check that the Dask scheduler is "
-                f"running, or unset {ENV_SCHEDULER} to train on this machine."
-            ) from None
+        self._cluster, client = cluster.connect(self.scheduler, self.workers)  # TLS, or refused: see cluster.py
         for worker in client.scheduler_info()["workers"]:  # import TensorFlow now, not at the first Start
             fire_and_forget(client.submit(warm_up, workers=[worker], pure=False, key=f"warm-up-{worker}"))
         atexit.register(self.close)
@@ -155,8 +147,9 @@ class JobQueue:
 
         with self._lock:
             self.check_limits(owner)
-            if run.status().active:
-                raise CharlstmError(f"{run.name} is already training or waiting to train.")
+            busy = run.busy_message()  # names who holds it and since when
+            if busy is not None:
+                raise CharlstmError(busy)
             request = Request(
                 token=secrets.token_hex(8),
                 owner=owner,

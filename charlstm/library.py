@@ -138,13 +138,12 @@ class Library:
             raise
         return run
 
-    def continue_training(
-        self, run_id: str, epochs: int, seconds: float | None, corpus: Corpus | None = None
-    ) -> Run:
+    def continue_training(self, run_id: str, epochs: int, seconds: float | None, corpus: Corpus | None = None) -> Run:
         """Queue more training of one of this owner's runs, on `corpus` if given (or if it has no text)."""
         run = self.open(run_id)
-        if run.status().active:
-            raise CharlstmError(f"{run.name} is already training or waiting to train.")
+        busy = run.busy_message()
+        if busy is not None:
+            raise CharlstmError(busy)
         if corpus is not None or not run.has_text:
             if corpus is None:
                 raise CharlstmError(f"{run.name} has no training text of its own: choose a text to continue it on.")

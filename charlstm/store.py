@@ -79,8 +79,9 @@ def delete_run(run_dir: Path, root: Path | None = None) -> None:
     if not inside(root, run_dir) or Path(run_dir).resolve().parent != root.resolve():
         raise CharlstmError(f"Refusing to delete {run_dir}: it is not a model in {root}.")
     run = Run(run_dir)
-    if run.status().active:
-        raise CharlstmError("This model is still training or waiting to train. Stop it first, then delete it.")
+    busy = run.busy_message()
+    if busy is not None:
+        raise CharlstmError(f"{busy} Then delete it.")
     run.remove()
 
 

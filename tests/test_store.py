@@ -60,9 +60,12 @@ def test_a_damaged_run_is_listed_as_unreadable_and_the_others_still_work(trained
     root = tmp_path / "runs"
     runs = make_runs(trained_run, root, {"good": 1000.0, "broken": 2000.0})
     broken = runs["broken"]
-    if damage == "garbage-weights":  # bit rot: the size still matches the manifest, the bytes do not
+    if damage == "garbage-weights":  # bit rot in an older run (no manifests: a hashed set falls back instead)
         size = (broken / "best.weights.npz").stat().st_size
         (broken / "best.weights.npz").write_bytes((b"this is not a zip file at all " * size)[:size])
+        for tag in ("best", "last"):
+            (broken / f"{tag}.json").unlink()
+        (broken / "last.weights.npz").unlink()
     elif damage == "truncated-weights":  # an older run (no manifests) whose weights file was cut short
         data = (broken / "best.weights.npz").read_bytes()
         (broken / "best.weights.npz").write_bytes(data[: len(data) // 2])
@@ -189,12 +192,12 @@ def test_delete_refuses_a_run_that_is_training(trained_run, tmp_path):
     run = make_runs(trained_run, root, {"busy": 1.0})["busy"]
     Run(run).write_status("running")
     Run(run).renew_lease()  # its trainer is alive
-    with pytest.raises(CharlstmError, match="still training"):
+    with pytest.raises(CharlstmError, match="is training now"):
         store.delete_run(run, root)
     assert run.is_dir()
     (run / "lease.json").unlink()
     Run(run).write_request(Request(token="t", owner="", action="continue"))  # waiting to train
-    with pytest.raises(CharlstmError, match="still training or waiting"):
+    with pytest.raises(CharlstmError, match="is waiting to train; stop it first"):
         store.delete_run(run, root)
     assert run.is_dir()
     assert Run(run).withdraw_request()

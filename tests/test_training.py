@@ -355,11 +355,11 @@ def test_resume_with_new_text_and_refusals(trained_run, tmp_path, english_text):
     run = Run(run_dir)
     run.write_status("running")
     run.renew_lease()  # a trainer holds the run now
-    with pytest.raises(CharlstmError, match="training or waiting"):
+    with pytest.raises(CharlstmError, match=r"is training now \(process \d+ on host"):
         TrainingJob.resume(run_dir, epochs=1)
     (run_dir / "lease.json").unlink()
     run.write_request(Request(token="t", owner="o", action="continue"))  # waiting in the queue
-    with pytest.raises(CharlstmError, match="training or waiting"):
+    with pytest.raises(CharlstmError, match="is waiting to train"):
         TrainingJob.resume(run_dir, epochs=1)
     assert run.withdraw_request()
     # The trainer is gone: the run reads as interrupted and may continue

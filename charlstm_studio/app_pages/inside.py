@@ -12,7 +12,6 @@ Widget keys (for tests and the browser suite):
 Everything here is NumPy over the generator's own step (charlstm.inside); no TensorFlow in the server.
 """
 
-
 import numpy as np
 import streamlit as st
 

@@ -103,7 +103,7 @@ def test_a_restarted_server_reattaches_to_a_job_on_an_external_cluster(
     browser, tmp_path, english_text, external_cluster
 ):
     home = tmp_path / "home"
-    cluster = {"CHARLSTM_SCHEDULER": external_cluster}
+    cluster = {"CHARLSTM_SCHEDULER": external_cluster, "CHARLSTM_ALLOW_OPEN_SCHEDULER": "1"}  # loopback, tests only
     context = browser.new_context(viewport={"width": 1400, "height": 1000})  # one browser: its cookie is its key
     with streamlit_process(home, env=cluster, log_name="first.log", check_log=False) as (url, server):
         page = context.new_page()
