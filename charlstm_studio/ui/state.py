@@ -63,10 +63,14 @@ def builtin_corpus(name: str) -> Corpus:
     return load_corpus(builtin=name)
 
 
-@st.cache_resource(show_spinner=False)
 def key_ring() -> KeyRing:
     """Signs and checks browser keys with this studio's secret (made on its first start, mode 0600)."""
-    return KeyRing(store.default_home())
+    return _key_ring(str(store.default_home()))
+
+
+@st.cache_resource(show_spinner=False)
+def _key_ring(home: str) -> KeyRing:
+    return KeyRing(Path(home))
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

@@ -85,6 +85,7 @@ def studio_home(request, tmp_path, monkeypatch) -> Path:
 
     queue = state.jobs()  # process-wide (st.cache_resource): it must look at this test's models folder
     monkeypatch.setattr(queue, "root", store.runs_root())
+    state._corpora.clear()  # the text each browser chose last: most tests play the same browser (studio_helpers.ME)
     yield home
     stop_all(store.runs_root())
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import codecs
 
-from studio_helpers import TEXT, new_app, texts
+from studio_helpers import TEXT, new_app, stranger, texts
 
 from charlstm.config import PRESETS
 from charlstm.data import split_ids, window_count
@@ -127,7 +127,7 @@ def test_sequence_count_matches_the_training_pipeline():
 def test_sessions_do_not_see_each_others_texts():
     alice = new_app()
     alice.file_uploader(key="corpus_upload").set_value(("diary.txt", TEXT.encode() * 50, "text/plain")).run()
-    bob = new_app()
+    bob = new_app(browser=stranger())
     assert alice.session_state["corpus"].name == "diary.txt"
     assert bob.session_state["corpus"].name != "diary.txt"
     assert "diary" not in " ".join(texts(bob, "caption"))
@@ -138,7 +138,7 @@ def test_an_uploaded_text_survives_a_reload_but_not_into_other_sessions():
     at.file_uploader(key="corpus_upload").set_value(("mine.txt", TEXT.encode() * 50, "text/plain")).run()
     reloaded = new_app(browser=at.session_state["_owner"])
     assert reloaded.session_state["corpus"].name == "mine.txt"
-    assert new_app().session_state["corpus"].name != "mine.txt"
+    assert new_app(browser=stranger()).session_state["corpus"].name != "mine.txt"
 
 
 # --- issue 9: limits and text from strangers ------------------------------------------------------------

@@ -16,7 +16,7 @@ import pytest
 from helpers import wait_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from studio_helpers import ROOT, TEXT, TINY_SETTINGS, make_run, new_app, poll, stranger, texts
+from studio_helpers import ME, ROOT, TEXT, TINY_SETTINGS, make_run, new_app, poll, stranger, texts
 
 from charlstm import store
 from charlstm.jobs import DEFAULT_MAX_SECONDS
@@ -321,7 +321,7 @@ def test_a_bundle_with_hostile_names_shows_them_as_text(runs_root, tmp_path):
     with zipfile.ZipFile(clean, "w") as zf:
         for name, content in entries.items():
             zf.writestr(name, content)
-    import_bundle(clean, root=runs_root)
+    import_bundle(clean, root=runs_root, owner=ME)
     at = new_app(MODELS)
     at.button(key="models_delete").click().run()
     (warning,) = [w.value for w in at.warning]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from studio_helpers import TEXT, TINY_SETTINGS, has, make_run, new_app, poll, poll_until_final, texts
+from studio_helpers import TEXT, TINY_SETTINGS, has, make_run, new_app, poll, poll_until_final, stranger, texts
 
 from charlstm import store
 from charlstm.config import PRESETS
@@ -62,9 +62,9 @@ def test_start_watch_reattach_stop(runs_root):
     assert "My first model" in texts(again, "subheader")
 
     # Another session (another token) does not see it, even with the run id.
-    stranger = new_app(TRAIN, query={"run": run_id})
-    assert not has(stranger, "button", "train_stop")
-    assert "My first model" not in texts(stranger, "subheader")
+    other = new_app(TRAIN, query={"run": run_id}, browser=stranger())
+    assert not has(other, "button", "train_stop")
+    assert "My first model" not in texts(other, "subheader")
 
     again.button(key="train_stop").click().run()
     assert poll_until_final(at, runs_root / run_id) == "user"
