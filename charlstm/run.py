@@ -58,6 +58,7 @@ ACTIVE_STATES = ("queued", "running")
 NO_LEASE = "interrupted"  # the state of a run whose trainer stopped renewing its lease
 
 META, CONFIG, VOCAB, CORPUS = "meta.json", "config.json", "vocab.json", "corpus.txt"
+TEXT_SINCE = "text_since_epoch"  # in meta.json: the epochs up to it were trained on another text
 REQUEST, STARTED, STATUS, LEASE, STOP = "request.json", "request.started.json", "status.json", "lease.json", "stop"
 PROGRESS, BATCHES, HISTORY, SAMPLES, ERROR_LOG = (
     "progress.json",
@@ -609,7 +610,19 @@ class Run:
             return None
 
     def set_text(self, text: str) -> None:
+        """The text to train on. A different text than before starts a new chapter: see `text_since_epoch`."""
+        changed = self.earned() and self.text() != text
         write_atomic(self.file(CORPUS), text.encode("utf-8", "replace"))
+        if changed:
+            history = self.history()
+            self.update_meta(**{TEXT_SINCE: history[-1].epoch if history else 0})
+
+    def text_since_epoch(self) -> int:
+        """The last epoch trained on another text (0: all on this one). Losses before it are not comparable."""
+        with contextlib.suppress(CharlstmError):
+            since = self.meta().get(TEXT_SINCE, 0)
+            return since if _count(since, 0, MAX_EPOCH) else 0
+        return 0
 
     # --- the queue and the trainer's lease --------------------------------------------------------
     def write_request(self, request: Request) -> None:

@@ -129,7 +129,8 @@ class TrainingJob(TrainerHook):
         self._checking_since: float | None = None
         self._error_message: str | None = None
         self._spent = 0.0  # the share of the budget spent, as the learning-rate schedule last saw it
-        prior = [h.val_loss if h.val_loss is not None else h.loss for h in self._history]
+        since = run.text_since_epoch()  # a score on another text is not comparable: the best starts afresh
+        prior = [h.val_loss if h.val_loss is not None else h.loss for h in self._history if h.epoch > since]
         self._best = min(prior) if prior else math.inf
 
     @property

@@ -181,3 +181,21 @@ def test_record_owner_cannot_be_empty(root, english_text):
         random_run(root, english_text[:5000], SMALL, owner="")
     with pytest.raises(CharlstmError):
         Library(ALICE, root=root).open("nothing-here")
+
+
+def test_a_new_text_starts_the_best_model_afresh(root, english_text):
+    from charlstm.store import save_text_for
+    from charlstm.training import TrainingJob
+
+    alice, _ = libraries(root)
+    copy = alice.copy_starter("starter:python-docs")
+    assert not copy.has_text and copy.text_since_epoch() == 0
+    last = copy.history()[-1].epoch
+    save_text_for(copy, Corpus(english_text[-20_000:], "mine", "paste"))
+    assert copy.text_since_epoch() == last  # every epoch so far was scored on another text
+    job = TrainingJob.for_run(copy, epochs=1)
+    assert job._best == float("inf")  # so the first epoch on the new text becomes the best model
+    save_text_for(copy, Corpus(english_text[-20_000:], "mine", "paste"))
+    assert copy.text_since_epoch() == last  # the same text again is no new chapter
+    fresh = alice.create(Corpus(english_text[:20_000], "t", "paste"), SMALL)
+    assert fresh.text_since_epoch() == 0

@@ -165,7 +165,10 @@ def continue_form(run: RunSummary) -> None:
     if st.button("Continue training", key="models_continue", icon=":material/play_arrow:"):
         continue_training(run.run, more, minutes * 60.0)
     if not run.run.has_text:
-        st.caption("This model came from a file without its training text: it continues on your current text.")
+        st.caption(
+            "This model came without its training text, so it continues on your current text. Its best model "
+            "then starts afresh on that text: a score on another text cannot be compared with it."
+        )
 
 
 def which_ends_first(run: Run, epochs: int, seconds: float) -> str:
