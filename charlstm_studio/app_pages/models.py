@@ -252,7 +252,7 @@ def ready_made() -> None:
             quality = f" · {bpc:.2f} bits/char on held-out text" if isinstance(bpc, int | float) else ""
             st.markdown(f"**{widgets.md(starter.title)}**{quality}")
             with st.expander("Model card"):
-                st.markdown(widgets.md(starter.card_text) if starter.card_text else "No card.")
+                st.markdown(starter.card_text or "No card.")  # our own file, shipped with the studio: real Markdown
             use, copy = st.columns(2)
             if use.button("Write with it →", key=f"models_starter_use_{starter.name}", type="primary"):
                 state.set_playground_model(starter.ref)

@@ -29,7 +29,7 @@ def training_line(run: Run, status: Status) -> str:
 
 def model_name() -> str:
     """The playground's model, one of yours or a ready-made one."""
-    model = state.playground_model()
+    model = state.model_in_use()
     try:
         return state.model_run(model).name if model else NO_MODEL
     except CharlstmError:

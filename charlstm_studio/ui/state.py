@@ -298,6 +298,14 @@ def playground_default(own_ids: list[str], starter_ids: list[str]) -> str | None
     return (own_ids or starter_ids or [None])[0]
 
 
+def model_in_use() -> str | None:
+    """The model Generate and Inside open with now: the one picked, else the default they would pick."""
+    own = [r.path.name for r in usable_runs()]
+    refs = [s.ref for s in starter_models()]
+    picked = playground_model()
+    return picked if picked in own or picked in refs else playground_default(own, refs)
+
+
 def usable_runs() -> list[store.RunSummary]:
     """The visible runs that have a saved model to write with or look inside."""
     return [r for r in visible_runs() if r.readable and r.run.has_model]

@@ -1,0 +1,42 @@
+"""A newcomer's first minute (issue 17): the model in use is named everywhere, the copy flow, the cards."""
+
+from __future__ import annotations
+
+from studio_helpers import has, make_run, new_app, texts
+
+from charlstm import starters
+
+MODELS = "app_pages/models.py"
+
+
+def sidebar_text(at) -> str:
+    return " ".join(texts(at.sidebar, "caption"))
+
+
+def test_the_sidebar_names_the_model_in_use_on_every_page(runs_root):
+    first = starters.list_starters()[0]
+    for page in (None, "app_pages/train.py", "app_pages/inside.py", MODELS):
+        at = new_app(page)
+        assert first.title in sidebar_text(at), page  # the ready-made model Generate and Inside open with
+    make_run(runs_root, name="my own model")
+    assert "my own model" in sidebar_text(new_app())  # after training, yours
+
+
+def test_copying_a_ready_made_model_when_you_have_one_selects_the_copy(runs_root):
+    make_run(runs_root, name="already mine")
+    at = new_app(MODELS)
+    assert at.selectbox(key="models_pick").value is not None  # the picker exists before the copy button
+    starter = starters.list_starters()[0]
+    at.button(key=f"models_starter_copy_{starter.name}").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    picked = at.selectbox(key="models_pick")
+    copy_name = starter.title.removesuffix(" (ready-made)") + " (copy)"
+    assert picked.format_func(picked.value).startswith(copy_name)  # the copy, not the model you had
+    assert any("is now one of your models" in s for s in texts(at, "success"))
+    assert has(at, "button", "models_continue")  # and Continue applies to it
+
+
+def test_a_model_card_is_formatted_not_shown_as_raw_markdown():
+    at = new_app(MODELS)
+    cards = [m.value for m in at.markdown if m.value.lstrip().startswith("#")]
+    assert cards and all("\\*" not in card and "\\#" not in card for card in cards)
