@@ -13,10 +13,10 @@ from charlstm_studio.ui import sidebar, state
 
 st.set_page_config(page_title="charlstm studio", page_icon="✍️", layout="wide")
 
-pages = [
-    st.Page("app_pages/corpus.py", title="Corpus", icon=":material/description:", default=True),
+pages = [  # the first visit plays at once: a ready-made model writes, the temperature slider under it
+    st.Page("app_pages/generate.py", title="Generate", icon=":material/edit_note:", default=True),
+    st.Page("app_pages/corpus.py", title="Corpus", icon=":material/description:"),
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("app_pages/generate.py", title="Generate", icon=":material/edit_note:"),
     st.Page("app_pages/inside.py", title="Inside the LSTM", icon=":material/neurology:"),
     st.Page("app_pages/models.py", title="Models", icon=":material/inventory_2:"),
 ]

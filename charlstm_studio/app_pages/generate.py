@@ -272,6 +272,12 @@ def playground(model_id: str, gen: Generator) -> None:
 
 
 st.title("Let the model write")
+if not state.usable_runs():  # a first visit: say what is happening, and the one way on
+    st.markdown(
+        "A neural network that learned to write **one character at a time** is writing below. Move the "
+        "**temperature** slider: low is safe and repetitive, high is adventurous."
+    )
+    st.page_link("app_pages/corpus.py", label="Teach it your own text →", icon=":material/school:")
 chosen = choose_model()
 if chosen is not None:
     playground(*chosen)

@@ -14,6 +14,7 @@ from helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "charlstm_studio" / "app.py")
+CORPUS = "app_pages/corpus.py"  # the first visit opens on Generate (the default page); tests of texts start here
 TEXT = (
     "The quick brown fox jumps over the lazy dog. A model learns to write one character at a time, "
     "and after a while it writes words, then phrases, then something that looks like the text.\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import codecs
 
-from studio_helpers import TEXT, new_app, stranger, texts
+from studio_helpers import CORPUS, TEXT, new_app, stranger, texts
 
 from charlstm.config import PRESETS
 from charlstm.data import split_ids, window_count
@@ -18,7 +18,7 @@ def metric(at, label: str) -> str:
 
 
 def test_first_screen_has_a_working_default_and_a_way_forward():
-    at = new_app()
+    at = new_app(CORPUS)
     assert "python-docs" in at.session_state["corpus"].name  # the offline text, nothing to download
     assert at.button(key="corpus_next")
     assert int(metric(at, "Characters").replace(",", "")) > 500_000
@@ -30,7 +30,7 @@ def test_first_screen_has_a_working_default_and_a_way_forward():
 
 
 def test_upload_good_files_joins_them(tmp_path):
-    at = new_app()
+    at = new_app(CORPUS)
     at.file_uploader(key="corpus_upload").set_value(
         [
             ("a.txt", TEXT.encode() * 50, "text/plain"),
@@ -44,7 +44,7 @@ def test_upload_good_files_joins_them(tmp_path):
 
 
 def test_a_bad_file_is_named_in_a_clear_message_and_the_good_one_is_used():
-    at = new_app()
+    at = new_app(CORPUS)
     at.file_uploader(key="corpus_upload").set_value(
         [("photo.txt", PNG, "text/plain"), ("notes.txt", TEXT.encode() * 50, "text/plain")]
     ).run()
@@ -55,7 +55,7 @@ def test_a_bad_file_is_named_in_a_clear_message_and_the_good_one_is_used():
 
 
 def test_only_bad_files_keep_the_previous_text():
-    at = new_app()
+    at = new_app(CORPUS)
     before = at.session_state["corpus"].name
     at.file_uploader(key="corpus_upload").set_value(
         [("empty.txt", b"", "text/plain"), ("blank.txt", b"  \n\n  ", "text/plain")]
@@ -66,7 +66,7 @@ def test_only_bad_files_keep_the_previous_text():
 
 
 def test_windows_text_is_read_with_a_warning():
-    at = new_app()
+    at = new_app(CORPUS)
     at.file_uploader(key="corpus_upload").set_value(
         ("win.txt", "Café crème, déjà vu. ".encode("cp1252") * 400, "text/plain")
     ).run()
@@ -75,7 +75,7 @@ def test_windows_text_is_read_with_a_warning():
 
 
 def test_paste_lowercase_and_a_too_short_text():
-    at = new_app()
+    at = new_app(CORPUS)
     at.text_area(key="corpus_paste").input("Hello World, short.")
     at.button(key="corpus_paste_use").click().run()
     assert at.session_state["corpus"].name == "pasted text"
@@ -90,7 +90,7 @@ def test_paste_lowercase_and_a_too_short_text():
 
 
 def test_paste_nothing_says_so():
-    at = new_app()
+    at = new_app(CORPUS)
     at.button(key="corpus_paste_use").click().run()
     assert any("nothing to use" in e for e in texts(at, "error"))
 
@@ -102,7 +102,7 @@ def test_nietzsche_download_failure_is_a_plain_message(monkeypatch):
         raise OSError("no network here")
 
     monkeypatch.setattr(charlstm_studio.ui.corpus_tools.urllib.request, "urlopen", offline)
-    at = new_app()
+    at = new_app(CORPUS)
     at.radio(key="corpus_builtin").set_value("nietzsche")
     at.button(key="corpus_builtin_use").click().run()
     assert not at.exception
@@ -111,7 +111,7 @@ def test_nietzsche_download_failure_is_a_plain_message(monkeypatch):
 
 
 def test_cached_nietzsche_is_used_without_a_download(keras_home):
-    at = new_app()
+    at = new_app(CORPUS)
     assert at.session_state["corpus"].name == "nietzsche"  # preselected once it is on disk
     assert "PREFACE" in at.session_state["corpus"].text[:200]
 
@@ -125,20 +125,20 @@ def test_sequence_count_matches_the_training_pipeline():
 
 
 def test_sessions_do_not_see_each_others_texts():
-    alice = new_app()
+    alice = new_app(CORPUS)
     alice.file_uploader(key="corpus_upload").set_value(("diary.txt", TEXT.encode() * 50, "text/plain")).run()
-    bob = new_app(browser=stranger())
+    bob = new_app(CORPUS, browser=stranger())
     assert alice.session_state["corpus"].name == "diary.txt"
     assert bob.session_state["corpus"].name != "diary.txt"
     assert "diary" not in " ".join(texts(bob, "caption"))
 
 
 def test_an_uploaded_text_survives_a_reload_but_not_into_other_sessions():
-    at = new_app()
+    at = new_app(CORPUS)
     at.file_uploader(key="corpus_upload").set_value(("mine.txt", TEXT.encode() * 50, "text/plain")).run()
-    reloaded = new_app(browser=at.session_state["_owner"])
+    reloaded = new_app(CORPUS, browser=at.session_state["_owner"])
     assert reloaded.session_state["corpus"].name == "mine.txt"
-    assert new_app(browser=stranger()).session_state["corpus"].name != "mine.txt"
+    assert new_app(CORPUS, browser=stranger()).session_state["corpus"].name != "mine.txt"
 
 
 # --- issue 9: limits and text from strangers ------------------------------------------------------------
@@ -157,7 +157,7 @@ def test_the_corpus_page_keeps_the_previous_text_when_uploads_are_too_big_togeth
     import charlstm_studio.ui.corpus_tools as tools
 
     monkeypatch.setattr(tools, "MAX_UPLOAD_TOTAL_BYTES", 10_000)
-    at = new_app()
+    at = new_app(CORPUS)
     before = at.session_state["corpus"].name
     at.file_uploader(key="corpus_upload").set_value(
         [("a.txt", TEXT.encode() * 40, "text/plain"), ("b.txt", TEXT.encode() * 40, "text/plain")]

@@ -16,7 +16,7 @@ import pytest
 from helpers import wait_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from studio_helpers import ME, ROOT, TEXT, TINY_SETTINGS, make_run, new_app, poll, stranger, texts
+from studio_helpers import CORPUS, ME, ROOT, TEXT, TINY_SETTINGS, make_run, new_app, poll, stranger, texts
 
 from charlstm import store
 from charlstm.jobs import DEFAULT_MAX_SECONDS
@@ -35,7 +35,7 @@ def server_upload_limit_mb() -> int:
 
 def open_train_with(text: str, **settings):
     """A new browser that pastes `text`, then opens the Train page with tiny settings."""
-    at = new_app(browser=stranger())
+    at = new_app(CORPUS, browser=stranger())
     at.text_area(key="corpus_paste").input(text)
     at.button(key="corpus_paste_use").click().run()
     at.switch_page(TRAIN).run()
@@ -64,7 +64,7 @@ def app_as(owner: str, page: str, query: dict | None = None):
 def test_the_upload_limit_is_configured_and_shown():
     limit = server_upload_limit_mb()
     assert 1 <= limit <= 200  # a bigger text is refused by Streamlit before the app reads a byte
-    at = new_app()
+    at = new_app(CORPUS)
     assert at.file_uploader(key="corpus_upload").proto.max_upload_size_mb == limit
     assert any(f"Up to {limit} MB per file" in c for c in texts(at, "caption"))
 
@@ -81,7 +81,7 @@ PROSE = "Grüße aus Köln, ça va? " * 60 + "\n"
     ],
 )
 def test_uploads_in_other_encodings_and_line_endings_read_cleanly(name, raw):
-    at = new_app()
+    at = new_app(CORPUS)
     at.file_uploader(key="corpus_upload").set_value((name, raw, "text/plain")).run()
     assert not at.exception and not at.error and not at.warning
     corpus = at.session_state["corpus"]
@@ -105,7 +105,7 @@ def test_the_model_uploader_promises_no_more_than_the_server_accepts():
 
 def test_a_huge_alphabet_trains_up_to_the_cap_and_is_refused_above_it(runs_root):
     cjk = "".join(chr(0x4E00 + i) for i in range(3000))
-    at = new_app()
+    at = new_app(CORPUS)
     at.text_area(key="corpus_paste").input((cjk + "。\n") * 4).run()
     at.button(key="corpus_paste_use").click().run()
     assert any("3,002 different characters" in t for t in texts(at, "info"))

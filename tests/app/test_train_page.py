@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from studio_helpers import TEXT, TINY_SETTINGS, has, make_run, new_app, poll, poll_until_final, stranger, texts
+from studio_helpers import CORPUS, TEXT, TINY_SETTINGS, has, make_run, new_app, poll, poll_until_final, stranger, texts
 
 from charlstm import store
 from charlstm.config import PRESETS
@@ -15,7 +15,7 @@ TRAIN = "app_pages/train.py"
 
 def paste_and_open_train(text: str = TEXT * 120):
     """A new session that pastes a short text, then opens the Train page with tiny settings."""
-    at = new_app()
+    at = new_app(CORPUS)
     at.text_area(key="corpus_paste").input(text)
     at.button(key="corpus_paste_use").click().run()
     at.switch_page(TRAIN).run()

@@ -92,6 +92,8 @@ def nav(page, title: str) -> None:
 
 
 def use_pasted_text(page, text: str) -> None:
+    """On the Corpus page (the first visit opens on Generate): paste `text` and use it."""
+    nav(page, "Corpus")
     page.get_by_role("tab", name="Paste text").click()
     page.locator(f"{key('corpus_paste')} textarea").fill(text)
     page.locator(f"{key('corpus_paste_use')} button").click()

@@ -39,6 +39,9 @@ def main() -> None:
 
         page.goto(url)
         idle()
+        save("first-visit")  # the first visit plays: a ready-made model writes
+        page.locator("[data-testid=stSidebarNavLink]", has_text="Corpus").click()
+        idle()
         save("corpus")
         page.locator("[data-testid=stSidebarNavLink]", has_text="Train").click()
         idle()

@@ -27,7 +27,7 @@ def limited_page(browser, limited_server):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = context.new_page()
     pg.set_default_timeout(30_000)
-    pg.goto(limited_server[0])
+    pg.goto(limited_server[0] + "/corpus")
     wait_idle(pg, 90_000)
     yield pg
     context.close()

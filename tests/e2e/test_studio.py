@@ -27,8 +27,9 @@ from e2e_helpers import (
 
 def test_main_flow_train_stop_generate_download(page, english_text):
     open_app(page)
-    shot(page, "corpus")
+    shot(page, "first-visit")  # a ready-made model writing
     use_pasted_text(page, english_text[:15_000])
+    shot(page, "corpus")
     page.get_by_text("15,000").first.wait_for()  # waits: the click's rerun may not have started yet
 
     nav(page, "Train")
