@@ -12,6 +12,7 @@ from charlstm import starters
 from charlstm.bundle import export_bundle, read_bundle
 from charlstm.cli import main
 from charlstm.errors import BundleError
+from charlstm.library import Library
 from charlstm.run import Run
 from charlstm.store import list_runs, load_generator, runs_root
 
@@ -51,11 +52,12 @@ def test_a_starter_is_read_only_and_outside_the_library(shelf, trained_run):
 
 
 def test_copy_to_continue_training_gives_distinct_library_models(shelf):
-    first = starters.copy_to_library("starter:nietzsche")
-    second = starters.copy_to_library("starter:nietzsche")
+    library = Library("browser-" + "c" * 32)
+    first, second = library.copy_starter("starter:nietzsche"), library.copy_starter("starter:nietzsche")
     runs = list_runs()
-    assert {r.path for r in runs} == {first, second} and first != second
-    assert all(r.readable and r.name.endswith("(copy)") for r in runs)
+    assert {r.path for r in runs} == {first.path, second.path} and first != second
+    assert all(r.readable and r.owner == library.owner for r in runs)
+    assert [first.name, second.name] == ["Nietzsche (copy)", "Nietzsche (copy) (2)"]
 
 
 def test_the_cli_names_starters(shelf, trained_run, capsys):
