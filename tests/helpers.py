@@ -119,3 +119,14 @@ def serving(
                 server.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 server.kill()
+
+
+def default_sigint() -> None:
+    """`preexec_fn` for a child that must stop on Ctrl+C however the suite was started.
+
+    A shell's background job (`nohup make test &`, some CI runners) starts with SIGINT ignored, and
+    children inherit that; Python then never installs its KeyboardInterrupt handler. Reset it first.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from helpers import wait_for
+from helpers import default_sigint, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = [
@@ -165,6 +165,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_model(corpus_file, tmp_path):
         text=True,
         env=env,
         cwd=ROOT,
+        preexec_fn=default_sigint,
     )
     wait_for(lambda: (out / "history.jsonl").exists(), 90, 0.2, what="a first epoch")
     proc.send_signal(signal.SIGINT)
@@ -267,7 +268,13 @@ def test_ctrl_c_twice_abandons_at_once(corpus_file, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     args = [sys.executable, "-m", "charlstm", "train", str(corpus_file), *TINY, *slow_stop, "--epochs", "100000"]
     proc = subprocess.Popen(
-        [*args, "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
+        [*args, "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        preexec_fn=default_sigint,
     )
     wait_for(lambda: (out / "history.jsonl").exists(), 120, 0.2, what="a first epoch")
     proc.send_signal(signal.SIGINT)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import wait_for
+from helpers import default_sigint, wait_for
 from run_factory import random_run
 
 from charlstm import run as run_module
@@ -210,11 +210,6 @@ def test_a_set_saved_while_it_is_read_is_read_again(tmp_path, monkeypatch):
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--set", "units=16", "--set", "embedding_dim=8", "--set", "seq_len=20", "--set", "stride=20"]
 TINY += ["--set", "batch_size=32", "--set", "sample_length=40"]
-
-
-def default_sigint() -> None:
-    """In the child: Ctrl+C as Python expects it, however pytest itself was started (maybe with SIGINT ignored)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def python(code: str, *args: str, **kwargs) -> subprocess.Popen:
