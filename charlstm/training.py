@@ -46,7 +46,7 @@ BATCH_LOSS_KEEP = 20_000  # per-batch losses kept in memory for `snapshot()`
 FLUSH_SECONDS = 0.5  # how often the live progress and batch losses reach the run folder
 
 FINAL_MESSAGES = {
-    "completed": "Finished all {n} epoch{s}.",
+    "completed": "Finished {all}{n} epoch{s}.",
     "time": "Reached the time limit after {n} epoch{s}.",
     "user": "Stopped by you after {n} epoch{s}.",
     "diverged": "Stopped because training became unstable.",
@@ -542,4 +542,4 @@ class TrainingJob(TrainerHook):
                 f" Best {kind} loss {self._best / LN2:.3f} bits per character "
                 f"(epoch {self._trainer.best_epoch}); that model is saved."
             )
-        return FINAL_MESSAGES.get(reason, "Finished.").format(n=n, s=plural(n)) + best
+        return FINAL_MESSAGES.get(reason, "Finished.").format(n=n, s=plural(n), all="all " if n > 1 else "") + best

@@ -100,8 +100,15 @@ with upload_tab:
 with paste_tab:
     pasted = st.text_area("Paste any text here", key="corpus_paste", height=200, max_chars=MAX_PASTE_CHARS)
     if st.button("Use this text", key="corpus_paste_use"):
+        needed = (st.session_state.get("train_config") or state.preset_base()).min_corpus_chars()
         if not pasted.strip():
             st.error("There is nothing to use yet: paste some text into the box first.")
+        elif len(pasted) < needed:  # one message, before the text is taken (issue 17, item 10)
+            st.error(
+                f"This text is too short to learn from: {len(pasted):,} characters, and a model needs at least "
+                f"{needed:,} (a stretch to practise on and a part kept aside to check it). Paste a longer text: "
+                "a few pages work best. The text in use has not changed."
+            )
         else:
             state.set_corpus(Corpus(pasted.replace("\r\n", "\n"), "pasted text", "paste"))
             st.success(f"Using your pasted text ({len(pasted):,} characters).")

@@ -219,8 +219,8 @@ def score_your_text(gen: Generator) -> None:
     st.html(surprise_html(trace.text[1:], bits, prompt=trace.text[0], scale=scale))
     st.html(surprise_legend_html(scale))
     st.markdown(
-        f"On average **{bits.mean():.2f} bits per character** "
-        f"(the model's own held-out text: see its description above). Lower means less surprised."
+        f"On average **{bits.mean():.2f} bits per character**. Lower means less surprised; the model picker "
+        "at the top shows what it scores on text it never trained on."
     )
 
 

@@ -177,9 +177,11 @@ def which_ends_first(run: Run, epochs: int, seconds: float) -> str:
     n_chars = len(text) if text is not None else len(state.corpus().text)
     guess = estimate(config.replace(epochs=epochs, seconds=None), n_chars, state.library().speed(config))
     if guess.seconds <= seconds:
-        return f"The {epochs} epochs end first: about {widgets.duration(guess.seconds)} on this computer."
+        what = "The epoch ends" if epochs == 1 else f"The {epochs} epochs end"
+        return f"{what} first: about {widgets.duration(guess.seconds)} on this computer."
     return (
-        f"The time limit ends it first: {epochs} epochs would take about {widgets.duration(guess.seconds)} "
+        f"The time limit ends it first: {epochs} epoch{'' if epochs == 1 else 's'} would take about "
+        f"{widgets.duration(guess.seconds)} "
         "on this computer."
     )
 

@@ -69,7 +69,7 @@ def make_run(
     run = Run(run_dir)
     run.append_epoch(EpochRecord(1, 2.0, 2.2, 2.2 / np.log(2), 0.004, 10, 1.0, 1000.0, False))
     run.append_samples(EpochSamples(1, "The quick", ((0.5, "brown fox <b>*x*</b>"),)))
-    run.write_status("completed", message="Finished all 1 epochs.", epochs=1, best_val_loss=2.2)
+    run.write_status("completed", message="Finished 1 epoch.", epochs=1, best_val_loss=2.2)
     assert [h.epoch for h in run.history()] == [1] and len(run.samples()) == 1  # records that read back
     return run_dir
 

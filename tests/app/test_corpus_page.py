@@ -78,8 +78,10 @@ def test_paste_lowercase_and_a_too_short_text():
     at = new_app(CORPUS)
     at.text_area(key="corpus_paste").input("Hello World, short.")
     at.button(key="corpus_paste_use").click().run()
-    assert at.session_state["corpus"].name == "pasted text"
-    assert any("too short" in e for e in texts(at, "error"))  # said before training is even tried
+    assert at.session_state["corpus"].name != "pasted text"  # refused at once, with one message
+    (error,) = texts(at, "error")
+    assert "too short to learn from: 19 characters" in error and "has not changed" in error
+    assert not at.success
     at.text_area(key="corpus_paste").input("ABC abc. " * 3000)
     at.button(key="corpus_paste_use").click().run()
     assert not at.error

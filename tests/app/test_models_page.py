@@ -113,7 +113,7 @@ def test_continue_training(runs_root):
     at.run()
     assert not at.error, texts(at, "error")
     assert at.success, texts(at, "warning")
-    assert "Finished all 1 epoch." in at.success[0].value  # this training's message, not the old one
+    assert "Finished 1 epoch." in at.success[0].value  # this training's message, not the old one
     assert summarize(Run(run)).epochs == 2
     assert Run(run).status().epochs == 2
 
@@ -179,4 +179,4 @@ def test_continue_says_whether_epochs_or_minutes_end_first(runs_root):
     assert any("time limit ends it first" in c for c in texts(at, "caption"))
     at.number_input(key="models_more_epochs").set_value(1).run()
     at.number_input(key="models_more_minutes").set_value(240.0).run()
-    assert any("epochs end first" in c for c in texts(at, "caption"))
+    assert any("The epoch ends first" in c for c in texts(at, "caption"))  # one epoch: said as one

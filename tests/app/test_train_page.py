@@ -108,7 +108,7 @@ def test_a_second_session_waits_in_the_queue_with_its_settings_kept(runs_root):
 
 
 def test_settings_errors_are_messages_not_tracebacks():
-    at = paste_and_open_train(TEXT * 3)  # too short for a held-out part
+    at = paste_and_open_train(TEXT * 5)  # long enough for the tiny settings, too short for 400-character sequences
     at.number_input(key="train_seq_len").set_value(400).run()
     assert not at.exception
     assert any("too short" in e for e in texts(at, "warning"))  # said before Start, which is off
@@ -199,6 +199,7 @@ def test_a_classic_estimate_counts_its_epochs(runs_root):
 
 
 def test_start_is_off_with_the_reason_when_the_text_is_too_short():
-    at = paste_and_open_train(TEXT)  # a few hundred characters: shorter than a sequence plus a held-out part
+    at = paste_and_open_train(TEXT * 5)
+    at.number_input(key="train_seq_len").set_value(900).run()  # longer than the text can hold with a held-out part
     assert at.button(key="train_start").disabled
     assert any("too short" in w and "Start is off" in w for w in texts(at, "warning"))
