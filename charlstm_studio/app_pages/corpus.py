@@ -38,6 +38,8 @@ builtin_tab, upload_tab, paste_tab = st.tabs(["Built-in texts", "Upload files", 
 # --- built-in texts --------------------------------------------------------------------------
 with builtin_tab:
     names = list(BUILTINS)
+    if "_builtin_failed" in st.session_state:  # set before the radio is drawn: a widget's value cannot change after
+        st.session_state["_builtin_notice"], st.session_state["corpus_builtin"] = st.session_state.pop("_builtin_failed")
     widgets.keep("corpus_builtin", state.default_builtin())
 
     def describe(name: str) -> str:
@@ -64,12 +66,19 @@ with builtin_tab:
                         min(1.0, done / total) if total else 0.0, text=f"Downloading… {done / 1000:,.0f} KB{of}"
                     )
 
-                download_nietzsche(progress)
-                bar.empty()
+                try:
+                    download_nietzsche(progress)
+                finally:
+                    bar.empty()  # no bar left under an error
             state.set_corpus(state.builtin_corpus(choice))
             st.success(f"Using {BUILTINS[choice].title}.")
-        except CharlstmError as exc:
-            st.error(widgets.md(exc))
+        except CharlstmError as exc:  # the choice goes back to the text in use, and the message stays
+            in_use = state.corpus().name
+            st.session_state["_builtin_failed"] = (str(exc), in_use if in_use in BUILTINS else state.default_builtin())
+            st.rerun()
+    failed = st.session_state.pop("_builtin_notice", None)
+    if failed:
+        st.error(widgets.md(failed))
 
 # --- uploads -----------------------------------------------------------------------------------
 with upload_tab:

@@ -75,18 +75,17 @@ def download_nietzsche(progress: Callable[[int, int | None], None], url: str = N
                 progress(done, total)
         if digest.hexdigest() != NIETZSCHE_SHA256:
             raise CorpusError(
-                "The downloaded Nietzsche file is not the expected one (it may be damaged). Try again later, "
-                "or use the offline 'python-docs' corpus or your own text."
+                "The downloaded Nietzsche text is not the expected file (it may be damaged). Try again later; "
+                "meanwhile Python's documentation, your own files or a pasted text work without a connection."
             )
         os.replace(tmp_name, target)
         tmp_name = None
     except CorpusError:
         raise
     except Exception as exc:  # network errors come in many types; all mean the same to a user
-        raise CorpusError(
-            f"Could not download the Nietzsche text ({type(exc).__name__}). Check the internet connection, "
-            f"or download {url} yourself and save it as {target}. Meanwhile the offline "
-            "'python-docs' text or your own files work without a connection."
+        raise CorpusError(  # no server path here: a visitor is not the server's administrator
+            "Could not download the Nietzsche text: this computer cannot reach the internet right now. "
+            "Python's documentation, your own files or a pasted text work without a connection."
         ) from None
     finally:
         if tmp_name:

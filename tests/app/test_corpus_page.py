@@ -108,8 +108,11 @@ def test_nietzsche_download_failure_is_a_plain_message(monkeypatch):
     at.radio(key="corpus_builtin").set_value("nietzsche")
     at.button(key="corpus_builtin_use").click().run()
     assert not at.exception
-    message = " ".join(texts(at, "error"))
-    assert "Could not download" in message and "python-docs" in message
+    (message,) = texts(at, "error")
+    assert "Could not download" in message and "Python's documentation" in message
+    assert "python-docs" not in message and "/" not in message  # no internal name, no server path
+    assert not at.get("progress")  # no download bar left under the error
+    assert at.radio(key="corpus_builtin").value == at.session_state["corpus"].name == "python-docs"
 
 
 def test_cached_nietzsche_is_used_without_a_download(keras_home):
