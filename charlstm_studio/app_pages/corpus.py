@@ -38,8 +38,9 @@ builtin_tab, upload_tab, paste_tab = st.tabs(["Built-in texts", "Upload files", 
 # --- built-in texts --------------------------------------------------------------------------
 with builtin_tab:
     names = list(BUILTINS)
-    if "_builtin_failed" in st.session_state:  # set before the radio is drawn: a widget's value cannot change after
-        st.session_state["_builtin_notice"], st.session_state["corpus_builtin"] = st.session_state.pop("_builtin_failed")
+    if "_builtin_failed" in st.session_state:  # before the radio is drawn: a drawn widget's value cannot change
+        notice, in_use = st.session_state.pop("_builtin_failed")
+        st.session_state["_builtin_notice"], st.session_state["corpus_builtin"] = notice, in_use
     widgets.keep("corpus_builtin", state.default_builtin())
 
     def describe(name: str) -> str:

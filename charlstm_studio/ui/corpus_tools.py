@@ -82,7 +82,7 @@ def download_nietzsche(progress: Callable[[int, int | None], None], url: str = N
         tmp_name = None
     except CorpusError:
         raise
-    except Exception as exc:  # network errors come in many types; all mean the same to a user
+    except Exception:  # network errors come in many types; all mean the same to a user
         raise CorpusError(  # no server path here: a visitor is not the server's administrator
             "Could not download the Nietzsche text: this computer cannot reach the internet right now. "
             "Python's documentation, your own files or a pasted text work without a connection."
