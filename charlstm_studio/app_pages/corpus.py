@@ -16,7 +16,7 @@ from charlstm.charts import char_frequency_chart
 from charlstm.corpora import BUILTINS, nietzsche_is_cached
 from charlstm.errors import CharlstmError
 from charlstm.text import Corpus, corpus_stats, prepare_text
-from charlstm_studio.ui import state, widgets
+from charlstm_studio.ui import pages, state, widgets
 from charlstm_studio.ui.corpus_tools import (
     MAX_PASTE_CHARS,
     corpus_from_files,
@@ -31,7 +31,7 @@ st.markdown(
     "A built-in text is already chosen, so you can go straight to training."
 )
 if st.button("Next: train a model →", key="corpus_next", type="primary"):
-    st.switch_page("app_pages/train.py")
+    st.switch_page(pages.TRAIN)
 
 builtin_tab, upload_tab, paste_tab = st.tabs(["Built-in texts", "Upload files", "Paste text"])
 

@@ -35,7 +35,7 @@ from charlstm.charts import (
 from charlstm.config import SEED_TEMPERATURES
 from charlstm.errors import CharlstmError
 from charlstm.generate import Generator
-from charlstm_studio.ui import state, widgets
+from charlstm_studio.ui import pages, state, widgets
 
 STREAM_EVERY_SECONDS = 0.15  # a text written faster than this appears at once: no redraws to wait for
 DEFAULTS = {"gen_prompt": "The meaning of ", "gen_temperature": 0.5, "gen_length": 400, "gen_seed": 1}
@@ -93,7 +93,7 @@ def choose_model() -> tuple[str, Generator] | None:
     by_id = {r.path.name: r for r in runs}
     if not by_id and not starters:
         st.info("There is no trained model yet. Train one first: it takes a few clicks and a couple of minutes.")
-        st.page_link("app_pages/train.py", label="Go to the Train page", icon=":material/model_training:")
+        st.page_link(pages.TRAIN, label="Go to the Train page", icon=":material/model_training:")
         return None
     if st.session_state.get("gen_model") not in {**by_id, **starters}:
         st.session_state["gen_model"] = state.playground_default(list(by_id), list(starters))
@@ -277,7 +277,7 @@ if not state.usable_runs():  # a first visit: say what is happening, and the one
         "A neural network that learned to write **one character at a time** is writing below. Move the "
         "**temperature** slider: low is safe and repetitive, high is adventurous."
     )
-    st.page_link("app_pages/corpus.py", label="Teach it your own text →", icon=":material/school:")
+    st.page_link(pages.CORPUS, label="Teach it your own text →", icon=":material/school:")
 chosen = choose_model()
 if chosen is not None:
     playground(*chosen)

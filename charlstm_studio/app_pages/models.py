@@ -28,7 +28,7 @@ from charlstm.errors import CharlstmError
 from charlstm.estimate import estimate
 from charlstm.jobs import DEFAULT_MAX_SECONDS, STUDIO_MAX_EPOCHS
 from charlstm.run import ACTIVE_STATES, Run, RunSummary
-from charlstm_studio.ui import state, widgets
+from charlstm_studio.ui import pages, state, widgets
 
 STATES = {
     "completed": "finished",
@@ -89,7 +89,7 @@ def continue_training(run: Run, epochs: int, seconds: float) -> None:
         text = None if run.has_text else state.corpus()
         state.library().continue_training(run.id, epochs, seconds, corpus=text)
         state.set_shown_run(run.id)
-        st.switch_page("app_pages/train.py")
+        st.switch_page(pages.TRAIN)
     except CharlstmError as exc:
         st.error(widgets.md(exc))
 
@@ -142,7 +142,7 @@ def use_and_share(run: RunSummary) -> None:
         return
     if st.button("Write with this model →", key="models_use", type="primary"):
         state.set_playground_model(run.path.name)
-        st.switch_page("app_pages/generate.py")
+        st.switch_page(pages.GENERATE)
     st.download_button(
         "Download as a file (.zip)",
         data=functools.partial(state.library().export, run.path.name),
@@ -258,7 +258,7 @@ def ready_made() -> None:
             use, copy = st.columns(2)
             if use.button("Write with it →", key=f"models_starter_use_{starter.name}", type="primary"):
                 state.set_playground_model(starter.ref)
-                st.switch_page("app_pages/generate.py")
+                st.switch_page(pages.GENERATE)
             if copy.button("Copy to continue training", key=f"models_starter_copy_{starter.name}"):
                 copy_starter(starter.ref)
 
@@ -281,5 +281,5 @@ if runs:
 else:
     show_notice()
     st.info("No models yet. Train one on the Train page, or add a model file above.")
-    st.page_link("app_pages/train.py", label="Go to the Train page", icon=":material/model_training:")
+    st.page_link(pages.TRAIN, label="Go to the Train page", icon=":material/model_training:")
 ready_made()

@@ -41,7 +41,7 @@ from charlstm.jobs import DEFAULT_MAX_SECONDS, OWNER_MAX_WAITING, STUDIO_MAX_EPO
 from charlstm.run import ACTIVE_STATES, EpochSamples, Progress, Run, Status
 from charlstm.text import Corpus, check_trainable, prepare_text
 from charlstm.weights import parameter_count
-from charlstm_studio.ui import state, widgets
+from charlstm_studio.ui import pages, state, widgets
 
 TIME_BUDGET_EPOCHS = 10_000  # with a time limit, epochs only bound the run; the clock ends it
 ADVANCED_KEYS = (
@@ -379,7 +379,7 @@ def run_header(run: Run, status: Status) -> None:
         state.set_playground_model(run.id)  # the playground and the sidebar pick up the new model
     if run.has_model and play.button("Play with this model →", key="train_play", type="primary", width="stretch"):
         state.set_playground_model(run.id)
-        st.switch_page("app_pages/generate.py")
+        st.switch_page(pages.GENERATE)
     if new.button("Set up a new run", key="train_new", width="stretch"):
         state.set_shown_run(None)
         st.rerun()

@@ -7,7 +7,7 @@ import streamlit as st
 from charlstm.errors import CharlstmError
 from charlstm.run import Run, Status
 
-from . import state, widgets
+from . import pages, state, widgets
 
 NO_MODEL = "None yet: train one, or pick one under Models."
 STATE_ICONS = {
@@ -55,7 +55,7 @@ def show() -> None:
             for run, status in shown[:3]:
                 icon = STATE_ICONS.get(status.state, ":material/radio_button_unchecked:")
                 st.caption(f"{icon} {widgets.md(run.name)}: {widgets.md(training_line(run, status))}")
-            st.page_link("app_pages/train.py", label="Open the Train page", icon=":material/monitoring:")
+            st.page_link(pages.TRAIN, label="Open the Train page", icon=":material/monitoring:")
 
         trainings()
         if state.signed_in():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from studio_helpers import has, make_run, new_app, texts
+from studio_helpers import ROOT, has, make_run, new_app, texts
 
 from charlstm import starters
 
@@ -40,3 +40,19 @@ def test_a_model_card_is_formatted_not_shown_as_raw_markdown():
     at = new_app(MODELS)
     cards = [m.value for m in at.markdown if m.value.lstrip().startswith("#")]
     assert cards and all("\\*" not in card and "\\#" not in card for card in cards)
+
+
+def test_streamlit_run_app_py_at_the_top_of_the_checkout_starts_the_studio():
+    """The layout promised: `streamlit run app.py` beside charlstm/, with the studio's one config file."""
+    from streamlit.testing.v1 import AppTest
+
+    from charlstm_studio.ui import pages
+
+    top = ROOT / "app.py"
+    at = AppTest.from_file(str(top), default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Let the model write"  # the first visit plays
+    at.switch_page(pages.TRAIN).run()
+    assert not at.exception and at.title[0].value == "Train a model"
+    config = ROOT / ".streamlit" / "config.toml"
+    assert config.resolve() == (ROOT / "charlstm_studio" / ".streamlit" / "config.toml").resolve()
