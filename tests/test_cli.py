@@ -143,30 +143,18 @@ def test_time_budget_stops_with_reason_time(corpus_file, tmp_path):
     assert summary["stopped"] == "time" and summary["epochs"] >= 1
 
 
+def start_cli(*args) -> subprocess.Popen:
+    """`python -m charlstm ARGS` in the background, stopping on Ctrl+C however the suite was started."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "charlstm", *map(str, args)]
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT, preexec_fn=default_sigint
+    )
+
+
 def test_ctrl_c_stops_cleanly_and_keeps_the_model(corpus_file, tmp_path):
     out = tmp_path / "r"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "charlstm",
-            "train",
-            str(corpus_file),
-            *TINY,
-            "--epochs",
-            "100000",
-            "--out",
-            str(out),
-            "--json",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        preexec_fn=default_sigint,
-    )
+    proc = start_cli("train", corpus_file, *TINY, "--epochs", "100000", "--out", out, "--json")
     wait_for(lambda: (out / "history.jsonl").exists(), 90, 0.2, what="a first epoch")
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
@@ -265,17 +253,7 @@ def test_ctrl_c_twice_abandons_at_once(corpus_file, tmp_path):
     out = tmp_path / "r"
     # the samples written on stopping take a while: 10,000 characters from a 512-unit model, over a second
     slow_stop = ["--set", "sample_length=10000", "--set", "units=512"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    args = [sys.executable, "-m", "charlstm", "train", str(corpus_file), *TINY, *slow_stop, "--epochs", "100000"]
-    proc = subprocess.Popen(
-        [*args, "--out", str(out)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        preexec_fn=default_sigint,
-    )
+    proc = start_cli("train", corpus_file, *TINY, *slow_stop, "--epochs", "100000", "--out", out)
     wait_for(lambda: (out / "history.jsonl").exists(), 120, 0.2, what="a first epoch")
     proc.send_signal(signal.SIGINT)
     time.sleep(0.3)
