@@ -56,3 +56,8 @@ def test_streamlit_run_app_py_at_the_top_of_the_checkout_starts_the_studio():
     assert not at.exception and at.title[0].value == "Train a model"
     config = ROOT / ".streamlit" / "config.toml"
     assert config.resolve() == (ROOT / "charlstm_studio" / ".streamlit" / "config.toml").resolve()
+
+
+def test_each_preset_says_what_it_costs_where_it_is_chosen():
+    at = new_app("app_pages/train.py")
+    assert at.radio(key="train_preset").options == ["Quick · 2.5 min", "Classic · 60 epochs", "Quality · 15 min"]
