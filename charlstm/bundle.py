@@ -56,7 +56,15 @@ def export_bundle(run_dir: Path, zip_path: Path) -> Path:
         raise BundleError(f"{run.name} has no saved model yet, so there is nothing to export.")
     weights, _ = run.load_checkpoint(tag)
     entries = {
-        "manifest.json": json.dumps({"format": FORMAT, "version": VERSION, "exported": time.time(), "checkpoint": tag}),
+        "manifest.json": json.dumps(
+            {
+                "format": FORMAT,
+                "version": VERSION,
+                "exported": time.time(),
+                "checkpoint": tag,
+                "epoch": run.checkpoint_epoch(tag),  # the weights' own epoch: a later, worse one may follow
+            }
+        ),
         "config.json": json.dumps(run.config().to_dict()),
         "vocab.json": run.vocab().to_json(),
         META: json.dumps({key: run.meta().get(key) for key in EXPORTED_META}),
@@ -248,8 +256,17 @@ def _write_run(
     for samples in map(EpochSamples.from_dict, _json_lines(entries.get(SAMPLES, b""))):
         if samples is not None:
             run.append_samples(samples)
-    run.save_checkpoint("best", weights, None, epoch=history[-1].epoch if history else 0)
+    run.save_checkpoint("best", weights, None, epoch=_weights_epoch(entries, history))
     run.write_status("completed", "Imported from a bundle.")
+
+
+def _weights_epoch(entries: dict[str, bytes], history: list[EpochRecord]) -> int:
+    """The epoch the bundle's weights come from: its manifest's, when it is one of its history's; else the last."""
+    epochs = [record.epoch for record in history]
+    stated = _json(entries, "manifest.json").get("epoch")
+    if isinstance(stated, int) and not isinstance(stated, bool) and stated in epochs:
+        return stated
+    return epochs[-1] if epochs else 0
 
 
 def _json_lines(blob: bytes) -> list:

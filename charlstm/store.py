@@ -184,6 +184,7 @@ def save_text_for(run: Run, corpus: Corpus) -> None:
     text = text_for(run, corpus)
     try:
         run.set_text(text)
+        run.update_meta(corpus=corpus.name)  # the library names the text it learns now
     except OSError as exc:
         raise CharlstmError(
             f"Could not write to {run.name} ({exc.strerror or exc}). Free disk space or make the folder "

@@ -199,3 +199,15 @@ def test_a_new_text_starts_the_best_model_afresh(root, english_text):
     assert copy.text_since_epoch() == last  # the same text again is no new chapter
     fresh = alice.create(Corpus(english_text[:20_000], "t", "paste"), SMALL)
     assert fresh.text_since_epoch() == 0
+
+
+def test_an_import_keeps_the_epoch_its_weights_come_from_and_a_new_text_its_name(root, english_text):
+    from charlstm.store import save_text_for
+
+    alice, bob = libraries(root)
+    run = alices_run(root, english_text)  # its best weights are epoch 1's
+    run.append_epoch(EpochRecord(2, 1.9, 2.5, 3.6, 0.01, 5, 1.0, 1000.0, True))  # a later, worse, partial epoch
+    copy = bob.upload(alice.export(run.id))
+    assert copy.checkpoint_epoch("best") == 1 and [h.epoch for h in copy.history()] == [1, 2]
+    save_text_for(copy, Corpus(english_text[:20_000], "bob's letters", "paste"))
+    assert copy.meta()["corpus"] == "bob's letters"
