@@ -61,3 +61,20 @@ def test_streamlit_run_app_py_at_the_top_of_the_checkout_starts_the_studio():
 def test_each_preset_says_what_it_costs_where_it_is_chosen():
     at = new_app("app_pages/train.py")
     assert at.radio(key="train_preset").options == ["Quick · 2.5 min", "Classic · 60 epochs", "Quality · 15 min"]
+
+
+def test_an_upload_over_the_quota_is_refused_in_plain_words(runs_root, tmp_path, monkeypatch):
+    from charlstm import limits
+    from charlstm.bundle import export_bundle
+    from charlstm.run import Run
+
+    run = make_run(runs_root, name="mine")
+    data = export_bundle(run, tmp_path / "mine.zip").read_bytes()
+    monkeypatch.setenv(limits.ENV_QUOTA_MB, str(limits.run_bytes(Run(run)) / 1e6))  # full with the one model
+    at = new_app(MODELS)
+    assert any("only you see them" in c and "each person may keep" in c for c in texts(at, "caption"))
+    at.file_uploader(key="models_upload").set_value(("mine.zip", data, "application/zip")).run()
+    assert not at.exception
+    (error,) = texts(at, "error")
+    assert "Not enough room for this model file" in error and "Delete a model you no longer need" in error
+    assert len(list(runs_root.iterdir())) == 1  # nothing was written
