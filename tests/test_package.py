@@ -85,7 +85,8 @@ def test_pip_install_gives_the_cli_the_models_and_the_studio(installed):
     assert "----- temperature 0.5 -----" in wrote.stdout and len(wrote.stdout.splitlines()[-1]) > 0
 
     # Every file the studio needs was packaged: the pages app.py registers, its glue, its one config file.
-    pages = re.findall(r'st\.Page\("([^"]+)"', (studio / "app.py").read_text(encoding="utf-8"))
+    named = re.findall(r'PAGES_DIR / "([^"]+)"', (studio / "ui" / "pages.py").read_text(encoding="utf-8"))
+    pages = [f"app_pages/{name}" for name in named]
     assert len(pages) >= 5 and all((studio / page).is_file() for page in pages), pages
     assert (studio / ".streamlit" / "config.toml").is_file()
     # The installed pages run: AppTest in the new environment, each page app.py registers. A scheduler

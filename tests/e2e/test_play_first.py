@@ -18,7 +18,8 @@ from charlstm.starters import list_starters
 PHONE_UA = (  # a phone's user agent: Streamlit closes the menu after a page is chosen on mobile devices
     "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36"
 )
-PAGES = {"corpus": "/", "train": "/train", "generate": "/generate", "inside": "/inside", "models": "/models"}
+# Generate is the default page, at the address itself
+PAGES = {"generate": "/", "corpus": "/corpus", "train": "/train", "inside": "/inside", "models": "/models"}
 
 
 @pytest.fixture(autouse=True)
