@@ -42,6 +42,7 @@ from .trainer import LR_CUT, EpochResult, FitPlan, Trainer, TrainerHook, is_dive
 
 __all__ = ["LR_CUT", "EpochRecord", "EpochSamples", "Snapshot", "TrainingJob", "is_divergent"]
 
+MAX_WAIT_SHARE = 0.25  # of a time budget, at most this much may go on waiting for a worker to start
 BATCH_LOSS_KEEP = 20_000  # per-batch losses kept in memory for `snapshot()`
 FLUSH_SECONDS = 0.5  # how often the live progress and batch losses reach the run folder
 
@@ -100,8 +101,10 @@ class TrainingJob(TrainerHook):
         strategy: str = "default",
         max_seconds: float | None = None,
         watch_parent: bool = False,
+        waiting_since: float | None = None,
     ):
         self.run_folder, self.text, self.config, self.vocab = run, text, config, vocab
+        self._waiting_since = waiting_since  # wall-clock time the person's wait began (their Start), if known
         self.strategy = strategy  # see charlstm/distribute.py
         self.max_seconds = max_seconds  # the server's cap on one training, on top of the config's budget
         self._checkpoint = checkpoint
@@ -183,6 +186,7 @@ class TrainingJob(TrainerHook):
         strategy: str = "default",
         max_seconds: float | None = None,
         watch_parent: bool = False,
+        waiting_since: float | None = None,
     ) -> TrainingJob:
         """A job that continues `run` (or starts it, if no epoch has finished yet)."""
         config, vocab, text = run.config(), run.vocab(), run.text()
@@ -210,11 +214,19 @@ class TrainingJob(TrainerHook):
             strategy=strategy,
             max_seconds=max_seconds,
             watch_parent=watch_parent,
+            waiting_since=waiting_since,
         )
 
     @classmethod
-    def from_request(cls, run: Run, request: Request, watch_parent: bool = True) -> TrainingJob:
-        """The job a worker runs for a request the studio (or `charlstm train --scheduler`) queued."""
+    def from_request(
+        cls, run: Run, request: Request, watch_parent: bool = True, free_since: float = 0.0
+    ) -> TrainingJob:
+        """The job a worker runs for a request the studio (or `charlstm train --scheduler`) queued.
+
+        The person's wait counts from Start, or from when this worker became free for it (`free_since`,
+        the end of the training before it): starting the worker is part of the wait, other people's
+        trainings ahead in the queue are not.
+        """
         more = request.action == "continue"  # a new run trains with its own settings' budget
         return cls.for_run(
             run,
@@ -223,6 +235,7 @@ class TrainingJob(TrainerHook):
             strategy=request.strategy,
             max_seconds=request.max_seconds,
             watch_parent=watch_parent,
+            waiting_since=max(request.submitted, free_since),
         )
 
     # --- control, from any thread ----------------------------------------------------------------------
@@ -355,8 +368,8 @@ class TrainingJob(TrainerHook):
     def run(self) -> Snapshot:
         """Train to the end (epochs, time budget, Stop or divergence); never raises."""
         heartbeat = threading.Thread(target=self._heartbeat, name=f"lease-{self.run_folder.id}", daemon=True)
-        with self._lock:
-            self._t0 = time.monotonic()  # Start: the time budget is what the user waits, preparing included
+        with self._lock:  # the time budget is what the person waits, from Start: preparing included
+            self._t0 = time.monotonic() - self._waited_before_start()
         try:
             self.run_folder.clear_live()
             self.run_folder.renew_lease()
@@ -379,6 +392,16 @@ class TrainingJob(TrainerHook):
         finally:
             self._done.set()
         return self.snapshot()
+
+    def _waited_before_start(self) -> float:
+        """Seconds the person already waited for this worker (it was starting up), counted in the budget.
+
+        At most MAX_WAIT_SHARE of the budget: a worker that started very late still trains for most of it.
+        """
+        budget = self._budget()
+        if self._waiting_since is None or budget is None:
+            return 0.0
+        return min(max(0.0, time.time() - self._waiting_since), MAX_WAIT_SHARE * budget)
 
     def _train(self) -> None:
         checkpoint = self.run_folder.load_checkpoint(self._checkpoint) if self._checkpoint else None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ def train_run(path: str, token: str, *after: Any) -> dict:
     from .training import TrainingJob
 
     try:
-        job = TrainingJob.from_request(run, request)
+        job = TrainingJob.from_request(run, request, free_since=_free_since)
     except Exception as exc:  # the run folder does not hold what a job needs: say so in the run, not here
         from .errors import CharlstmError
 
@@ -45,9 +46,18 @@ def train_run(path: str, token: str, *after: Any) -> dict:
         run.write_status("error", message)
         return {"run": run.id, "state": "error"}
     snap = job.run()
+    _mark_free()
     if snap.stop_reason == "interrupted":
         os._exit(0)  # orphaned by a studio that stopped: nothing else should run here
     return {"run": run.id, "state": snap.stop_reason, "epochs": len(snap.history)}
+
+
+_free_since = 0.0  # when this worker process last finished a training (0: it has trained nothing yet)
+
+
+def _mark_free() -> None:
+    global _free_since
+    _free_since = time.time()
 
 
 def warm_up() -> str:

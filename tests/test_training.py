@@ -385,3 +385,20 @@ def test_settings_too_big_for_memory_are_refused_before_anything_is_written(tmp_
     with pytest.raises(ConfigError, match="memory"):
         new_run(Corpus(english_text[:20_000], "docs", "paste"), huge, root=tmp_path)
     assert not any(tmp_path.iterdir())  # no run folder, nothing queued
+
+
+def test_the_budget_counts_the_wait_for_a_starting_worker_but_not_too_much(tmp_path, corpus, tiny_config):
+    """Start to finished: a worker still importing TensorFlow is part of the person's wait (issue 17, item 5)."""
+    from charlstm.store import new_run
+    from charlstm.training import MAX_WAIT_SHARE
+
+    run, _ = new_run(corpus, tiny_config, root=tmp_path)
+    now = time.time()
+    waited = {
+        label: TrainingJob.for_run(run, seconds=40.0, waiting_since=since)._waited_before_start()
+        for label, since in {"just now": now, "10 s ago": now - 10, "an hour ago": now - 3600, "unknown": None}.items()
+    }
+    assert waited["just now"] < 1.0 and waited["unknown"] == 0.0
+    assert 10.0 <= waited["10 s ago"] < 11.0
+    assert waited["an hour ago"] == MAX_WAIT_SHARE * 40.0  # a very late worker still trains most of the budget
+    assert TrainingJob.for_run(run, epochs=1, waiting_since=now - 10)._waited_before_start() == 0.0  # no clock
