@@ -146,6 +146,35 @@ def slider_table(studio: dict[str, Any]) -> Table:
     )
 
 
+def budget_table(studio: dict[str, Any]) -> Table | None:
+    """What the Train page promised for a time limit, beside what happened (issue 17, item 5)."""
+    budgets = studio.get("budgets") or []
+    if not budgets:
+        return None
+    rows = [
+        [
+            f"{b['minutes']:g} min",
+            fmt(b["estimate"], 0),
+            fmt(b["finished"], 1),
+            fmt(b["readable_estimate"], 0),
+            fmt(b["readable"], 1),
+            b["state"],
+        ]
+        for b in budgets
+    ]
+    return Table(
+        "A time limit: the Train page's estimate against Start -> finished (quick preset, seconds)",
+        ["time limit", "estimate: in all", "actual: Start -> finished", "estimate: readable words", "actual", "ended"],
+        rows,
+        note=(
+            "The estimate is the caption under the settings before Start ('On this computer: about ... in all; "
+            "about ... to readable words'). Actual readable words: Start -> the moment the run's batches hold as "
+            "many characters as the estimate assumes for words (estimate.READABLE_AFTER_CHARS). Each training "
+            "follows the others on a warm worker; Start -> finished is the run's final status as a watcher sees it."
+        ),
+    )
+
+
 # --- two jobs at once -----------------------------------------------------------------------------------------
 def parallel_table(studio: dict[str, Any], parallel: dict[str, Any]) -> tuple[Table, str]:
     alone = parallel["alone"][0]
@@ -201,6 +230,9 @@ def report(result: dict[str, Any]) -> Section:
     studio, parallel = result["studio"], result["parallel"]
     mem_table, training_mb, idle_mb = memory_table(studio)
     section.tables += [mem_table, start_table(studio), slider_table(studio)]
+    budgets = budget_table(studio)
+    if budgets is not None:
+        section.tables.append(budgets)
     speed_table, speed_line = parallel_table(studio, parallel)
     section.tables.append(speed_table)
     section.notes.append(speed_line)

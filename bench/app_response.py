@@ -41,13 +41,14 @@ class Skip(Exception):
 
 
 def page_path(name: str) -> str:
-    """The page file app.py registers for `name` (e.g. 'train' -> 'app_pages/train.py')."""
-    if not APP.is_file():
-        raise Skip(f"{APP.name} does not exist yet")
-    for path in re.findall(r"st\.Page\(\s*[\"']([^\"']+)[\"']", APP.read_text(encoding="utf-8")):
-        if Path(path).stem == name and (APP.parent / path).is_file():
-            return path
-    raise Skip(f'app.py registers no {name} page (st.Page(".../{name}.py"))')
+    """The page file the studio names for `name` (e.g. 'train' -> 'app_pages/train.py', in ui/pages.py)."""
+    pages = APP.parent / "ui" / "pages.py"
+    if not APP.is_file() or not pages.is_file():
+        raise Skip(f"{APP.name} or ui/pages.py does not exist yet")
+    for file in re.findall(r'PAGES_DIR / "([^"]+)"', pages.read_text(encoding="utf-8")):
+        if Path(file).stem == name and (APP.parent / "app_pages" / file).is_file():
+            return f"app_pages/{file}"
+    raise Skip(f"ui/pages.py names no {name} page")
 
 
 # --- the studio in a browser ------------------------------------------------------------------------------
@@ -122,12 +123,73 @@ def _drive_studio(page, server, mode: Mode, log) -> dict[str, Any]:
     nav(page, "Train")
     stop_training(page)
     history = last.history()
+    budgets = []
+    for minutes in mode.app_budget_minutes:
+        new_run(page)
+        budgets.append(measure_budget(page, server, minutes))
     return {
         "cold": cold,
         "warm": warm,
         "slider": slider,
         "trained_during_slider": trained_during_slider,
         "alone_default_chars_per_sec": history[-1].chars_per_sec if history else None,
+        "budgets": budgets,
+    }
+
+
+ESTIMATE_RE = re.compile(r"about (.+?) in all; (?:about (.+?) to readable words|it may end)")
+
+
+def _seconds(words: str) -> float:
+    """'2 min 30 s', '45 s', '1 h 05 min' (widgets.duration) as seconds."""
+    units = {"h": 3600, "min": 60, "s": 1}
+    return float(sum(int(n) * units[u] for n, u in re.findall(r"(\d+) (h|min|s)\b", words)))
+
+
+def measure_budget(page, server, minutes: float) -> dict[str, Any]:
+    """A quick-preset training with a time limit of `minutes`: the page's estimates, then what happened.
+
+    Actual: Start -> the run's final status (its whole time), and Start -> the moment its batches hold as
+    many characters as the estimate's "readable words" assumes (estimate.READABLE_AFTER_CHARS).
+    """
+    from charlstm.estimate import READABLE_AFTER_CHARS
+
+    from .studio import RunWatch, key, wait_idle
+
+    if not page.locator(key("train_budget")).is_visible():  # the expander may still be open from before
+        page.get_by_text("Advanced settings").click()
+    page.locator(key("train_budget")).get_by_text("a time limit").click()
+    wait_idle(page)
+    box = page.locator(f"{key('train_minutes')} input")
+    box.fill(f"{minutes:g}")
+    box.press("Enter")
+    wait_idle(page)
+    caption = page.get_by_text(re.compile("^On this computer: about")).first.inner_text()
+    found = ESTIMATE_RE.search(caption)
+    if found is None:
+        raise Skip(f"the Train page's estimate reads differently now: {caption!r}")
+    t0 = time.perf_counter()
+    watch = RunWatch(server.runs, t0)
+    page.locator(f"{key('train_start')} button").click()
+    watch.wait()
+    run = watch.run
+    config = run.config()
+    per_batch = config.batch_size * config.seq_len
+    readable_at = None
+    while run.status().state in ("running", "queued"):
+        if readable_at is None and len(run.batch_losses()) * per_batch >= READABLE_AFTER_CHARS[config.mode]:
+            readable_at = time.perf_counter() - t0
+        time.sleep(0.1)
+    finished = time.perf_counter() - t0
+    page.locator(f"{key('train_new')} button").wait_for(timeout=60_000)
+    return {
+        "minutes": minutes,
+        "estimate": _seconds(found.group(1)),
+        "readable_estimate": _seconds(found.group(2)) if found.group(2) else None,
+        "finished": finished,
+        "readable": readable_at,
+        "caption": caption,
+        "state": run.status().state,
     }
 
 

@@ -29,6 +29,7 @@ class Mode:
     app_tries: int  # warm Starts (after the cold one)
     app_slider_tries: int  # temperature-slider moves while a job trains
     app_train_seconds: float  # memory sampled while training; the window of the two-jobs speed test
+    app_budget_minutes: tuple[float, ...] = ()  # time limits whose estimate is checked against Start -> finished
     # 5. several kinds of text: which texts (None: all), and each contender with its budget (Start to finished)
     kinds: tuple[str, ...] | None = None
     kind_contenders: tuple[tuple[str, float], ...] = ()
@@ -54,6 +55,7 @@ MODES: dict[str, Mode] = {
         app_tries=5,
         app_slider_tries=30,
         app_train_seconds=30,
+        app_budget_minutes=(1.0, 2.5),
         kind_contenders=(("seed", 150), ("baseline", 150), ("quick", 150)),
     ),
     "quick": Mode(
@@ -75,6 +77,7 @@ MODES: dict[str, Mode] = {
         app_tries=2,
         app_slider_tries=12,
         app_train_seconds=15,
+        app_budget_minutes=(1.0, 2.5),
         kinds=("german", "python-source"),
         kind_contenders=(("baseline", 60), ("quick", 60)),
     ),
