@@ -531,7 +531,10 @@ if shown is not None and status is not None:
         st.caption(settings_words(shown.config()))
     draw_run(shown, status.state)
 elif run_id:
-    st.info("The run in this address no longer exists (it may have been deleted). Start a new one below.")
+    st.info(
+        "There is no model of yours at this address: it may have been deleted, or the link came from another "
+        "browser (what a person trains is theirs alone). Start a new one below."
+    )
 
 if not busy:
     if run_id:

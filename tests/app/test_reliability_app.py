@@ -243,7 +243,7 @@ def test_three_sessions_one_trainer_a_queue_and_nothing_shared(runs_root):
     # Another session cannot reach the first session's job, even with its run id in the address.
     stranger = app_as(owners[2], TRAIN, query={"run": ids[0]})
     assert not any(getattr(b, "key", None) == "train_stop" for b in stranger.button)
-    assert any("no longer exists" in t for t in texts(stranger, "info"))  # not even its history
+    assert any("no model of yours at this address" in t for t in texts(stranger, "info"))  # not even its history
     assert "session 0" not in " ".join(texts(stranger, "markdown") + texts(stranger, "caption"))
 
     # The first user stops: the second starts by itself, the third moves up.

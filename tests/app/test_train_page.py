@@ -142,7 +142,7 @@ def test_settings_survive_a_visit_to_another_page():
 @pytest.mark.parametrize("missing", ["deleted-run"])
 def test_a_run_id_that_does_not_exist(missing):
     at = new_app(TRAIN, query={"run": missing})
-    assert any("no longer exists" in t for t in texts(at, "info"))
+    assert any("no model of yours at this address" in t for t in texts(at, "info"))
 
 
 @pytest.mark.parametrize("hostile", ["..", "../..", "/etc", "..%2F..", "a/../../b"])

@@ -253,7 +253,7 @@ def test_a_stranger_sees_nothing_of_yours_and_your_zip_becomes_theirs(studio, pe
     for path in (f"/train?run={diary_run}", "/train"):
         goto(b, path)
         if "run=" in path:
-            b.get_by_text("The run in this address no longer exists").wait_for()
+            b.get_by_text("There is no model of yours at this address").wait_for()
         assert b.locator(f"{key('train_stop')} button").count() == 0, "B is offered to stop A's training"
         assert "You already have a training going" not in shown(b)
         assert "Open the Train page" not in shown(b)  # the sidebar lists no training of B's
@@ -342,7 +342,7 @@ def test_a_stranger_sees_nothing_of_yours_and_your_zip_becomes_theirs(studio, pe
     for address in a_urls:
         goto(b, address)
         if "run=" in address and "/train" in address:
-            b.get_by_text("The run in this address no longer exists").wait_for()
+            b.get_by_text("There is no model of yours at this address").wait_for()
         assert_nothing_of_a(b, f"A's address {address}", secrets)
     for run in a_run_ids:
         for path in ("/train", "/", "/inside", "/models"):
@@ -354,7 +354,7 @@ def test_a_stranger_sees_nothing_of_yours_and_your_zip_becomes_theirs(studio, pe
     for made_up in (MADE_UP_KEY, a_owner):
         set_cookie(b_context, url, made_up)
         goto(b, f"/train?run={diary_run}")
-        b.get_by_text("The run in this address no longer exists").wait_for()
+        b.get_by_text("There is no model of yours at this address").wait_for()
         b_key = wait_new_cookie(b, made_up)
         assert b_key != a_key
         for path in ("/", "/models"):

@@ -122,7 +122,7 @@ def test_a_restarted_server_reattaches_to_a_job_on_an_external_cluster(
         stranger, strange_page = open_studio(browser, url)  # someone who got the link
         strange_page.goto(url + path_and_query)
         wait_idle(strange_page, 90_000)
-        strange_page.get_by_text("no longer exists").first.wait_for()
+        strange_page.get_by_text("no model of yours at this address").first.wait_for()
         assert strange_page.locator(f"{key('train_stop')} button").count() == 0
         stranger.close()
 
