@@ -560,9 +560,9 @@ class TrainingJob(TrainerHook):
         n = len(self._history) - self._initial_epoch
         best = ""
         if math.isfinite(self._best) and self._trainer is not None:
-            kind = "validation" if self._plan and self._plan.has_validation else "training"
+            on = "text it never trained on" if self._plan and self._plan.has_validation else "its training text"
             best = (
-                f" Best {kind} loss {self._best / LN2:.3f} bits per character "
-                f"(epoch {self._trainer.best_epoch}); that model is saved."
+                f" Its best: {self._best / LN2:.3f} bits per character on {on} "
+                f"(epoch {self._trainer.best_epoch}); that model is kept."
             )
         return FINAL_MESSAGES.get(reason, "Finished.").format(n=n, s=plural(n), all="all " if n > 1 else "") + best

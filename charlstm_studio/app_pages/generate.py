@@ -108,7 +108,9 @@ def choose_model() -> tuple[str, Generator] | None:
         epochs = f"{r.epochs} epoch" + ("" if r.epochs == 1 else "s")
         return f"{r.name} ({r.corpus}, {epochs}{quality}{training})"
 
-    model_id = st.selectbox("Model", [*by_id, *starters], key="gen_model", format_func=describe)
+    model_id = st.selectbox(
+        "Model", [*by_id, *starters], key="gen_model", format_func=describe, help=widgets.TOOLTIP["bpc"]
+    )
     state.set_playground_model(model_id)
     try:
         gen = state.generator(model_id)
@@ -158,7 +160,7 @@ def settings_row() -> tuple[int, int]:
     c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
     low, high, step = LENGTH_RANGE
     length = c1.slider("Length (characters)", low, high, step=step, key="gen_length")
-    seed = c2.number_input("Random seed", 0, 2**31 - 1, key="gen_seed")
+    seed = c2.number_input("Random seed", 0, 2**31 - 1, key="gen_seed", help=widgets.TOOLTIP["seed"])
     c3.button("New sample", key="gen_new_sample", on_click=new_seed, icon=":material/casino:")
     return int(length), int(seed)
 

@@ -186,7 +186,7 @@ NUMBERS = (
         "Epochs",
         1,
         1,
-        "One epoch is one pass over the training text.",
+        widgets.TOOLTIP["epoch"],
         high=STUDIO_MAX_EPOCHS,
         shown=lambda s: s["train_budget"] == "epochs",
     ),

@@ -29,7 +29,17 @@ HELP = {
         "model still needs, on average, to guess the next character. Blind guessing among 64 characters "
         "needs 6; a good model of English gets below 2. Lower is better."
     ),
+    "seed": (
+        "The **random seed** fixes the dice the model rolls for each character: the same seed and settings "
+        "write the same text again. Change it (or press New sample) for another text."
+    ),
+    "epoch": "An **epoch** is one read through the whole training text.",
+    "sequences": (
+        "**Training sequences** are the pieces of the text the model practises on, one at a time: it reads "
+        "each piece and guesses every next character."
+    ),
 }
+TOOLTIP = {topic: text.replace("**", "") for topic, text in HELP.items()}  # a help= tooltip: plain text
 
 
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]<>#|~$&])")
