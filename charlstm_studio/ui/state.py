@@ -33,6 +33,7 @@ RUN_PARAM = "run"
 ID_COOKIE = "charlstm_id"
 COOKIE_SECONDS = 365 * 24 * 3600
 KEEP_CORPORA = 16
+KEEP_CORPORA_CHARS = 200_000_000  # two uploads at the 100 MB limit; a reload after that falls back to a built-in text
 _RUN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")  # a run folder's name, never a path
 
 
@@ -197,8 +198,8 @@ def set_corpus(new: Corpus) -> None:
     with lock:
         kept[owner()] = new
         kept.move_to_end(owner())
-        while len(kept) > KEEP_CORPORA:  # bounded: the oldest sessions' texts are forgotten first
-            kept.popitem(last=False)
+        while len(kept) > KEEP_CORPORA or sum(len(c.text) for c in kept.values()) > KEEP_CORPORA_CHARS:
+            kept.popitem(last=False)  # bounded in count and size: the oldest browsers' texts are forgotten first
 
 
 def builtin_title(name: str) -> str:
