@@ -7,6 +7,7 @@ needs per character". Lower is better; 0 would mean it always knows the next cha
 from __future__ import annotations
 
 import html
+import json
 import math
 from collections.abc import Sequence
 
@@ -23,6 +24,11 @@ TRAIN_COLOR, VAL_COLOR = "#4c78a8", "#f58518"
 def char_label(ch: str) -> str:
     """A visible label for a character: line breaks, spaces and tabs get symbols."""
     return {"\n": "⏎ (new line)", " ": "␣ (space)", "\t": "⇥ (tab)"}.get(ch, ch if ch.isprintable() else repr(ch))
+
+
+def char_symbol(ch: str) -> str:
+    """One visible symbol per character, for a chart column that is one character wide: ␣ space, ⏎ line break."""
+    return {"\n": "⏎", " ": "␣", "\t": "⇥"}.get(ch, ch if ch.isprintable() else "�")
 
 
 def thin(values: Sequence[float], max_points: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarray]:
@@ -152,7 +158,7 @@ def next_char_chart(
                 "character:N",
                 sort=[char_label(chars[int(i)]) for i in order],
                 title=None,
-                axis=alt.Axis(labelFontSize=14, labelLimit=160),
+                axis=alt.Axis(labelFontSize=14, labelLimit=160, labelOverlap=False),
             ),
             yOffset=alt.YOffset("temperature:N", sort=domain),
             x=alt.X("probability:Q", axis=alt.Axis(format="%", title="chance"), scale=alt.Scale(domain=[0, high])),
@@ -247,58 +253,103 @@ def activation_html(text: str, values: Sequence[float], marks: Sequence[tuple[in
 
 
 def activation_legend_html() -> str:
+    """The colour bar under a coloured text, in words: what blue, white and red stand for."""
     return (
-        '<div style="display:flex; align-items:center; gap:0.5rem; font-size:0.85rem"><span>-1 (low)</span>'
+        '<div style="display:flex; flex-wrap:wrap; align-items:center; gap:0.5rem; font-size:0.85rem">'
+        "<span>blue: low (−1)</span>"
         '<span style="flex:0 0 8rem; height:0.9rem; border:1px solid rgba(128,128,128,0.4); background: '
         f'linear-gradient(to right, {activation_color(-1)}, #fff, {activation_color(1)})"></span>'
-        "<span>+1 (high)</span></div>"
+        "<span>red: high (+1)</span></div>"
     )
 
 
-def cell_heatmap(values: np.ndarray, text: str, cells: Sequence[int]) -> alt.Chart:
-    """Many cells over the characters: a row per cell, a column per character, blue-white-red."""
+HEATMAP_ROW_PX = 24
+
+
+def cell_heatmap(
+    values: np.ndarray, text: str, cells: Sequence[int], offset: int = 0, stretch: tuple[int, int] | None = None
+) -> alt.Chart:
+    """A row per cell, a column per character, blue-white-red; every row and every column is labelled.
+
+    Give it a short text (a stretch and the characters around it): each column is named by its character
+    (␣ for a space, ⏎ for a line break), which only stays readable, on a phone too, for a few dozen columns.
+    `offset` is the position of text[0] in the whole text (for the tooltip); `stretch` (start, end), relative
+    to `text`, gets bold red column labels and outlined cells.
+    """
     n = min(len(text), values.shape[0])
     cells = [int(c) for c in cells]
+    a, b = stretch or (0, 0)
+    positions = np.arange(n)
     df = pd.DataFrame(
         {
-            "position": np.tile(np.arange(n), len(cells)),
+            "position": np.tile(positions + offset, len(cells)),
             "character": [char_label(ch) for ch in text[:n]] * len(cells),
             "cell": np.repeat([f"cell {c}" for c in cells], n),
             "activation": values[:n, cells].T.reshape(-1).astype(float),
+            "in stretch": np.tile((positions >= a) & (positions < b), len(cells)),
         }
     )
     return (
-        alt.Chart(df, title="Cells over the text (blue low, red high)")
+        alt.Chart(df, title="Cells around the stretch")
         .mark_rect()
         .encode(
-            x=alt.X("position:O", title="character", axis=alt.Axis(labels=False, ticks=False)),
-            y=alt.Y("cell:N", sort=[f"cell {c}" for c in cells], title=None),
+            x=alt.X("position:O", title=None, axis=_character_axis(text[:n], offset, a + offset, b + offset)),
+            y=alt.Y("cell:N", sort=[f"cell {c}" for c in cells], title=None, axis=alt.Axis(labelOverlap=False)),
             color=alt.Color(
-                "activation:Q", scale=alt.Scale(scheme="redblue", domain=[1, -1]), legend=alt.Legend(title=None)
+                "activation:Q",
+                scale=alt.Scale(scheme="redblue", domain=[-1, 1], reverse=True),
+                legend=alt.Legend(title="activation", orient="bottom", direction="horizontal", values=[-1, 0, 1]),
             ),
-            tooltip=["position:O", "character:N", "cell:N", alt.Tooltip("activation:Q", format="+.2f")],
+            stroke=alt.condition("datum['in stretch']", alt.value("#111"), alt.value(None)),
+            tooltip=[
+                alt.Tooltip("position:O", title="character number"),
+                "character:N",
+                "cell:N",
+                alt.Tooltip("activation:Q", format="+.2f"),
+            ],
         )
-        .properties(height=alt.Step(18))
+        .properties(height=alt.Step(HEATMAP_ROW_PX))
+    )
+
+
+def _character_axis(text: str, offset: int, start: int, end: int) -> alt.Axis:
+    """Columns named by their characters (Vega-Lite would print the position numbers), none dropped."""
+    names = json.dumps([char_symbol(ch) for ch in text], ensure_ascii=False)
+    in_stretch = f"datum.value >= {start} && datum.value < {end}"
+    return alt.Axis(
+        labelExpr=f"{names}[datum.value - {offset}]",
+        labelAngle=0,
+        labelOverlap=False,
+        labelFont="monospace",
+        labelFontSize=12,
+        labelFontWeight=alt.condition(in_stretch, alt.value("bold"), alt.value("normal")),
+        labelColor=alt.condition(in_stretch, alt.value("#b2182b"), alt.value("#555")),
+        ticks=False,
+        domain=False,
     )
 
 
 def cell_ranking_chart(matches: Sequence) -> alt.Chart:
-    """Cells worth a look: |r| per cell, labelled with the property it follows (CellMatch rows)."""
+    """Cells worth a look: how closely each follows its property (|r|, 0 to 1), named in words (CellMatch rows)."""
     df = pd.DataFrame(
         {
-            "cell": [f"cell {m.cell}" for m in matches],
-            "follows": [m.label for m in matches],
-            "match |r|": [abs(m.r) for m in matches],
-            "r": [m.r for m in matches],
+            "cell": [f"cell {m.cell} · {m.label}" for m in matches],
+            "follows": [m.short for m in matches],
+            "how closely": [abs(m.r) for m in matches],
+            "correlation r": [m.r for m in matches],
         }
     )
     return (
-        alt.Chart(df, title="Cells worth a look")
+        alt.Chart(df, title="How closely each cell follows")
         .mark_bar(color=VAL_COLOR)
         .encode(
-            y=alt.Y("cell:N", sort=None, title=None),
-            x=alt.X("match |r|:Q", scale=alt.Scale(domain=[0, 1])),
-            tooltip=["cell:N", "follows:N", alt.Tooltip("r:Q", format="+.2f")],
+            y=alt.Y("cell:N", sort=None, title=None, axis=alt.Axis(labelOverlap=False, labelLimit=220)),
+            x=alt.X(
+                "how closely:Q",
+                scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(title="0: not at all · 1: exactly", values=[0, 0.25, 0.5, 0.75, 1], format=".2~f"),
+            ),
+            tooltip=["cell:N", "follows:N", alt.Tooltip("correlation r:Q", format="+.2f")],
         )
-        .properties(height=alt.Step(26))
+        .properties(height=alt.Step(28))
     )

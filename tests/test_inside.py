@@ -58,7 +58,12 @@ def test_ranking_finds_a_planted_cell():
     assert {(m.cell, m.key) for m in ranked[:2]} == {(7, "quotes"), (3, "line")}
     by_cell = {m.cell: m for m in ranked}
     assert by_cell[7].r > 0.9 and by_cell[3].r < -0.9
-    assert by_cell[7].strength == "strong" and "inside quotes" in by_cell[7].sentence
+    assert by_cell[7].strength == "close"
+    assert by_cell[7].sentence == (
+        "Cell 7 follows whether a quote is open: it is high inside quotes and low outside (a close match)"
+    )
+    assert by_cell[3].sentence.startswith("Cell 3 follows how far along the line it is: it is low late in a line")
+    assert "r =" not in by_cell[7].sentence and by_cell[7].detail.startswith("cell 7 and inside quotes: r = +0.9")
     assert all(abs(m.r) < 0.3 for m in ranked[2:])
     assert inside.best_for(acts, text, "quotes").cell == 7
 
@@ -77,13 +82,75 @@ def test_span_cells_and_where_else_they_fire():
     acts[:, 4] = 0.9  # on everywhere: no contrast, must not be chosen
     for start in (3, 13):
         acts[start : start + 3, 2] = 0.8
-    acts[3:5, 5] = 0.8  # on over part of the span only
-    found = inside.span_cells(acts, 3, 6, threshold=0.3, context=5)
-    assert [c.cell for c in found] == [2]
-    assert found[0].contrast == pytest.approx(1.3)
-    assert inside.matches(acts, [2], threshold=0.3) == [(3, 6), (13, 16)]
-    assert inside.matches(acts, [], threshold=0.3) == []
+    acts[3:5, 5] = 0.8  # on over part of the span only: a smaller contrast
+    found = inside.span_cells(acts, 3, 6)
+    assert [c.cell for c in found] == [2, 5]
+    assert found[0].contrast == pytest.approx(0.8 - (0.8 * 3 - 0.5 * 13) / 16)
+    assert inside.matches(acts, [2], [found[0].level]) == [(3, 6), (13, 16)]
+    assert inside.matches(acts, [2]) == [(3, 6), (13, 16)]  # by default: unusually high for the cell itself
+    assert inside.matches(acts, [], 0.3) == []
     assert inside.span_cells(acts, 5, 5) == []
+
+
+def test_contrast_ranks_a_stretch_cell_above_an_always_on_one():
+    """Cell 0 is high only over the stretch; cell 1 is high everywhere (higher than cell 0, even over the stretch).
+
+    Ranking by being on would pick cell 1 and then match it everywhere; ranking by contrast (inside minus the
+    rest of the text) picks cell 0 and leaves cell 1 out, and its matches are the stretch and its twin only.
+    """
+    rng = np.random.default_rng(3)
+    acts = rng.uniform(-0.2, 0.2, (200, 4))
+    acts[:, 1] = 0.95 + rng.uniform(-0.02, 0.02, 200)
+    acts[50:60, 0] = 0.7
+    acts[150:160, 0] = 0.7
+    found = inside.span_cells(acts, 50, 60)
+    assert found[0].cell == 0 and 1 not in [c.cell for c in found]
+    assert found[0].how_much == "clearly higher" and "rest of the text" in found[0].sentence
+    assert inside.matches(acts, [0], [found[0].level]) == [(50, 60), (150, 160)]
+    assert len(inside.matches(acts, [1], 0.3)) == 1  # a plain threshold: the always-on cell is "on" everywhere
+    assert inside.span_cells(acts, 0, 200) == []  # the whole text has no rest to compare with
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("the OLD rules", (10, 23)),  # case does not matter
+        ('gone."   then', (28, 39)),  # nor how many spaces
+        ("left. nobody", (43, 55)),  # a space in the query matches a line break
+        ("left.⏎Nobody", (43, 55)),  # as copied from the coloured text, where ⏎ stands for a line break
+        ("“The old", (9, 17)),  # curly and straight quotes match each other
+        ("  him  ", (65, 68)),  # the first occurrence; spaces around the words are ignored
+        ("dragon", None),
+        ("   ", None),
+        ("", None),
+    ],
+)
+def test_find_stretch(query, expected):
+    text = 'He said: "The old rules are gone." Then he left.\nNobody followed him (not even the dog).'
+    assert inside.find_stretch(text, query) == expected
+
+
+def test_closest_stretch_offers_words_that_are_there():
+    text = "Nobody followed him (not even the dog).\nThe dog stayed."
+    start, end = inside.closest_stretch(text, "nobdy folowed")
+    assert text[start:end] == "Nobody followed"
+    start, end = inside.closest_stretch(text, "THE DOG STAIED")
+    assert text[start:end] == "The dog stayed."
+    assert inside.closest_stretch(text, "qqqqqqqq") is None and inside.closest_stretch(text, "") is None
+
+
+def test_suggested_stretches_are_found_again_by_their_words():
+    text = 'He said: "The (old) rules are gone." Then he left.\nNobody followed him (not even the dog).'
+    suggestions = inside.suggested_stretches(text)
+    assert [(s.kind, text[s.start : s.end]) for s in suggestions] == [
+        ("a quote", '"The (old) rules are gone."'),
+        ("a bracket", "(old)"),
+        ("a line end", "left.\nNobody"),
+    ]
+    for s in suggestions:
+        assert inside.find_stretch(text, s.query) == (s.start, s.end) and "\n" not in s.query
+    assert [s.kind for s in inside.suggested_stretches("Extraordinarily plain")] == ["a long word"]
+    assert inside.suggested_stretches("") == []
 
 
 def test_real_model_activations_are_in_range(gen, english_text):

@@ -1,13 +1,19 @@
 """Inside the LSTM: which cells of the network follow quotes, brackets, the line, the words.
 
+Written for a teacher or a curious person, not a programmer: every label says what it shows in plain words,
+each term (cell, activation, held-out text) is explained where it first appears, and statistics (r) stay in
+an expander for those who want them.
+
 Widget keys (for tests and the browser suite):
-    inside_model    selectbox      which model (the same list as the playground)
-    inside_source   radio          a slice of the model's text / a text it writes / your own text
-    inside_start    slider         where the slice starts (the held-out end of the text by default)
-    inside_length   slider         how many characters to look at
-    inside_typed    text_area      your own text
-    inside_cell     selectbox      the cell that colours the text (the best-ranked one first)
-    inside_span     slider         a stretch of the text: which cells are on over it, and where else they are
+    inside_model        selectbox   which model (the same list as the playground)
+    inside_source       radio       a slice of the model's text / a text it writes / your own text
+    inside_start        slider      where the slice starts (the held-out end of the text by default)
+    inside_length       slider      how many characters to look at
+    inside_typed        text_area   your own text
+    inside_cell         selectbox   the cell that colours the text (the best-ranked one first)
+    inside_find         text_input  a few words of the text: the stretch whose cells are found
+    inside_suggest_<i>  button      one click fills inside_find with a suggested stretch (a quote, a bracket...)
+    inside_closest      button      when the words are not in the text: use the closest words instead
 
 Everything here is NumPy over the generator's own step (charlstm.inside); no TensorFlow in the server.
 """
@@ -23,8 +29,26 @@ from charlstm.run import Run
 from charlstm_studio.ui import state, widgets
 
 SOURCES = ("A slice of its training text", "A text it writes", "Your own text")
-HEATMAP_CHARS, HEATMAP_CELLS, SEARCH_CHARS = 300, 12, 6000
+HEATMAP_CELLS, SEARCH_CHARS = 8, 6000
+HEATMAP_BEFORE, HEATMAP_AFTER, HEATMAP_MAX = 8, 8, 36  # characters around a stretch in the chart
 DEFAULT_TEXT = 'He said: "The (old) rules are gone." Then he left.\nNobody followed him (not even the dog).'
+FIND = "inside_find"
+
+INTRO = (
+    "The network reads text one character at a time. As it reads, it keeps a few hundred numbers in its "
+    "memory: these are its **cells**. Each cell's number, its **activation**, moves between −1 (low, blue) "
+    "and +1 (high, red) after every character. Most cells look like noise. A few learn something you can "
+    "name, such as *a quote is open*. This page helps you find them."
+)
+HELD_OUT = (
+    "The slice starts in the **held-out text**: the last part of the text, which the model never trained on. "
+    "So what you see is what it learned, not what it memorised."
+)
+MEASURED = (
+    "For each cell and each property, we compute a *correlation* (r) over the text. r = +1: the cell rises "
+    "exactly when the property does. r = −1: it falls exactly then. r = 0: no link at all. We call it a close "
+    "match beyond ±0.7, a good one beyond ±0.5, a rough one beyond ±0.3. The bars show r without its sign."
+)
 
 
 @st.cache_data(show_spinner="Reading the text through the network…", max_entries=16)
@@ -58,7 +82,9 @@ def choose_model() -> tuple[str, Run, Generator] | None:
         return None
     if st.session_state.get("inside_model") not in names:
         st.session_state["inside_model"] = state.playground_default([r.path.name for r in own], list(starters))
-    model_id = st.selectbox("Model", list(names), key="inside_model", format_func=names.get)
+    model_id = st.selectbox(
+        "Model", list(names), key="inside_model", format_func=names.get, help="Which trained model to look inside."
+    )
     try:
         run = state.model_run(model_id)
         return model_id, run, state.generator(model_id)
@@ -67,73 +93,168 @@ def choose_model() -> tuple[str, Run, Generator] | None:
         return None
 
 
-def choose_text(model_id: str, gen: Generator, corpus: str | None) -> tuple[str, str | None]:
-    """The text to look at, and the text to search for other matches (the model's own, when known)."""
+def choose_text(model_id: str, gen: Generator, corpus: str | None) -> tuple[str, str | None, int | None]:
+    """The text to look at, the text to search for other matches (the model's own, when known), and where the
+    first sits in the second (so "where else" can leave out the stretch itself), if it does."""
     options = SOURCES if corpus else SOURCES[1:]
     if st.session_state.get("_inside_model_seen") != model_id:  # another model: start from its own text again
         st.session_state["_inside_model_seen"] = model_id
         st.session_state["inside_source"] = options[0]
-    source = st.radio("Text", options, key="inside_source", horizontal=True)
+    source = st.radio(
+        "Text for it to read", options, key="inside_source", horizontal=True, help="We watch its cells as it reads."
+    )
     if source == SOURCES[0]:
         held_out = int(len(corpus) * (1 - gen.config.val_fraction))
-        length = st.slider("Characters", 200, 2000, 600, step=100, key="inside_length")
+        length = st.slider("How many characters", 200, 2000, 600, step=100, key="inside_length")
         last = max(0, len(corpus) - length)
-        start = st.slider("Start at character", 0, last, min(held_out, last), key="inside_start")
-        st.caption("By default the slice comes from the end of the text that training held out (never trained on).")
-        return corpus[start : start + length], corpus[held_out : held_out + SEARCH_CHARS]
+        start = st.slider("Start at character number", 0, last, min(held_out, last), key="inside_start")
+        st.caption(HELD_OUT)
+        offset = start - held_out if 0 <= start - held_out < SEARCH_CHARS else None
+        return corpus[start : start + length], corpus[held_out : held_out + SEARCH_CHARS], offset
     if source == SOURCES[1]:
-        length = st.slider("Characters", 200, 2000, 600, step=100, key="inside_length")
-        return gen.generate("\n", [0.5], length, seed=1)[0].text, corpus and corpus[-SEARCH_CHARS:]
+        length = st.slider("How many characters", 200, 2000, 600, step=100, key="inside_length")
+        return gen.generate("\n", [0.5], length, seed=1)[0].text, corpus and corpus[-SEARCH_CHARS:], None
     typed = st.text_area("Your text", key="inside_typed", value=DEFAULT_TEXT, height=100, max_chars=5000)
-    return typed, corpus and corpus[-SEARCH_CHARS:]
+    return typed, corpus and corpus[-SEARCH_CHARS:], None
 
 
 def ranking(acts: np.ndarray, text: str) -> list[inside.CellMatch]:
+    """The cells that follow a nameable property of the text best, in sentences; r only in the expander."""
     st.subheader("Cells worth a look")
     st.caption(
-        "Each cell is compared with simple properties of the text (inside quotes, inside brackets, position in the "
-        "line, start of a word, after a full stop, upper case, digits...). r near +1 or -1: it follows closely."
+        "We compared every cell with simple things about the text: is a quote open, is a bracket open, how far "
+        "along the line are we, is this a space, a capital, a digit. These cells follow one of them most closely."
     )
     ranked = inside.rank_cells(acts, text, top=8)
     st.altair_chart(cell_ranking_chart(ranked), width="stretch")
     for match in ranked[:5]:
         st.markdown(f"- {widgets.md(match.sentence)}")
+    with st.expander("How is this measured?"):
+        st.markdown(MEASURED)
+        st.markdown("\n".join(f"- {widgets.md(m.detail)}" for m in ranked))
     return ranked
 
 
 def one_cell(acts: np.ndarray, text: str, ranked: list[inside.CellMatch]) -> int:
     st.subheader("The text, coloured by one cell")
     order = [m.cell for m in ranked] + [c for c in range(acts.shape[1]) if c not in {m.cell for m in ranked}]
-    labels = {m.cell: f"cell {m.cell}: {m.label} (r = {m.r:+.2f})" for m in ranked}
+    labels = {m.cell: f"Cell {m.cell} · {m.short}" for m in ranked}
     if st.session_state.get("inside_cell") not in order:
         st.session_state["inside_cell"] = order[0]
-    cell = st.selectbox("Cell", order, key="inside_cell", format_func=lambda c: labels.get(c, f"cell {c}"))
+    cell = st.selectbox(
+        "Cell",
+        order,
+        key="inside_cell",
+        format_func=lambda c: labels.get(c, f"Cell {c}"),
+        help="The best-matching cells come first; any other cell is further down the list.",
+    )
     st.html(activation_html(text, acts[:, cell]))
     st.html(activation_legend_html())
-    cells = list(dict.fromkeys([cell, *[m.cell for m in ranked], *inside.cells_by_spread(acts)]))[:HEATMAP_CELLS]
-    st.altair_chart(cell_heatmap(acts[:HEATMAP_CHARS], text[:HEATMAP_CHARS], cells), width="stretch")
-    st.caption(f"The first {min(len(text), HEATMAP_CHARS)} characters; hover to see each character and value.")
+    st.caption("Each character is coloured by the cell's activation just after reading it. Hover to see the number.")
     return cell
 
 
-def select_span(acts: np.ndarray, text: str, search: tuple[np.ndarray, str, str]) -> None:
-    """LSTMVis's idea: pick a stretch, keep the cells high over it and low around it, find them elsewhere."""
-    st.subheader("Select a stretch of text, find its cells")
-    if len(text) < 4:
+def _use_words(words: str) -> None:
+    """A button's callback: put words in the stretch box (before it is drawn again)."""
+    st.session_state[FIND] = words
+
+
+def suggestion_buttons(suggestions: list[inside.Suggestion]) -> None:
+    """One click per kind of stretch: phones need no typing, and quotes and brackets show memory cells best."""
+    if not suggestions:
         return
-    default = (min(5, len(text) - 2), min(15, len(text) - 1))
-    start, end = st.slider("Characters", 0, len(text), default, key="inside_span")
-    st.code(text[start:end] or " ", language=None, wrap_lines=True)
+    st.caption("Or try one of these:")
+    with st.container(horizontal=True):
+        for i, s in enumerate(suggestions):
+            shown = s.query if len(s.query) <= 24 else s.query[:22] + "…"
+            label = f"{s.kind}: {widgets.md(shown)}"
+            st.button(label, key=f"inside_suggest_{i}", on_click=_use_words, args=(s.query,))
+
+
+def choose_stretch(text: str) -> tuple[int, int] | None:
+    """A stretch picked by typing a few of its words, or by one click on a suggestion."""
+    st.subheader("Pick a stretch of text, find its cells")
+    st.caption(
+        "A stretch is a few characters in a row. We look for the cells that are clearly higher on it than in "
+        "the rest of the text, then for other places where those cells are high."
+    )
+    suggestions = inside.suggested_stretches(text)
+    default = suggestions[0].query if suggestions else " ".join(text.split()[:2])
+    if st.session_state.get("_inside_find_text") != hash(text):  # a new text: keep typed words only if found
+        st.session_state["_inside_find_text"] = hash(text)
+        if inside.find_stretch(text, st.session_state.get(FIND, "")) is None:
+            st.session_state[FIND] = default
+    query = st.text_input(
+        "Type a few words from the text above",
+        key=FIND,
+        max_chars=inside.MAX_STRETCH,
+        placeholder="for example: the first",
+        help="Capital letters and line breaks do not matter. The first place the words appear is used.",
+    )
+    suggestion_buttons(suggestions)
+    return located(text, query or "")
+
+
+def located(text: str, query: str) -> tuple[int, int] | None:
+    """Where the words are; or a plain message, and the closest words to use instead."""
+    if not query.strip():
+        st.info("Type a few words from the text above, or click one of the suggestions.")
+        return None
+    found = inside.find_stretch(text, query)
+    if found is not None:
+        return found
+    st.warning(f"“{widgets.md(query)}” is not in the text above. Copy a few words from it, or pick a suggestion.")
+    closest = inside.closest_stretch(text, query)
+    if closest is not None:
+        words = " ".join(text[closest[0] : closest[1]].split())
+        st.button(
+            f"Use the closest words: “{widgets.md(words)}”", key="inside_closest", on_click=_use_words, args=(words,)
+        )
+    return None
+
+
+def stretch_cells(
+    acts: np.ndarray, text: str, stretch: tuple[int, int], ranked: list[inside.CellMatch], cell: int
+) -> list[inside.SpanCell]:
+    """The cells of a stretch in sentences, the numbers in an expander, and a chart of the stretch's surroundings."""
+    start, end = stretch
     found = inside.span_cells(acts, start, end)
-    if not found:
-        st.info("No cell is on over all of this stretch and lower around it. Try a shorter or another stretch.")
-        return
-    for c in found:
-        st.markdown(f"- cell {c.cell}: {c.inside:+.2f} over the stretch, {c.around:+.2f} around it")
-    cells = [c.cell for c in found[:3]]
+    what = {m.cell: m.short for m in ranked}
+    if found:
+        st.markdown(f"**Cells that fire more on “{widgets.md(' '.join(text[start:end].split()))}”**")
+        for c in found:
+            also = f" It also {what[c.cell]}." if c.cell in what else ""
+            st.markdown(f"- {widgets.md(c.sentence)}.{widgets.md(also)}")
+        with st.expander("The numbers behind this"):
+            st.markdown(
+                "\n".join(
+                    f"- Cell {c.cell}: {c.inside:+.2f} on average on the stretch, {c.outside:+.2f} in the rest"
+                    for c in found
+                )
+            )
+    else:
+        st.info("No cell is clearly higher on this stretch than in the rest of the text. Try another stretch.")
+    a = max(0, start - HEATMAP_BEFORE)
+    b = min(len(text), max(end + HEATMAP_AFTER, a + 2 * HEATMAP_BEFORE), a + HEATMAP_MAX)
+    rows = list(dict.fromkeys([*(c.cell for c in found), cell, *(m.cell for m in ranked)]))[:HEATMAP_CELLS]
+    st.altair_chart(cell_heatmap(acts[a:b], text[a:b], rows, offset=a, stretch=(start - a, end - a)), width="stretch")
+    st.caption("The stretch is in bold red, with a few characters around it. ␣ is a space, ⏎ a line break.")
+    return found
+
+
+def where_else(found: list[inside.SpanCell], search: tuple[np.ndarray, str, str], skip: tuple[int, int] | None) -> None:
+    """LSTMVis's second step: other places where the stretch's cells are all about as high as on it."""
+    top = found[:3]
+    cells = [c.cell for c in top]
     search_acts, search_text, where = search
-    runs = inside.matches(search_acts, cells)[:8]
-    st.markdown(f"**Where else cells {', '.join(map(str, cells))} are on together in {where}**")
+    runs = [r for r in inside.matches(search_acts, cells, [c.level for c in top]) if not _overlaps(r, skip)][:8]
+    names = ", ".join(map(str, cells[:-1])) + (" and " if len(cells) > 1 else "") + str(cells[-1])
+    st.markdown(f"**Where else {'these cells are' if len(cells) > 1 else 'this cell is'} high**")
+    st.caption(
+        f"Places in {where} where cell{'s' if len(cells) > 1 else ''} {names} "
+        f"{'are all' if len(cells) > 1 else 'is'} about as high as on your stretch. The place is underlined; "
+        f"the colours are cell {cells[0]}'s."
+    )
     if not runs:
         st.caption("Nowhere else: this pattern is rare.")
     for s, e in runs:
@@ -141,31 +262,39 @@ def select_span(acts: np.ndarray, text: str, search: tuple[np.ndarray, str, str]
         st.html(activation_html(search_text[a:b], search_acts[a:b, cells[0]], marks=[(s - a, e - a)]))
 
 
+def _overlaps(run: tuple[int, int], other: tuple[int, int] | None) -> bool:
+    return other is not None and run[0] < other[1] and other[0] < run[1]
+
+
 def page() -> None:
     st.title("Inside the LSTM")
-    st.caption(
-        "Each of the network's cells holds one number that changes as it reads. A few of them learn something you "
-        "can name: whether a quote is open, how long the line is. Red: high, blue: low."
-    )
+    st.markdown(INTRO)
     chosen = choose_model()
     if chosen is None:
         return
     model_id, run, gen = chosen
     corpus = model_text(run, model_id)
-    text, search_text = choose_text(model_id, gen, corpus)
+    text, search_text, offset = choose_text(model_id, gen, corpus)
     if len(text.strip()) < 2:
         st.info("Give the model a text of at least a few characters to read.")
         return
     trace = traced(model_id, run, text)
     acts = inside.activations(trace, gen.config.cell)
     ranked = ranking(acts, trace.text)
-    one_cell(acts, trace.text, ranked)
+    cell = one_cell(acts, trace.text, ranked)
+    stretch = choose_stretch(trace.text)
+    if stretch is None:
+        return
+    found = stretch_cells(acts, trace.text, stretch, ranked, cell)
+    if not found:
+        return
     if search_text:
         search_trace = traced(model_id, run, search_text)
-        search = (inside.activations(search_trace, gen.config.cell), search_trace.text, "the model's text")
+        search = (inside.activations(search_trace, gen.config.cell), search_trace.text, "the text it never trained on")
     else:
-        search = (acts, trace.text, "this text")
-    select_span(acts, trace.text, search)
+        search, offset = (acts, trace.text, "this text"), 0
+    skip = None if offset is None else (stretch[0] + offset, stretch[1] + offset)
+    where_else(found, search, skip)
 
 
 page()

@@ -1,15 +1,18 @@
-"""Inside the LSTM page: ranking, one cell colouring the text, the heatmap, span selection, text sources."""
+"""Inside the LSTM page: ranking in plain words, one cell colouring the text, a stretch picked by typing or by
+one click, its cells, the heatmap around it, where else they fire, and the text sources."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
-from studio_helpers import has, make_run, new_app, texts
+from studio_helpers import TEXT, has, make_run, new_app, texts
 
 from charlstm import inside
 from charlstm.charts import activation_color
 from charlstm.store import load_generator
+from charlstm_studio.ui.widgets import md
 
 INSIDE = "app_pages/inside.py"
 
@@ -26,6 +29,19 @@ def coloured(at) -> str:
 
 def backgrounds(body: str) -> list[str]:
     return re.findall(r"background: (rgb\(\d+,\d+,\d+\))", body)
+
+
+def main_texts(at) -> list[str]:
+    """What a reader sees without opening an expander: markdown, captions, messages, the cell list's labels."""
+    hidden = {str(m.value) for e in at.expander for m in e.markdown}
+    shown = [m for m in texts(at, "markdown") if m not in hidden]
+    messages = [t for kind in ("caption", "info", "warning", "subheader") for t in texts(at, kind)]
+    return shown + messages + [str(o) for o in at.selectbox(key="inside_cell").options]
+
+
+def cell_lines(at) -> list[int]:
+    """The cells listed for the stretch, in the order shown ('- Cell 17 is much higher on the stretch...')."""
+    return [int(m.split()[2]) for m in texts(at, "markdown") if "on the stretch than" in m]
 
 
 def test_nothing_to_look_inside(no_starters):
@@ -45,7 +61,9 @@ def test_ranking_cell_colouring_and_heatmap_match_the_model(runs_root, no_starte
     acts = inside.activations(trace, gen.config.cell)
     ranked = inside.rank_cells(acts, trace.text, top=8)
     assert at.selectbox(key="inside_cell").value == ranked[0].cell
-    assert any(ranked[0].sentence in m for m in texts(at, "markdown"))
+    assert any(md(ranked[0].sentence) in m for m in texts(at, "markdown"))
+    assert not [t for t in main_texts(at) if "r =" in t or "|r|" in t]  # the statistics stay in the expander
+    assert any("r = " in m for e in at.expander for m in texts(e, "markdown"))
     first = backgrounds(coloured(at))
     assert first == [activation_color(v) for v in acts[:, ranked[0].cell]]
     other = ranked[1].cell
@@ -53,21 +71,52 @@ def test_ranking_cell_colouring_and_heatmap_match_the_model(runs_root, no_starte
     assert backgrounds(coloured(at)) == [activation_color(v) for v in acts[:, other]] != first
 
 
-def test_your_own_text_and_a_span(runs_root, no_starters):
+def test_a_typed_stretch_is_found_and_a_random_model_has_no_cell_for_it(runs_root, no_starters):
     run = make_run(runs_root)
+    typed = 'a "quoted" (bit) of text, then more text'
     at = new_app(INSIDE)
     at.radio(key="inside_source").set_value("Your own text").run()
-    at.text_area(key="inside_typed").input('a "quoted" (bit) of text, then more text').run()
+    at.text_area(key="inside_typed").input(typed).run()
     assert not at.exception
     assert "quoted" in "".join(re.findall(r">([^<])</span>", coloured(at)))
-    at.slider(key="inside_span").set_value((3, 9)).run()
     gen = load_generator(run)
-    trace = gen.trace('a "quoted" (bit) of text, then more text')
-    expected = inside.span_cells(inside.activations(trace, gen.config.cell), 3, 9)
-    lines = [m for m in texts(at, "markdown") if "over the stretch" in m]
-    assert [int(m.split()[2].rstrip(":")) for m in lines] == [c.cell for c in expected]
-    if not expected:
-        assert any("No cell is on" in t for t in texts(at, "info"))
+    trace = gen.trace(typed)  # the test model knows no quotes or brackets: it reads them as spaces
+    assert inside.find_stretch(trace.text, at.text_input(key="inside_find").value)  # a stretch from the start
+    at.text_input(key="inside_find").input("TEXT,   then").run()  # case and spaces do not matter
+    acts = inside.activations(trace, gen.config.cell)
+    start = typed.index("text, then")
+    expected = inside.span_cells(acts, start, start + len("text, then"))
+    assert expected == [] and cell_lines(at) == []  # random weights: no cell stands out
+    assert any("No cell is clearly higher on this stretch" in t for t in texts(at, "info"))
+    heatmap = json.loads(at.get("vega_lite_chart")[-1].proto.spec)  # every column named by its character
+    assert '"t", "e", "x", "t", ",", "␣", "t", "h", "e", "n"' in heatmap["encoding"]["x"]["axis"]["labelExpr"]
+
+
+def test_words_that_are_not_there_get_a_plain_message_and_the_closest_words(runs_root, no_starters):
+    make_run(runs_root)
+    at = new_app(INSIDE)
+    at.radio(key="inside_source").set_value("Your own text").run()
+    at.text_area(key="inside_typed").input("nobody followed him, not even the dog.").run()
+    at.text_input(key="inside_find").input("nobdy folowed").run()
+    assert not at.exception
+    assert any("is not in the text above" in t for t in texts(at, "warning"))
+    assert not cell_lines(at)
+    at.button(key="inside_closest").click().run()
+    assert at.text_input(key="inside_find").value == "nobody followed"
+    assert not texts(at, "warning") and not at.exception
+
+
+def test_a_suggested_stretch_is_one_click(runs_root, no_starters):
+    make_run(runs_root, text=(TEXT + 'He said: "Not (quite) yet." Nobody did.\n') * 20)  # knows quotes, brackets
+    at = new_app(INSIDE)
+    at.radio(key="inside_source").set_value("Your own text").run()
+    text = 'He said: "The old rules are gone." Then he (quietly) left.\nNobody followed him.'
+    at.text_area(key="inside_typed").input(text).run()
+    labels = [b.label for b in at.button if (b.key or "").startswith("inside_suggest_")]
+    assert [label.split(":")[0] for label in labels] == ["a quote", "a bracket", "a line end"]
+    at.button(key="inside_suggest_1").click().run()
+    assert at.text_input(key="inside_find").value == "(quietly)"
+    assert not at.exception
 
 
 def test_a_generated_text_source(runs_root, no_starters):
@@ -78,29 +127,39 @@ def test_a_generated_text_source(runs_root, no_starters):
     assert len(backgrounds(coloured(at))) == at.slider(key="inside_length").value
 
 
-def test_a_stretch_of_a_ready_made_model_is_found_again_in_its_text():
-    """Python's documentation starter on its own held-out text: the span's cells and their matches, recomputed."""
+def test_typing_a_stretch_lists_its_cells_in_words_and_finds_them_again():
+    """Python's documentation starter on its own held-out text: the stretch's cells and their matches, recomputed."""
     from charlstm.corpora import load_python_docs
     from charlstm.starters import starter_dir
 
     at = new_app(INSIDE)
     at.selectbox(key="inside_model").set_value("starter:python-docs").run()
     assert at.radio(key="inside_source").value == "A slice of its training text"
-    at.slider(key="inside_span").set_value((40, 44)).run()
+    at.text_input(key="inside_find").input("the bound").run()
     assert not at.exception
     gen = load_generator(starter_dir("python-docs"))
     corpus = load_python_docs().decode("utf-8")
     start, length = at.slider(key="inside_start").value, at.slider(key="inside_length").value
-    acts = inside.activations(gen.trace(corpus[start : start + length]), "lstm")
-    found = inside.span_cells(acts, 40, 44)
-    lines = [m for m in texts(at, "markdown") if "over the stretch" in m]
-    assert [int(m.split()[2].rstrip(":")) for m in lines] == [c.cell for c in found]
+    text = corpus[start : start + length]
+    acts = inside.activations(gen.trace(text), "lstm")
+    where = inside.find_stretch(text, "the bound")
+    found = inside.span_cells(acts, *where)
+    assert cell_lines(at) == [c.cell for c in found]
     assert found, "no cell for this stretch: choose another in the test"
+    assert any("Cells that fire more on “the bound”" in m for m in texts(at, "markdown"))
+    assert any(md(found[0].sentence) in m for m in texts(at, "markdown"))  # "Cell 12 is much higher on the..."
+    assert not [t for t in main_texts(at) if "r =" in t or "+0." in t or "-0." in t]  # numbers: in expanders
     held = int(len(corpus) * (1 - gen.config.val_fraction))
-    search = gen.trace(corpus[held : held + 6000])
-    runs = inside.matches(inside.activations(search, "lstm"), [c.cell for c in found[:3]])[:8]
+    search = inside.activations(gen.trace(corpus[held : held + 6000]), "lstm")
+    top = found[:3]
+    skip = (where[0] + start - held, where[1] + start - held)
+    runs = [
+        (s, e)
+        for s, e in inside.matches(search, [c.cell for c in top], [c.level for c in top])
+        if e <= skip[0] or s >= skip[1]
+    ][:8]
     underlined = [h for h in at.get("html") if "underline" in h.proto.body]
-    assert len(underlined) == len(runs)
+    assert len(underlined) == len(runs) > 0
 
 
 def test_the_playground_and_inside_pages_never_import_tensorflow(tmp_path):
