@@ -115,6 +115,7 @@ def char_frequency_chart(top_chars: Sequence[tuple[str, int]], total: int | None
 
 
 NEXT_CHAR_TOP = 10
+NEXT_CHAR_ROW_PX = 28  # bar pixels per character (split between T and T = 1): room for a 14 px label
 
 
 def top_next_chars(
@@ -169,7 +170,7 @@ def next_char_chart(
             ),
             tooltip=["character:N", "temperature:N", alt.Tooltip("probability:Q", format=".1%")],
         )
-        .properties(height=max(200, 34 * len(order)))
+        .properties(height=alt.Step(NEXT_CHAR_ROW_PX // len(domain)))  # a step per bar: never squeezed by axis, legend
     )
 
 
