@@ -1,7 +1,8 @@
 """Play first, look inside: the studio with an empty models folder, in a real browser (Debian chromium).
 
 - First visit: the playground writes with a ready-made model at once; the temperature slider changes the text.
-- Inside the LSTM on a ready-made model: charts drawn, another cell chosen, the text recoloured.
+- Inside the LSTM on a ready-made model, at desktop and phone sizes: charts drawn, another cell chosen, the text
+  recoloured, a stretch picked by typing and by one click, a plain message for words that are not there.
 - A phone (400 x 800): every page without an error, screenshots under test-results/screenshots/phone-*.png,
   the menu closes after choosing a page, and the text sits right under the temperature slider.
 """
@@ -82,7 +83,19 @@ def choose_option(page, widget: str, index: int) -> None:
     raise AssertionError(f"the options of {widget} never opened")
 
 
-def test_inside_on_a_ready_made_model(page):
+@pytest.mark.parametrize(
+    "size", [{"width": 1366, "height": 900}, {"width": 390, "height": 844}], ids=["desktop", "phone"]
+)
+def test_inside_on_a_ready_made_model(browser, server, size):
+    """A newcomer's tour at desktop and phone sizes: charts drawn, another cell recolours the text, a stretch
+    picked by typing words (any case) and by one click, words that are not there get a plain message; no
+    statistics outside the expanders, nothing wider than the screen, no traceback."""
+    phone = size["width"] < 500
+    extra = {"is_mobile": True, "has_touch": True, "user_agent": PHONE_UA} if phone else {}
+    context = browser.new_context(viewport=size, **extra)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.base_url = server
     open_page(page, PAGES["inside"])
     page.wait_for_selector("[data-testid=stVegaLiteChart]", timeout=60_000)
     page.get_by_text("Cells worth a look").first.wait_for()
@@ -98,8 +111,35 @@ def test_inside_on_a_ready_made_model(page):
     )
     after = coloured_backgrounds(page)
     assert len(after) == len(before) and after != before
-    assert len(page.locator("[data-testid=stVegaLiteChart]").all()) >= 2  # ranking and heatmap
-    shot(page, "inside-starter")
+    shown = page.evaluate(
+        """() => { const s = [...document.querySelectorAll('span[title]')].find(s => /^[+-]\\d/.test(s.title));
+                   return [...s.parentElement.children].map(x => x.textContent).join(''); }"""
+    )
+    word = max(re.findall(r"[A-Za-z]{4,}", shown)[:20], key=len)
+    box = page.locator(f"{key('inside_find')} input")
+    box.fill(word.upper())  # capitals do not matter
+    box.press("Enter")
+    wait_idle(page)
+    page.get_by_text(re.compile(r"Cells that fire more on|No cell is clearly higher")).first.wait_for()
+    assert len(page.locator("[data-testid=stVegaLiteChart]").all()) >= 2  # the ranking and the cells around it
+    suggestion = page.locator("[class*=st-key-inside_suggest_] button").first
+    if suggestion.count():  # one click picks a stretch
+        suggestion.click()
+        page.wait_for_function(
+            "w => document.querySelector('.st-key-inside_find input').value !== w", arg=word.upper(), timeout=15_000
+        )
+        wait_idle(page)
+    main = """() => { const m = document.querySelector('[data-testid=stMain]').cloneNode(true);
+                      m.querySelectorAll('[data-testid=stExpander]').forEach(e => e.remove()); return m.innerText; }"""
+    assert "r =" not in page.evaluate(main) and "|r|" not in page.evaluate(main)
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= size["width"]
+    shot(page, f"inside-{'phone' if phone else 'desktop'}")
+    box.fill("zqxj wvut")
+    box.press("Enter")
+    wait_idle(page)
+    page.get_by_text("is not in the text above").first.wait_for()
+    assert not page.locator("[data-testid=stException]").count()
+    context.close()
 
 
 @pytest.fixture
