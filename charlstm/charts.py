@@ -238,7 +238,7 @@ def activation_color(value: float) -> str:
     return f"rgb({mix[0]},{mix[1]},{mix[2]})"
 
 
-def activation_html(text: str, values: Sequence[float], marks: Sequence[tuple[int, int]] = ()) -> str:
+def activation_html(text: str, values: Sequence[float] | np.ndarray, marks: Sequence[tuple[int, int]] = ()) -> str:
     """The text coloured by one cell (-1 blue, 0 white, +1 red); `marks` (start, end) get underlined."""
     marked = np.zeros(len(text), bool)
     for start, end in marks:

@@ -35,7 +35,7 @@ DEFAULT_TEXT = 'He said: "The (old) rules are gone." Then he left.\nNobody follo
 FIND = "inside_find"
 
 INTRO = (
-    "The network reads text one character at a time. As it reads, it keeps a few hundred numbers in its "
+    "The network reads text one character at a time. As it reads, it keeps a row of numbers in its "
     "memory: these are its **cells**. Each cell's number, its **activation**, moves between −1 (low, blue) "
     "and +1 (high, red) after every character. Most cells look like noise. A few learn something you can "
     "name, such as *a quote is open*. This page helps you find them."
@@ -83,8 +83,14 @@ def choose_model() -> tuple[str, Run, Generator] | None:
     if st.session_state.get("inside_model") not in names:
         st.session_state["inside_model"] = state.playground_default([r.path.name for r in own], list(starters))
     model_id = st.selectbox(
-        "Model", list(names), key="inside_model", format_func=names.get, help="Which trained model to look inside."
+        "Model",
+        list(names),
+        key="inside_model",
+        format_func=names.__getitem__,
+        help="Which trained model to look inside.",
     )
+    if model_id is None:
+        return None
     try:
         run = state.model_run(model_id)
         return model_id, run, state.generator(model_id)
@@ -103,14 +109,8 @@ def choose_text(model_id: str, gen: Generator, corpus: str | None) -> tuple[str,
     source = st.radio(
         "Text for it to read", options, key="inside_source", horizontal=True, help="We watch its cells as it reads."
     )
-    if source == SOURCES[0]:
-        held_out = int(len(corpus) * (1 - gen.config.val_fraction))
-        length = st.slider("How many characters", 200, 2000, 600, step=100, key="inside_length")
-        last = max(0, len(corpus) - length)
-        start = st.slider("Start at character number", 0, last, min(held_out, last), key="inside_start")
-        st.caption(HELD_OUT)
-        offset = start - held_out if 0 <= start - held_out < SEARCH_CHARS else None
-        return corpus[start : start + length], corpus[held_out : held_out + SEARCH_CHARS], offset
+    if source == SOURCES[0] and corpus:
+        return slice_of(corpus, gen)
     if source == SOURCES[1]:
         length = st.slider("How many characters", 200, 2000, 600, step=100, key="inside_length")
         return gen.generate("\n", [0.5], length, seed=1)[0].text, corpus and corpus[-SEARCH_CHARS:], None
@@ -118,12 +118,24 @@ def choose_text(model_id: str, gen: Generator, corpus: str | None) -> tuple[str,
     return typed, corpus and corpus[-SEARCH_CHARS:], None
 
 
+def slice_of(corpus: str, gen: Generator) -> tuple[str, str, int | None]:
+    """A slice of the training text, from the held-out part by default; the held-out part is searched."""
+    held_out = int(len(corpus) * (1 - gen.config.val_fraction))
+    length = st.slider("How many characters", 200, 2000, 600, step=100, key="inside_length")
+    last = max(0, len(corpus) - length)
+    start = st.slider("Start at character number", 0, last, min(held_out, last), key="inside_start")
+    st.caption(HELD_OUT)
+    offset = start - held_out if 0 <= start - held_out < SEARCH_CHARS else None
+    return corpus[start : start + length], corpus[held_out : held_out + SEARCH_CHARS], offset
+
+
 def ranking(acts: np.ndarray, text: str) -> list[inside.CellMatch]:
     """The cells that follow a nameable property of the text best, in sentences; r only in the expander."""
     st.subheader("Cells worth a look")
     st.caption(
-        "We compared every cell with simple things about the text: is a quote open, is a bracket open, how far "
-        "along the line are we, is this a space, a capital, a digit. These cells follow one of them most closely."
+        f"We compared each of the model's {acts.shape[1]} cells with simple things about the text: is a quote "
+        "open, is a bracket open, how far along the line are we, is this a space, a capital, a digit. These cells "
+        "follow one of them most closely."
     )
     ranked = inside.rank_cells(acts, text, top=8)
     st.altair_chart(cell_ranking_chart(ranked), width="stretch")
@@ -214,32 +226,33 @@ def located(text: str, query: str) -> tuple[int, int] | None:
 
 
 def stretch_cells(
-    acts: np.ndarray, text: str, stretch: tuple[int, int], ranked: list[inside.CellMatch], cell: int
+    acts: np.ndarray, text: str, stretch: tuple[int, int], ranked: list[inside.CellMatch]
 ) -> list[inside.SpanCell]:
-    """The cells of a stretch in sentences, the numbers in an expander, and a chart of the stretch's surroundings."""
+    """The cells that fire more on the stretch, in sentences; their numbers only in an expander."""
     start, end = stretch
     found = inside.span_cells(acts, start, end)
-    what = {m.cell: m.short for m in ranked}
-    if found:
-        st.markdown(f"**Cells that fire more on “{widgets.md(' '.join(text[start:end].split()))}”**")
-        for c in found:
-            also = f" It also {what[c.cell]}." if c.cell in what else ""
-            st.markdown(f"- {widgets.md(c.sentence)}.{widgets.md(also)}")
-        with st.expander("The numbers behind this"):
-            st.markdown(
-                "\n".join(
-                    f"- Cell {c.cell}: {c.inside:+.2f} on average on the stretch, {c.outside:+.2f} in the rest"
-                    for c in found
-                )
-            )
-    else:
+    if not found:
         st.info("No cell is clearly higher on this stretch than in the rest of the text. Try another stretch.")
+        return found
+    what = {m.cell: m.short for m in ranked}
+    st.markdown(f"**Cells that fire more on “{widgets.md(' '.join(text[start:end].split()))}”**")
+    for c in found:
+        also = f" It also {what[c.cell]}." if c.cell in what else ""
+        st.markdown(f"- {widgets.md(c.sentence)}.{widgets.md(also)}")
+    with st.expander("The numbers behind this"):
+        numbers = (f"- Cell {c.cell}: {c.inside:+.2f} on the stretch, {c.outside:+.2f} in the rest" for c in found)
+        st.markdown("On average, from −1 to +1:\n" + "\n".join(numbers))
+    return found
+
+
+def stretch_heatmap(acts: np.ndarray, text: str, stretch: tuple[int, int], rows: list[int]) -> None:
+    """The stretch and a few characters around it, every character and every cell named (fits a phone)."""
+    start, end = stretch
     a = max(0, start - HEATMAP_BEFORE)
     b = min(len(text), max(end + HEATMAP_AFTER, a + 2 * HEATMAP_BEFORE), a + HEATMAP_MAX)
-    rows = list(dict.fromkeys([*(c.cell for c in found), cell, *(m.cell for m in ranked)]))[:HEATMAP_CELLS]
+    rows = list(dict.fromkeys(rows))[:HEATMAP_CELLS]
     st.altair_chart(cell_heatmap(acts[a:b], text[a:b], rows, offset=a, stretch=(start - a, end - a)), width="stretch")
     st.caption("The stretch is in bold red, with a few characters around it. ␣ is a space, ⏎ a line break.")
-    return found
 
 
 def where_else(found: list[inside.SpanCell], search: tuple[np.ndarray, str, str], skip: tuple[int, int] | None) -> None:
@@ -248,12 +261,11 @@ def where_else(found: list[inside.SpanCell], search: tuple[np.ndarray, str, str]
     cells = [c.cell for c in top]
     search_acts, search_text, where = search
     runs = [r for r in inside.matches(search_acts, cells, [c.level for c in top]) if not _overlaps(r, skip)][:8]
-    names = ", ".join(map(str, cells[:-1])) + (" and " if len(cells) > 1 else "") + str(cells[-1])
-    st.markdown(f"**Where else {'these cells are' if len(cells) > 1 else 'this cell is'} high**")
+    many = len(cells) > 1
+    st.markdown(f"**Where else {'these cells are' if many else 'this cell is'} high**")
     st.caption(
-        f"Places in {where} where cell{'s' if len(cells) > 1 else ''} {names} "
-        f"{'are all' if len(cells) > 1 else 'is'} about as high as on your stretch. The place is underlined; "
-        f"the colours are cell {cells[0]}'s."
+        f"Places in {where} where {_cells_phrase(cells)} {'are all' if many else 'is'} about as high as on your "
+        f"stretch. The place is underlined; the colours are cell {cells[0]}'s."
     )
     if not runs:
         st.caption("Nowhere else: this pattern is rare.")
@@ -262,8 +274,29 @@ def where_else(found: list[inside.SpanCell], search: tuple[np.ndarray, str, str]
         st.html(activation_html(search_text[a:b], search_acts[a:b, cells[0]], marks=[(s - a, e - a)]))
 
 
+def _cells_phrase(cells: list[int]) -> str:
+    """'cell 5' or 'cells 5, 9 and 12'."""
+    if len(cells) == 1:
+        return f"cell {cells[0]}"
+    return f"cells {', '.join(map(str, cells[:-1]))} and {cells[-1]}"
+
+
 def _overlaps(run: tuple[int, int], other: tuple[int, int] | None) -> bool:
     return other is not None and run[0] < other[1] and other[0] < run[1]
+
+
+def search_space(
+    model_id: str, run: Run, gen: Generator, search_text: str | None, own: tuple[np.ndarray, str], offset: int | None
+) -> tuple[tuple[np.ndarray, str, str], int | None]:
+    """Where "where else" looks: the model's held-out text when known, else the text on the page (at offset 0)."""
+    if not search_text:
+        return (*own, "this text"), 0
+    search_trace = traced(model_id, run, search_text)
+    return (
+        inside.activations(search_trace, gen.config.cell),
+        search_trace.text,
+        "the text it never trained on",
+    ), offset
 
 
 def page() -> None:
@@ -285,16 +318,11 @@ def page() -> None:
     stretch = choose_stretch(trace.text)
     if stretch is None:
         return
-    found = stretch_cells(acts, trace.text, stretch, ranked, cell)
-    if not found:
-        return
-    if search_text:
-        search_trace = traced(model_id, run, search_text)
-        search = (inside.activations(search_trace, gen.config.cell), search_trace.text, "the text it never trained on")
-    else:
-        search, offset = (acts, trace.text, "this text"), 0
-    skip = None if offset is None else (stretch[0] + offset, stretch[1] + offset)
-    where_else(found, search, skip)
+    found = stretch_cells(acts, trace.text, stretch, ranked)
+    stretch_heatmap(acts, trace.text, stretch, [*(c.cell for c in found), cell, *(m.cell for m in ranked)])
+    if found:
+        search, offset = search_space(model_id, run, gen, search_text, (acts, trace.text), offset)
+        where_else(found, search, None if offset is None else (stretch[0] + offset, stretch[1] + offset))
 
 
 page()
