@@ -164,7 +164,9 @@ def measure_budget(page, server, minutes: float) -> dict[str, Any]:
     box.fill(f"{minutes:g}")
     box.press("Enter")
     wait_idle(page)
-    caption = page.get_by_text(re.compile("^On this computer: about")).first.inner_text()
+    whole = round(minutes * 60)
+    shown = f"{whole // 60} min {whole % 60:02d} s"  # widgets.duration's words: wait for the rerun that shows them
+    caption = page.get_by_text(re.compile(f"^On this computer: about {shown} in all")).first.inner_text()
     found = ESTIMATE_RE.search(caption)
     if found is None:
         raise Skip(f"the Train page's estimate reads differently now: {caption!r}")
