@@ -160,9 +160,10 @@ def init() -> None:
         run_id = st.query_params.get(RUN_PARAM, "")
         st.session_state["run_id"] = run_id if _RUN_RE.match(run_id) else None
     run_id = st.session_state["run_id"]
-    if run_id and st.query_params.get(RUN_PARAM) != run_id:
+    mine = bool(run_id) and run_of(run_id) is not None  # someone else's id never stays in this browser's address
+    if mine and st.query_params.get(RUN_PARAM) != run_id:
         st.query_params[RUN_PARAM] = run_id
-    elif not run_id and RUN_PARAM in st.query_params:
+    elif not mine and RUN_PARAM in st.query_params:
         del st.query_params[RUN_PARAM]
     st.session_state.setdefault("preset", "quick")
     st.session_state.setdefault("lowercase", PRESETS["quick"].config.lowercase)

@@ -54,6 +54,7 @@ def test_main_flow_train_stop_generate_download(page, english_text):
         slider.press("ArrowRight")
     wait_idle(page)
     wait_code_changes(page, before)
+    page.locator(key("gen_temperature")).get_by_text("0.90").wait_for()  # all eight steps, not the first few
     wait_idle(page)  # the text streams in: read it once the run has finished
     after = code_text(page)
     assert after != before and len(after) > 100
