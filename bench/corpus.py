@@ -49,10 +49,18 @@ class BenchText:
         return self.text[self.cut :]
 
 
+def shown_path(path: Path) -> str:
+    """A path as the report writes it: relative to the checkout when beside it (../shared/...), never a machine's."""
+    try:
+        return os.path.relpath(path.resolve(), ROOT)
+    except ValueError:  # another drive (Windows): no relative form
+        return path.name
+
+
 def nietzsche_bytes() -> tuple[bytes, str] | None:
     """The raw corpus and where it came from, or None when it is nowhere on this machine."""
     if SHARED_NIETZSCHE.is_file():
-        return SHARED_NIETZSCHE.read_bytes(), str(SHARED_NIETZSCHE)
+        return SHARED_NIETZSCHE.read_bytes(), shown_path(SHARED_NIETZSCHE)
     from charlstm.corpora import keras_cache_path, load_nietzsche, nietzsche_is_cached
 
     if nietzsche_is_cached():

@@ -12,11 +12,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_CANDIDATES = [
-    Path(os.environ.get("CHARLSTM_SHARED_DATA", ROOT.parent / "shared" / "data")) / "nietzsche.txt",
-    Path("/work/shared/data/nietzsche.txt"),
-]
-SHARED_NIETZSCHE = next((p for p in SHARED_CANDIDATES if p.is_file()), SHARED_CANDIDATES[0])
+# The seed corpus beside the checkout (../shared/data), or where CHARLSTM_SHARED_DATA says: nowhere else.
+SHARED_NIETZSCHE = Path(os.environ.get("CHARLSTM_SHARED_DATA") or ROOT.parent / "shared" / "data") / "nietzsche.txt"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 

@@ -30,9 +30,8 @@ from charlstm.starters import SPECS, STARTERS_DIR, StarterSpec, bundle_path, car
 def shared_nietzsche() -> Path:
     """The seed corpus beside the clone, or where CHARLSTM_SHARED_DATA says."""
     base = Path(os.environ.get("CHARLSTM_SHARED_DATA", ROOT.parent / "shared" / "data"))
-    for path in (base / "nietzsche.txt", Path("/work/shared/data/nietzsche.txt")):
-        if path.is_file():
-            return path
+    if (base / "nietzsche.txt").is_file():
+        return base / "nietzsche.txt"
     sys.exit(f"make_starter_models: {base / 'nietzsche.txt'} is missing; set CHARLSTM_SHARED_DATA.")
 
 
