@@ -83,13 +83,13 @@ def export_bundle(run_dir: Path, zip_path: Path) -> Path:
     return zip_path
 
 
-def unpacked_bytes(data: bytes) -> int:
+def unpacked_bytes(source: bytes | Path) -> int:
     """What importing a bundle would write, from its zip directory alone (checked again on import)."""
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source) as zf:
             return sum(info.file_size for info in zf.infolist())
     except ZIP_ERRORS:
-        return len(data)  # not a readable zip: import refuses it with its own reason
+        return len(source) if isinstance(source, bytes) else 0  # unreadable: import refuses it with its reason
 
 
 def _read_entries(data: bytes) -> dict[str, bytes]:

@@ -105,7 +105,7 @@ class Library:
     def copy_starter(self, ref: str) -> Run:
         """A ready-made (or shared) model copied into this owner's models, to continue training it."""
         starter = starters.get_starter(ref)
-        self._make_room(bundle.unpacked_bytes(starter.bundle.read_bytes()), "a copy of this model")
+        self._make_room(bundle.unpacked_bytes(starter.bundle), "a copy of this model")
         run = Run(starters.copy_to_library(starter.ref, self.root, self.owner))
         self._distinct_name(run)
         return run
@@ -149,7 +149,7 @@ class Library:
                 raise CharlstmError(f"{run.name} has no training text of its own: choose a text to continue it on.")
             text = store.text_for(run, corpus)
             self._make_room(len(text.encode("utf-8", "replace")), "this text")
-            store.save_text_for(run, corpus)
+            store.save_text_for(run, corpus, text)
         self._submit(run, action="continue", epochs=epochs, seconds=seconds)
         return run
 

@@ -179,9 +179,12 @@ def text_for(run: Run, corpus: Corpus) -> str:
     return text
 
 
-def save_text_for(run: Run, corpus: Corpus) -> None:
-    """Give a run a new training text (an imported model has none; a copy may continue on another)."""
-    text = text_for(run, corpus)
+def save_text_for(run: Run, corpus: Corpus, text: str | None = None) -> None:
+    """Give a run a new training text (an imported model has none; a copy may continue on another).
+
+    `text` is `text_for(run, corpus)` when the caller has it already (the library measures it first).
+    """
+    text = text_for(run, corpus) if text is None else text
     try:
         run.set_text(text)
         run.update_meta(corpus=corpus.name)  # the library names the text it learns now

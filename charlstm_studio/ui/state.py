@@ -9,7 +9,6 @@ everything about them is read back from their run folders.
 from __future__ import annotations
 
 import contextlib
-import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -23,7 +22,7 @@ from charlstm.errors import CharlstmError
 from charlstm.generate import Generator
 from charlstm.identity import KeyRing, hashed
 from charlstm.jobs import JobQueue
-from charlstm.library import Library
+from charlstm.library import RUN_ID_RE, Library
 from charlstm.run import Run, RunSummary, Status, summarize
 from charlstm.text import Corpus
 
@@ -34,7 +33,6 @@ ID_COOKIE = "charlstm_id"
 COOKIE_SECONDS = 365 * 24 * 3600
 KEEP_CORPORA = 16
 KEEP_CORPORA_CHARS = 200_000_000  # two uploads at the 100 MB limit; a reload after that falls back to a built-in text
-_RUN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")  # a run folder's name, never a path
 
 
 # --- process-wide resources ------------------------------------------------------------------------
@@ -158,7 +156,7 @@ def init() -> None:
     jobs()  # the first visit starts the training cluster, so the first Start does not wait for it
     if "run_id" not in st.session_state:  # a fresh session: maybe a reload with ?run=… in the URL
         run_id = st.query_params.get(RUN_PARAM, "")
-        st.session_state["run_id"] = run_id if _RUN_RE.match(run_id) else None
+        st.session_state["run_id"] = run_id if RUN_ID_RE.match(run_id) else None
     run_id = st.session_state["run_id"]
     mine = bool(run_id) and run_of(run_id) is not None  # someone else's id never stays in this browser's address
     if mine and st.query_params.get(RUN_PARAM) != run_id:
