@@ -99,6 +99,12 @@ def test_inside_on_a_ready_made_model(browser, server, size):
     open_page(page, PAGES["inside"])
     page.wait_for_selector("[data-testid=stVegaLiteChart]", timeout=60_000)
     page.get_by_text("Cells worth a look").first.wait_for()
+    wait_idle(page)  # the whole page drawn: the coloured text comes after the charts (a busy machine draws slowly)
+    page.wait_for_function(
+        """() => { const s = [...document.querySelectorAll('span[title]')].find(s => /^[+-]\\d/.test(s.title));
+                   return s && s.parentElement.children.length > 100; }""",
+        timeout=30_000,
+    )
     before = coloured_backgrounds(page)
     assert len(before) > 100 and len(set(before)) > 10
     choose_option(page, "inside_cell", 3)
