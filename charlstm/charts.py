@@ -19,6 +19,7 @@ from .config import LN2
 
 MAX_POINTS = 400
 TRAIN_COLOR, VAL_COLOR = "#4c78a8", "#f58518"
+BPC_AXIS = alt.Axis(format=".2f")  # one point alone would be labelled with all its digits ("6.476402")
 
 
 def char_label(ch: str) -> str:
@@ -59,7 +60,7 @@ def batch_loss_chart(batch_losses: Sequence[float], max_points: int = MAX_POINTS
         .mark_line(color=TRAIN_COLOR)
         .encode(
             x=alt.X("batch:Q", title="batch", axis=alt.Axis(format="d", tickMinStep=1)),
-            y=alt.Y("bits per character:Q", scale=alt.Scale(zero=False)),
+            y=alt.Y("bits per character:Q", scale=alt.Scale(zero=False), axis=BPC_AXIS),
             tooltip=[alt.Tooltip("batch:Q"), alt.Tooltip("bits per character:Q", format=".3f")],
         )
         .properties(height=260)
@@ -84,7 +85,7 @@ def epoch_chart(history: Sequence) -> alt.Chart:
         .mark_line(point=True)
         .encode(
             x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(format="d", tickMinStep=1)),
-            y=alt.Y("bits per character:Q", scale=alt.Scale(zero=False)),
+            y=alt.Y("bits per character:Q", scale=alt.Scale(zero=False), axis=BPC_AXIS),
             color=color,
             tooltip=["epoch:Q", "measured on:N", alt.Tooltip("bits per character:Q", format=".3f")],
         )

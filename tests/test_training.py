@@ -402,3 +402,18 @@ def test_the_budget_counts_the_wait_for_a_starting_worker_but_not_too_much(tmp_p
     assert 10.0 <= waited["10 s ago"] < 11.0
     assert waited["an hour ago"] == MAX_WAIT_SHARE * 40.0  # a very late worker still trains most of the budget
     assert TrainingJob.for_run(run, epochs=1, waiting_since=now - 10)._waited_before_start() == 0.0  # no clock
+
+
+def test_a_continuation_gets_its_own_warm_up_and_fall(trained_run, tmp_path):
+    """Continuing is a new budget: its rate warms up and falls again, not restarting at the old budget's tail."""
+    run_dir = copy_run(trained_run, tmp_path)
+    old = Run(run_dir).history()
+    before = len(old)
+    snap = TrainingJob.resume(run_dir, epochs=2).run()
+    assert snap.stop_reason == "completed", snap.message
+    added = Run(run_dir).history()[before:]
+    steps = added[0].steps
+    base = Run(run_dir).config().learning_rate
+    expected = [scheduled_lr(base, "budget", (steps * e - 1) / (2 * steps), steps * e - 1) for e in (1, 2)]
+    assert [h.learning_rate for h in added] == pytest.approx(expected, rel=1e-4)
+    assert added[0].learning_rate > 2 * old[-1].learning_rate  # far above the old budget's last, low rate

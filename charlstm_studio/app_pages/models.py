@@ -67,8 +67,14 @@ st.caption(
 )
 
 # --- upload ------------------------------------------------------------------------------------------
+def upload_key() -> str:
+    """The uploader's key: a new one empties it (Streamlit lets no code clear a file uploader's file)."""
+    generation = st.session_state.get("_upload_generation", 0)
+    return "models_upload" + (f"_{generation}" if generation else "")
+
+
 with st.expander("Add a model from a file (.zip)", icon=":material/upload:"):
-    upload = st.file_uploader("A model bundle exported from charlstm", type=["zip"], key="models_upload")
+    upload = st.file_uploader("A model bundle exported from charlstm", type=["zip"], key=upload_key())
     st.caption("Only the model's numbers are read from the file; nothing in it is run as code.")
     if upload is not None and upload.file_id != st.session_state.get("_imported_id"):
         st.session_state["_imported_id"] = upload.file_id
@@ -213,7 +219,8 @@ def delete(run: RunSummary) -> None:
         st.error(widgets.md(exc))
         return
     st.session_state.pop("_delete_pending", None)
-    st.session_state.pop("_import_result", None)  # no "Added ..." for a model that is gone
+    st.session_state.pop("_import_result", None)  # no "Added ..." for a model that is gone...
+    st.session_state["_upload_generation"] = st.session_state.get("_upload_generation", 0) + 1  # ...nor its file
     if state.playground_model() == run_id:
         state.set_playground_model(None)
     if st.session_state.get("run_id") == run_id:

@@ -38,7 +38,7 @@ from charlstm.config import LR_SCHEDULES, OPTIMIZERS, PRESETS, RANGES, TrainConf
 from charlstm.errors import CharlstmError
 from charlstm.estimate import estimate
 from charlstm.jobs import DEFAULT_MAX_SECONDS, OWNER_MAX_WAITING, STUDIO_MAX_EPOCHS
-from charlstm.run import ACTIVE_STATES, EpochSamples, Progress, Run, Status
+from charlstm.run import ACTIVE_STATES, EpochRecord, EpochSamples, Progress, Run, Status
 from charlstm.text import Corpus, check_trainable, prepare_text
 from charlstm.weights import parameter_count
 from charlstm_studio.ui import pages, state, widgets
@@ -443,13 +443,21 @@ def text_facts(corpus: Corpus, lowercase: bool, min_chars: int) -> tuple[int, st
     return cached[2]
 
 
-def settings_words(cfg: TrainConfig) -> str:
+def trained_words(cfg: TrainConfig, history: list[EpochRecord]) -> str:
+    """How long the model trained, from its history: a continued model trained longer than its first settings said."""
+    if not history:
+        return f"to train {budget_words(cfg)}"
+    epochs = len(history)
+    return f"trained {epochs} epoch{'s' if epochs != 1 else ''} in {widgets.duration(sum(h.seconds for h in history))}"
+
+
+def settings_words(cfg: TrainConfig, history: list[EpochRecord]) -> str:
     mode = "every next character" if cfg.mode == "sequence" else f"one per window, every {cfg.stride} characters"
     return (
         f"{cfg.preset.capitalize()} preset · {cfg.layers} layer(s) of {cfg.units} units · sequences of {cfg.seq_len} "
         f"characters, predicting {mode} · batches of {cfg.batch_size} · {cfg.optimizer} with learning rate "
         f"{cfg.learning_rate:g}{' (falling to near zero by the end)' if cfg.lr_schedule == 'budget' else ''} · "
-        f"{cfg.val_fraction:.0%} held out · seed {cfg.seed} · trained {budget_words(cfg)}"
+        f"{cfg.val_fraction:.0%} held out · seed {cfg.seed} · {trained_words(cfg, history)}"
         + (" · lowercased" if cfg.lowercase else "")
     )
 
@@ -528,7 +536,7 @@ busy = status is not None and status.active
 if shown is not None and status is not None:
     run_header(shown, status)
     with contextlib.suppress(CharlstmError):
-        st.caption(settings_words(shown.config()))
+        st.caption(settings_words(shown.config(), shown.history()))
     draw_run(shown, status.state)
 elif run_id:
     st.info(

@@ -99,3 +99,10 @@ def test_activation_colours_and_heatmap():
     data = rows(cell_heatmap(values, "x" * 30, [5, 2]))
     assert len(data) == 60 and {r["cell"] for r in data} == {"cell 5", "cell 2"}
     assert data[0]["activation"] == values[0, 5] and data[30]["activation"] == values[0, 2]
+
+
+def test_loss_axes_round_their_labels_even_for_one_point():
+    """One point alone makes a one-value axis, which Vega-Lite labels with all its digits ("6.476402")."""
+    one = [EpochRecord(1, 4.489, 4.5, 4.5 / math.log(2), 0.004, 10, 1.0, 100.0, False)]
+    for chart in (epoch_chart(one), batch_loss_chart([4.489])):
+        assert chart.to_dict()["encoding"]["y"]["axis"]["format"] == ".2f"

@@ -82,6 +82,10 @@ def test_download_and_upload_a_bundle(runs_root, tmp_path):
     assert sorted(table(at)["name"]) == ["traveller", "traveller (2)"]
     at.run()  # the same upload is not imported twice on the next rerun
     assert sorted(table(at)["name"]) == ["traveller", "traveller (2)"]
+    at.button(key="models_delete").click().run()  # the added copy is the one shown
+    at.button(key="models_delete_confirm").click().run()
+    assert list(table(at)["name"]) == ["traveller"]
+    assert [u.value for u in at.get("file_uploader")] == [None]  # its file no longer sits in the uploader
 
 
 def test_a_hostile_or_broken_bundle_is_refused_with_a_reason(runs_root):
