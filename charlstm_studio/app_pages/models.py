@@ -66,6 +66,7 @@ st.caption(
     f"{limits.megabytes(state.library().usage())} of the {limits.megabytes(limits.quota_bytes())} each person may keep."
 )
 
+
 # --- upload ------------------------------------------------------------------------------------------
 def upload_key() -> str:
     """The uploader's key: a new one empties it (Streamlit lets no code clear a file uploader's file)."""
