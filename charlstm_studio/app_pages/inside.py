@@ -11,6 +11,7 @@ Widget keys (for tests and the browser suite):
     inside_length       slider      how many characters to look at
     inside_typed        text_area   your own text
     inside_cell         selectbox   the cell that colours the text (the best-ranked one first)
+    inside_text         component   the coloured text; selecting characters in it picks the stretch
     inside_find         text_input  a few words of the text: the stretch whose cells are found
     inside_suggest_<i>  button      one click fills inside_find with a suggested stretch (a quote, a bracket...)
     inside_closest      button      when the words are not in the text: use the closest words instead
@@ -27,12 +28,14 @@ from charlstm.errors import CharlstmError
 from charlstm.generate import Generator, Trace
 from charlstm.run import Run
 from charlstm_studio.ui import state, widgets
+from charlstm_studio.ui.selectable import selectable_html
 
 SOURCES = ("A slice of its training text", "A text it writes", "Your own text")
 HEATMAP_CELLS, SEARCH_CHARS = 8, 6000
 HEATMAP_BEFORE, HEATMAP_AFTER, HEATMAP_MAX = 8, 8, 36  # characters around a stretch in the chart
 DEFAULT_TEXT = 'He said: "The (old) rules are gone." Then he left.\nNobody followed him (not even the dog).'
 FIND = "inside_find"
+PICKED = "_inside_picked"  # (start, end, hash of the text): the characters a person selected in the text
 
 INTRO = (
     "The network reads text one character at a time. As it reads, it keeps a row of numbers in its "
@@ -160,10 +163,22 @@ def one_cell(acts: np.ndarray, text: str, ranked: list[inside.CellMatch]) -> int
         format_func=lambda c: labels.get(c, f"Cell {c}"),
         help="The best-matching cells come first; any other cell is further down the list.",
     )
-    st.html(activation_html(text, acts[:, cell]))
+    selectable_html(activation_html(text, acts[:, cell]), key="inside_text", on_pick=lambda a, b: _pick(text, a, b))
     st.html(activation_legend_html())
-    st.caption("Each character is coloured by the cell's activation just after reading it. Hover to see the number.")
+    st.caption(
+        "Each character is coloured by the cell's activation just after reading it. Hover to see the number; "
+        "select a few characters (drag over them, or hold a finger on a phone) to find the cells that follow them."
+    )
     return cell
+
+
+def _pick(text: str, start: int, end: int) -> None:
+    """The selection's callback: that exact stretch (a few words), shown in the stretch box too."""
+    start, end = max(0, start), min(len(text), end, start + inside.MAX_STRETCH)
+    if end - start < 1 or not text[start:end].strip():
+        return
+    st.session_state[PICKED] = (start, end, hash(text))
+    st.session_state[FIND] = " ".join(text[start:end].split())
 
 
 def _use_words(words: str) -> None:
@@ -197,20 +212,23 @@ def choose_stretch(text: str) -> tuple[int, int] | None:
         if inside.find_stretch(text, st.session_state.get(FIND, "")) is None:
             st.session_state[FIND] = default
     query = st.text_input(
-        "Type a few words from the text above",
+        "Select a few characters in the text above, or type a few of its words",
         key=FIND,
         max_chars=inside.MAX_STRETCH,
         placeholder="for example: the first",
         help="Capital letters and line breaks do not matter. The first place the words appear is used.",
     )
     suggestion_buttons(suggestions)
+    picked = st.session_state.get(PICKED)
+    if picked and picked[2] == hash(text) and " ".join(text[picked[0] : picked[1]].split()) == query:
+        return picked[0], picked[1]  # the very characters selected (the same words may come earlier too)
     return located(text, query or "")
 
 
 def located(text: str, query: str) -> tuple[int, int] | None:
     """Where the words are; or a plain message, and the closest words to use instead."""
     if not query.strip():
-        st.info("Type a few words from the text above, or click one of the suggestions.")
+        st.info("Select a few characters in the text above, type a few of its words, or click a suggestion.")
         return None
     found = inside.find_stretch(text, query)
     if found is not None:

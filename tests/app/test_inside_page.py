@@ -23,8 +23,9 @@ def no_starters(monkeypatch, tmp_path):
 
 
 def coloured(at) -> str:
-    """The text coloured by one cell: the first HTML block with activation titles."""
-    return next(h.proto.body for h in at.get("html") if 'title="+' in h.proto.body or 'title="-' in h.proto.body)
+    """The text coloured by one cell: the HTML the selectable-text component is given (activation titles)."""
+    bodies = [json.loads(c.proto.json)["html"] for c in at.get("bidi_component")]
+    return next(b for b in bodies if 'title="+' in b or 'title="-' in b)
 
 
 def backgrounds(body: str) -> list[str]:
@@ -182,3 +183,22 @@ def test_the_playground_and_inside_pages_never_import_tensorflow(tmp_path):
     done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_selected_characters_are_the_stretch_even_when_the_words_come_earlier_too(runs_root, no_starters):
+    """A selection in the text (the component's callback sets these two keys) picks those very characters."""
+    make_run(runs_root)
+    typed = "the cat sat. the dog ran."
+    at = new_app(INSIDE)
+    at.radio(key="inside_source").set_value("Your own text").run()
+    at.text_area(key="inside_typed").input(typed).run()
+    second = typed.rindex("the")
+    at.session_state["_inside_picked"] = (second, second + 3, hash(typed))
+    at.session_state["inside_find"] = "the"
+    at.run()
+    assert not at.exception
+    labels = json.loads(at.get("vega_lite_chart")[-1].proto.spec)["encoding"]["x"]["axis"]["labelExpr"]
+    assert '"d", "o", "g"' in labels and '"c", "a", "t"' not in labels
+    at.text_input(key="inside_find").input("THE").run()  # typed words: the first place they appear
+    labels = json.loads(at.get("vega_lite_chart")[-1].proto.spec)["encoding"]["x"]["axis"]["labelExpr"]
+    assert '"c", "a", "t"' in labels

@@ -135,6 +135,7 @@ def test_inside_on_a_ready_made_model(browser, server, size):
             "w => document.querySelector('.st-key-inside_find input').value !== w", arg=word.upper(), timeout=15_000
         )
         wait_idle(page)
+    select_in_text(page, word, by_mouse=not phone)
     main = """() => { const m = document.querySelector('[data-testid=stMain]').cloneNode(true);
                       m.querySelectorAll('[data-testid=stExpander]').forEach(e => e.remove()); return m.innerText; }"""
     assert "r =" not in page.evaluate(main) and "|r|" not in page.evaluate(main)
@@ -146,6 +147,33 @@ def test_inside_on_a_ready_made_model(browser, server, size):
     page.get_by_text("is not in the text above").first.wait_for()
     assert not page.locator("[data-testid=stException]").count()
     context.close()
+
+
+def select_in_text(page, word: str, by_mouse: bool) -> None:
+    """Select a word's characters in the coloured text itself (a mouse drag, or the selection a finger leaves);
+    the stretch box then holds exactly those characters and the cells for them are shown."""
+    chars = page.locator(".charlstm-selectable span[title]")
+    shown = "".join(chars.all_text_contents())
+    at = next(m.start() for m in re.finditer(re.escape(word), shown) if m.start() > 0)
+    first, last = chars.nth(at), chars.nth(at + len(word) - 1)
+    if by_mouse:
+        first.scroll_into_view_if_needed()
+        a, b = first.bounding_box(), last.bounding_box()
+        page.mouse.move(a["x"] + 1, a["y"] + a["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(b["x"] + b["width"] - 1, b["y"] + b["height"] / 2, steps=8)
+        page.mouse.up()
+    else:
+        page.evaluate(
+            """([a, b]) => { const c = document.querySelectorAll('.charlstm-selectable span[title]');
+                             getSelection().setBaseAndExtent(c[a].firstChild, 0, c[b].firstChild, 1); }""",
+            [at, at + len(word) - 1],
+        )
+    page.wait_for_function(
+        "w => document.querySelector('.st-key-inside_find input').value === w", arg=word, timeout=15_000
+    )
+    wait_idle(page)
+    page.get_by_text(re.compile(r"Cells that fire more on|No cell is clearly higher")).first.wait_for()
 
 
 @pytest.fixture
