@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from charlstm.config import LN2 as LN2  # re-exported: one ln 2 for the package and the benchmarks
 
 MIB = 2**20  # bytes per MiB: RSS and array sizes are reported in MiB
@@ -99,6 +101,29 @@ def timed_median(fn: Callable[[], Any], repeats: int) -> tuple[float, list[float
     return median(times), times
 
 
+def rss_mb() -> float:
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def import_tensorflow() -> dict[str, float]:
+    """Import TensorFlow/Keras first, as both the seed and charlstm's training do; report the cost."""
+    before = rss_mb()
+    t = time.perf_counter()
+    import keras  # noqa: F401
+    import tensorflow  # noqa: F401
+
+    return {"rss_python_mb": before, "rss_after_import_mb": rss_mb(), "import_seconds": time.perf_counter() - t}
+
+
+def reset_peak() -> None:
+    """Start VmHWM afresh from the current RSS (Linux: write 5 to /proc/self/clear_refs)."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+            fh.write("5")
+    except OSError:
+        pass
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory so far, in MiB.
 
@@ -124,7 +149,6 @@ def fmt(value: float | None, digits: int = 3) -> str:
 def machine_info() -> dict[str, Any]:
     """CPU, cores, RAM, load and library versions: enough to judge the numbers."""
     import numpy as np
-    import psutil
 
     cpu = platform.processor() or "unknown"
     try:

@@ -33,15 +33,14 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
     from charlstm.generate import Generator
 
     from . import contenders
-    from .common import peak_rss_mb
+    from .common import import_tensorflow, peak_rss_mb, reset_peak, rss_mb
     from .texts import load_kind
-    from .worker import _imports, _reset_peak, rss_mb
 
-    out: dict[str, Any] = _imports()
+    out: dict[str, Any] = import_tensorflow()
     kind = load_kind(args["kind"])
     if args.get("lowercase"):  # section 1's text and split, for tuning against its targets
         kind = replace(kind, text=kind.text.lower())
-    _reset_peak()
+    reset_peak()
     base_rss = rss_mb()
     started = time.monotonic()
     trained = contenders.train(args["contender"], kind.train, float(args["budget"]), args.get("overrides", {}), started)

@@ -10,25 +10,9 @@ import tempfile
 import time
 from typing import Any
 
-import psutil
-
-from .common import peak_rss_mb
+from .common import import_tensorflow, peak_rss_mb, reset_peak, rss_mb
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def rss_mb() -> float:
-    return psutil.Process().memory_info().rss / 2**20
-
-
-def _imports() -> dict[str, float]:
-    """Import TensorFlow/Keras first, as both the seed and charlstm's training do; report the cost."""
-    before = rss_mb()
-    t = time.perf_counter()
-    import keras  # noqa: F401
-    import tensorflow  # noqa: F401
-
-    return {"rss_python_mb": before, "rss_after_import_mb": rss_mb(), "import_seconds": time.perf_counter() - t}
 
 
 def _bench_text() -> str:
@@ -43,7 +27,7 @@ def _bench_text() -> str:
 def seed_prep(args: dict) -> dict[str, Any]:
     from . import seed
 
-    out = _imports()
+    out = import_tensorflow()
     text = _bench_text()
     out["rss_after_text_mb"] = rss_mb()
     t = time.perf_counter()
@@ -54,20 +38,11 @@ def seed_prep(args: dict) -> dict[str, Any]:
     return out
 
 
-def _reset_peak() -> None:
-    """Start VmHWM afresh from the current RSS (Linux: write 5 to /proc/self/clear_refs)."""
-    try:
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
-            fh.write("5")
-    except OSError:
-        pass
-
-
 def ours_prep(args: dict) -> dict[str, Any]:
-    out = _imports()
+    out = import_tensorflow()
     text = _bench_text() if args.get("chars") is None else _scaled(args["chars"])
     out["peak_before_prep_mb"] = peak_rss_mb()
-    _reset_peak()  # building the repeated text briefly needs two copies: not part of data preparation
+    reset_peak()  # building the repeated text briefly needs two copies: not part of data preparation
     out["rss_after_text_mb"] = rss_mb()
     times: list[dict[str, float]] = []
     for _ in range(int(args.get("repeats", 1))):
@@ -117,7 +92,7 @@ def seed_train(args: dict) -> dict[str, Any]:
 
     from . import seed
 
-    out = _imports()
+    out = import_tensorflow()
     text = _bench_text()
     data = seed.vectorize(text)
     model = seed.build_model(len(data.chars))
@@ -139,7 +114,7 @@ def ours_train(args: dict) -> dict[str, Any]:
     from charlstm.text import Corpus
     from charlstm.training import TrainingJob
 
-    out = _imports()
+    out = import_tensorflow()
     text = _bench_text()
     config = preset_config("quick", lowercase=True, seconds=float(args["seconds"]))
     with tempfile.TemporaryDirectory() as tmp:

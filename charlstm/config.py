@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import re
 from dataclasses import dataclass, field
 
@@ -174,88 +173,6 @@ def _int_range(name: str, value: int, low: float, high: float) -> None:  # bound
 def _float_range(name: str, value: float, low: float, high: float) -> None:
     if not _is_number(value) or not math.isfinite(value) or not low <= value <= high:
         raise ConfigError(f"{name} must be a number from {low:g} to {high:g} (got {value!r}).")
-
-
-# --- memory: checked before a job starts, so settings that cannot fit are refused with the reason ---------
-MEMORY_LIMIT_ENV = "CHARLSTM_MAX_TRAINING_MEMORY_MB"
-# TensorFlow's runtime, tf.data buffers and temporaries beyond what the formulas count: the quick preset
-# measured 232-246 MB above the TensorFlow import on four texts (docs/benchmarks.md, section 5).
-MEMORY_OVERHEAD_BYTES = 256_000_000
-_FLOAT = 4  # float32
-_KEPT = 2  # backpropagation keeps forward values and their gradients, and TF makes temporaries
-
-_ADVICE = {
-    "activations": "Lower the batch size, the sequence length, the number of units or the number of layers.",
-    "output layer": "Lower the batch size or the sequence length (the text's many different characters cost "
-    "memory at every position).",
-    "input": "Use an embedding (embedding_dim above 0) or lower the batch size or the sequence length.",
-    "weights and optimizer": "Use fewer units or fewer layers.",
-    "text": "Use a shorter text (max_chars).",
-}
-
-
-def memory_parts(config: TrainConfig, vocab_size: int, n_chars: int) -> dict[str, int]:
-    """Bytes that training these settings on `n_chars` characters needs, by what needs them.
-
-    An estimate that errs high: per time step an LSTM keeps its gates, cell and output for
-    backpropagation; the output layer keeps logits and their gradients at every position (one
-    position per window in window mode); weights are counted four times (weights, gradients and
-    Adam's two moments).
-    """
-    from .weights import gate_count, parameter_count  # weights imports this module
-
-    positions = config.batch_size * config.seq_len
-    per_step = (gate_count(config.cell) + 3) * config.units * config.layers
-    outputs = positions if config.mode == "sequence" else config.batch_size
-    chars = min(n_chars, config.max_chars or n_chars)
-    return {
-        "activations": positions * per_step * _FLOAT * _KEPT,
-        "output layer": outputs * vocab_size * _FLOAT * (_KEPT + 1),
-        "input": positions * (config.embedding_dim or vocab_size) * _FLOAT * _KEPT,
-        "weights and optimizer": parameter_count(config, vocab_size) * _FLOAT * 4,
-        "text": chars * 6,  # the text as Python holds it (up to 4 bytes a character) and its ids
-    }
-
-
-def estimate_memory_bytes(config: TrainConfig, vocab_size: int, n_chars: int) -> int:
-    """The memory a training job with these settings needs, above the TensorFlow import."""
-    return MEMORY_OVERHEAD_BYTES + sum(memory_parts(config, vocab_size, n_chars).values())
-
-
-def memory_limit_bytes() -> int:
-    """How much one training job may use: $CHARLSTM_MAX_TRAINING_MEMORY_MB, else half this computer's memory."""
-    raw = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
-    if raw:
-        try:
-            return int(float(raw) * 1_000_000)
-        except ValueError:
-            raise ConfigError(f"{MEMORY_LIMIT_ENV} must be a number of megabytes (got {raw!r}).") from None
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
-
-
-def check_memory(config: TrainConfig, vocab_size: int, n_chars: int, limit: int | None = None) -> int:
-    """Refuse settings whose estimated memory is over the limit, saying what needs it and what to change.
-
-    Returns the estimate in bytes, for pages that want to show it.
-    """
-    limit = memory_limit_bytes() if limit is None else limit
-    need = estimate_memory_bytes(config, vocab_size, n_chars)
-    if need > limit:
-        parts = memory_parts(config, vocab_size, n_chars)
-        biggest = max(parts, key=parts.__getitem__)
-        raise ConfigError(
-            f"These settings would need about {_gigabytes(need)} of memory to train, more than the "
-            f"{_gigabytes(limit)} one training may use here. Most of it is for the {biggest} "
-            f"(batch size {config.batch_size:,} x sequence length {config.seq_len:,} x {config.layers} "
-            f"layer(s) of {config.units:,} units, {vocab_size:,} different characters). {_ADVICE[biggest]}"
-        )
-    return need
-
-
-def _gigabytes(n: int) -> str:
-    if n < 1e9:
-        return f"{n / 1e6:,.0f} MB"
-    return f"{n / 1e9:,.1f} GB" if n < 10e9 else f"{n / 1e9:,.0f} GB"
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,15 @@ speed measured on a 2-core laptop (docs/benchmarks.md) stands in, and the words 
 from __future__ import annotations
 
 import math
+import os
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .config import TrainConfig
-from .errors import CharlstmError
+from .errors import CharlstmError, ConfigError
 from .run import Run
-from .weights import expected_shapes
+from .weights import expected_shapes, gate_count, parameter_count
 
 # Until this machine has measured its own speed, a 2-core laptop's stands in (docs/tuning.md). A sequence
 # model's speed follows its size: the laptop does about 14e9 multiply-adds a second for every model size
@@ -88,3 +89,83 @@ def estimate(config: TrainConfig, n_chars: int, speed: float | None) -> Estimate
         seconds = min(seconds, config.seconds)  # the budget is Start to finished, the last check included
     readable = READABLE_AFTER_CHARS[config.mode] / chars_per_sec
     return Estimate(seconds, readable, chars_per_sec, speed is not None)
+
+
+# --- memory: checked before a job starts, so settings that cannot fit are refused with the reason ---------
+MEMORY_LIMIT_ENV = "CHARLSTM_MAX_TRAINING_MEMORY_MB"
+# TensorFlow's runtime, tf.data buffers and temporaries beyond what the formulas count: the quick preset
+# measured 232-246 MB above the TensorFlow import on four texts (docs/benchmarks.md, section 5).
+MEMORY_OVERHEAD_BYTES = 256_000_000
+_FLOAT = 4  # float32
+_KEPT = 2  # backpropagation keeps forward values and their gradients, and TF makes temporaries
+
+_ADVICE = {
+    "activations": "Lower the batch size, the sequence length, the number of units or the number of layers.",
+    "output layer": "Lower the batch size or the sequence length (the text's many different characters cost "
+    "memory at every position).",
+    "input": "Use an embedding (embedding_dim above 0) or lower the batch size or the sequence length.",
+    "weights and optimizer": "Use fewer units or fewer layers.",
+    "text": "Use a shorter text (max_chars).",
+}
+
+
+def memory_parts(config: TrainConfig, vocab_size: int, n_chars: int) -> dict[str, int]:
+    """Bytes that training these settings on `n_chars` characters needs, by what needs them.
+
+    An estimate that errs high: per time step an LSTM keeps its gates, cell and output for
+    backpropagation; the output layer keeps logits and their gradients at every position (one
+    position per window in window mode); weights are counted four times (weights, gradients and
+    Adam's two moments).
+    """
+    positions = config.batch_size * config.seq_len
+    per_step = (gate_count(config.cell) + 3) * config.units * config.layers
+    outputs = positions if config.mode == "sequence" else config.batch_size
+    chars = min(n_chars, config.max_chars or n_chars)
+    return {
+        "activations": positions * per_step * _FLOAT * _KEPT,
+        "output layer": outputs * vocab_size * _FLOAT * (_KEPT + 1),
+        "input": positions * (config.embedding_dim or vocab_size) * _FLOAT * _KEPT,
+        "weights and optimizer": parameter_count(config, vocab_size) * _FLOAT * 4,
+        "text": chars * 6,  # the text as Python holds it (up to 4 bytes a character) and its ids
+    }
+
+
+def estimate_memory_bytes(config: TrainConfig, vocab_size: int, n_chars: int) -> int:
+    """The memory a training job with these settings needs, above the TensorFlow import."""
+    return MEMORY_OVERHEAD_BYTES + sum(memory_parts(config, vocab_size, n_chars).values())
+
+
+def memory_limit_bytes() -> int:
+    """How much one training job may use: $CHARLSTM_MAX_TRAINING_MEMORY_MB, else half this computer's memory."""
+    raw = os.environ.get(MEMORY_LIMIT_ENV, "").strip()
+    if raw:
+        try:
+            return int(float(raw) * 1_000_000)
+        except ValueError:
+            raise ConfigError(f"{MEMORY_LIMIT_ENV} must be a number of megabytes (got {raw!r}).") from None
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+
+
+def check_memory(config: TrainConfig, vocab_size: int, n_chars: int, limit: int | None = None) -> int:
+    """Refuse settings whose estimated memory is over the limit, saying what needs it and what to change.
+
+    Returns the estimate in bytes, for pages that want to show it.
+    """
+    limit = memory_limit_bytes() if limit is None else limit
+    need = estimate_memory_bytes(config, vocab_size, n_chars)
+    if need > limit:
+        parts = memory_parts(config, vocab_size, n_chars)
+        biggest = max(parts, key=parts.__getitem__)
+        raise ConfigError(
+            f"These settings would need about {_gigabytes(need)} of memory to train, more than the "
+            f"{_gigabytes(limit)} one training may use here. Most of it is for the {biggest} "
+            f"(batch size {config.batch_size:,} x sequence length {config.seq_len:,} x {config.layers} "
+            f"layer(s) of {config.units:,} units, {vocab_size:,} different characters). {_ADVICE[biggest]}"
+        )
+    return need
+
+
+def _gigabytes(n: int) -> str:
+    if n < 1e9:
+        return f"{n / 1e6:,.0f} MB"
+    return f"{n / 1e9:,.1f} GB" if n < 10e9 else f"{n / 1e9:,.0f} GB"

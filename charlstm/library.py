@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import bundle, limits, starters, store
-from .config import TrainConfig, check_memory
+from .config import TrainConfig
 from .errors import CharlstmError
-from .estimate import measured_speed
+from .estimate import check_memory, measured_speed
 from .identity import check_owner
 from .run import Run, Status
 from .text import Corpus

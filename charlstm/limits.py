@@ -1,7 +1,7 @@
 """The limits of a shared studio, each written once: disk per person, free disk, server work per page.
 
 `charlstm.library.Library` is the one place a run is made, copied, imported or trained, and it asks
-this module before each of them; memory per training is `config.check_memory`, asked there too. A
+this module before each of them; memory per training is `estimate.check_memory`, asked there too. A
 refusal is a `QuotaError`: a plain sentence with the numbers and what to do.
 
 - **Disk per person** (`CHARLSTM_QUOTA_MB`, default 500 MB): every file of every run a person owns

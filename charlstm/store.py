@@ -14,8 +14,9 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import TrainConfig, check_memory
+from .config import TrainConfig
 from .errors import BundleError, CharlstmError
+from .estimate import check_memory
 from .generate import Generator
 from .identity import OPERATOR
 from .run import Run, RunSummary, summarize

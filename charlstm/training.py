@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import LN2, TrainConfig, check_memory
+from .config import LN2, TrainConfig
 from .errors import CharlstmError, CorpusError
+from .estimate import check_memory
 from .generate import Generator
 from .identity import OPERATOR
 from .run import (

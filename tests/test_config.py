@@ -193,7 +193,7 @@ def test_a_preset_name_from_a_file_is_a_plain_word(preset):
 
 # --- memory: an estimate checked before a job starts (issue 9, item 6) ----------------------------------
 def test_the_presets_fit_in_a_small_machine_and_the_estimate_errs_high():
-    from charlstm.config import MEMORY_OVERHEAD_BYTES, check_memory, estimate_memory_bytes
+    from charlstm.estimate import MEMORY_OVERHEAD_BYTES, check_memory, estimate_memory_bytes
 
     for preset in PRESETS.values():  # Nietzsche: about 600,000 characters, 85 different ones
         need = check_memory(preset.config, 85, 600_000, limit=2_000_000_000)
@@ -204,7 +204,7 @@ def test_the_presets_fit_in_a_small_machine_and_the_estimate_errs_high():
 
 
 def test_settings_that_cannot_fit_are_refused_with_the_reason():
-    from charlstm.config import check_memory
+    from charlstm.estimate import check_memory
 
     absurd = TrainConfig(batch_size=4096, seq_len=1000, units=2048, layers=3)
     with pytest.raises(ConfigError) as err:
@@ -218,7 +218,7 @@ def test_settings_that_cannot_fit_are_refused_with_the_reason():
 
 
 def test_the_estimate_grows_with_every_size_setting():
-    from charlstm.config import estimate_memory_bytes
+    from charlstm.estimate import estimate_memory_bytes
 
     base = TrainConfig()
     need = estimate_memory_bytes(base, 85, 600_000)
@@ -230,7 +230,7 @@ def test_the_estimate_grows_with_every_size_setting():
 
 
 def test_the_memory_limit_comes_from_the_environment_or_the_machine(monkeypatch):
-    from charlstm.config import MEMORY_LIMIT_ENV, check_memory, memory_limit_bytes
+    from charlstm.estimate import MEMORY_LIMIT_ENV, check_memory, memory_limit_bytes
 
     monkeypatch.setenv(MEMORY_LIMIT_ENV, "100")
     assert memory_limit_bytes() == 100_000_000

@@ -17,8 +17,9 @@ import pytest
 from run_factory import random_run
 
 from charlstm import limits, starters
-from charlstm.config import MEMORY_LIMIT_ENV, TrainConfig
+from charlstm.config import TrainConfig
 from charlstm.errors import CharlstmError, ConfigError
+from charlstm.estimate import MEMORY_LIMIT_ENV
 from charlstm.identity import OPERATOR, SECRET_FILE, KeyRing, check_owner
 from charlstm.jobs import JobQueue
 from charlstm.library import Library, NotYours
