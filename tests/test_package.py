@@ -197,3 +197,40 @@ def test_pages_reach_runs_only_through_the_owner_scoped_library():
     assert not _importers(studio, RUN_WRITERS)
     offenders = {p.relative_to(STUDIO).as_posix(): _calls(p) & FOLDER_CALLS for p in STUDIO.rglob("*.py")}
     assert {f: calls for f, calls in offenders.items() if calls} == {}
+
+
+def _cycles(folder: Path) -> list[list[str]]:
+    """Import circles among one package's modules, lazy imports included (a lazy import only hides a circle)."""
+    package = folder.name
+    files = {f for f in _imports(folder) if not f.endswith("__init__.py")}
+    module_of = {f"{package}.{f[:-3].replace('/', '.')}": f for f in files}
+    graph = {f: {module_of[n] for n in names if n in module_of} - {f} for f, names in _imports(folder).items()}
+    cycles, done = [], set()
+
+    def visit(node: str, path: list[str]) -> None:
+        for nxt in sorted(graph.get(node, ())):
+            if nxt in path:
+                cycles.append([*path[path.index(nxt) :], nxt])
+            elif nxt not in done:
+                visit(nxt, [*path, nxt])
+        done.add(node)
+
+    for start in sorted(graph):
+        if start not in done:
+            visit(start, [start])
+    return cycles
+
+
+@pytest.mark.parametrize("folder", ["charlstm", "bench", "charlstm_studio"])
+def test_no_import_circles(folder):
+    """Imports point one way: a module that imports one that imports it back is one idea in two rooms."""
+    assert _cycles(ROOT / folder) == []
+
+
+def test_the_circle_finder_finds_a_circle(tmp_path):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "a.py").write_text("from . import b\n")
+    (pkg / "b.py").write_text("def f():\n    from .a import x\n")
+    (pkg / "c.py").write_text("from .a import y\n")
+    assert _cycles(pkg) == [["a.py", "b.py", "a.py"]]
