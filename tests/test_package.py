@@ -234,3 +234,43 @@ def test_the_circle_finder_finds_a_circle(tmp_path):
     (pkg / "b.py").write_text("def f():\n    from .a import x\n")
     (pkg / "c.py").write_text("from .a import y\n")
     assert _cycles(pkg) == [["a.py", "b.py", "a.py"]]
+
+
+def _run_file_names() -> set[str]:
+    """Every file name of a run folder, as run.py spells them (its constants and its f-string patterns)."""
+    tree = ast.parse((ROOT / "charlstm" / "run.py").read_text(encoding="utf-8"))
+    names = {
+        n.value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant)
+        and isinstance(n.value, str)
+        and re.fullmatch(r"[a-z_.]+\.(json|jsonl|txt|npz|log)", n.value)
+    }
+    return names | {"weights.npz"}
+
+
+def test_only_run_py_names_the_files_of_a_run_folder():
+    """One module owns each on-disk format: elsewhere a run's files are reached through `Run`'s methods.
+
+    bundle.py owns the bundle format, whose entries deliberately share some of the names.
+    """
+    names = _run_file_names()
+    assert {"config.json", "history.jsonl", "corpus.txt", "weights.npz"} <= names
+    offenders = []
+    for folder in ("charlstm", "charlstm_studio", "bench", "tools"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            if path.name in ("run.py", "bundle.py") and path.parent.name == "charlstm":
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                named = isinstance(node, ast.Constant) and isinstance(node.value, str)
+                if named and (node.value in names or ".weights.npz" in node.value):
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.value!r}")
+    assert offenders == []
+
+
+def test_pages_never_import_each_other():
+    """A page is a script Streamlit runs; what two pages share lives in ui/, not in the other page."""
+    pages = {f for f in _imports(STUDIO) if f.startswith("app_pages/")}
+    assert len(pages) >= 5
+    importers = {f for f in pages if any(n.startswith("charlstm_studio.app_pages") for n in _imports(STUDIO)[f])}
+    assert importers == set()

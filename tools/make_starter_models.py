@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from charlstm.run import Run  # noqa: E402
 from charlstm.starters import SPECS, STARTERS_DIR, StarterSpec, bundle_path, card_path  # noqa: E402
 
 
@@ -62,8 +63,8 @@ def make_one(spec: StarterSpec, out: Path, env: dict, work: Path) -> dict:
     seconds = time.monotonic() - start
     result = json.loads(stdout.strip().splitlines()[-1])
     run_cli(["python", "-m", "charlstm", "export", str(run_dir), str(bundle_path(spec.name, out))], env)
-    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-    history = [json.loads(line) for line in (run_dir / "history.jsonl").read_text(encoding="utf-8").splitlines()]
+    run = Run(run_dir)  # run.py alone names the files of a run folder
+    config, history = run.config().to_dict(), run.history()
     card = {
         "name": spec.name,
         "title": spec.title,
@@ -71,7 +72,7 @@ def make_one(spec: StarterSpec, out: Path, env: dict, work: Path) -> dict:
         "preset": spec.preset,
         "settings": config,
         "epochs": result["epochs"],
-        "steps": sum(int(h["steps"]) for h in history),
+        "steps": sum(h.steps for h in history),
         "held_out_bpc": round(result["val_bpc"], 4),
         "held_out_nats": round(result["val_loss"], 4),
         "training_seconds": round(seconds, 1),
