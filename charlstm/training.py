@@ -7,7 +7,7 @@ every epoch, the best and last checkpoints with the optimizer state, the samples
 status and its wording. A stopped, crashed or diverged run keeps its best model.
 
 In the same process, `snapshot()` gives a consistent copy of the progress; in another process,
-the run folder (`Run.live()`) tells the same story.
+the run folder (`Run.progress()`, `Run.batch_losses()`, `Run.history()`) tells the same story.
 """
 
 from __future__ import annotations

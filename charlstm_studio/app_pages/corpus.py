@@ -12,11 +12,11 @@ Widget keys (for tests and the browser suite):
 
 import streamlit as st
 
-from charlstm.charts import char_frequency_chart
 from charlstm.corpora import BUILTINS, nietzsche_is_cached
 from charlstm.errors import CharlstmError
 from charlstm.text import Corpus, corpus_stats, prepare_text
 from charlstm_studio.ui import pages, state, widgets
+from charlstm_studio.ui.charts import char_frequency_chart
 from charlstm_studio.ui.corpus_tools import (
     MAX_PASTE_CHARS,
     corpus_from_files,

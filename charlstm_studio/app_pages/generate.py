@@ -24,7 +24,11 @@ import numpy as np
 import streamlit as st
 
 from charlstm import limits
-from charlstm.charts import (
+from charlstm.config import SEED_TEMPERATURES
+from charlstm.errors import CharlstmError
+from charlstm.generate import Generator
+from charlstm_studio.ui import pages, state, widgets
+from charlstm_studio.ui.charts import (
     char_label,
     next_char_chart,
     surprise_html,
@@ -32,10 +36,6 @@ from charlstm.charts import (
     surprise_scale,
     top_next_chars,
 )
-from charlstm.config import SEED_TEMPERATURES
-from charlstm.errors import CharlstmError
-from charlstm.generate import Generator
-from charlstm_studio.ui import pages, state, widgets
 
 STREAM_EVERY_SECONDS = 0.15  # a text written faster than this appears at once: no redraws to wait for
 DEFAULTS = {"gen_prompt": "The meaning of ", "gen_temperature": 0.5, "gen_length": 400, "gen_seed": 1}

@@ -23,11 +23,11 @@ import numpy as np
 import streamlit as st
 
 from charlstm import inside
-from charlstm.charts import activation_html, activation_legend_html, cell_heatmap, cell_ranking_chart
 from charlstm.errors import CharlstmError
 from charlstm.generate import Generator, Trace
 from charlstm.run import Run
 from charlstm_studio.ui import state, widgets
+from charlstm_studio.ui.charts import activation_html, activation_legend_html, cell_heatmap, cell_ranking_chart
 from charlstm_studio.ui.selectable import selectable_html
 
 SOURCES = ("A slice of its training text", "A text it writes", "Your own text")

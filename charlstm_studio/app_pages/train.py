@@ -33,7 +33,6 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from charlstm.charts import batch_loss_chart, epoch_chart
 from charlstm.config import LR_SCHEDULES, OPTIMIZERS, PRESETS, RANGES, TrainConfig, preset_config
 from charlstm.errors import CharlstmError
 from charlstm.estimate import estimate
@@ -42,6 +41,7 @@ from charlstm.run import ACTIVE_STATES, EpochRecord, EpochSamples, Progress, Run
 from charlstm.text import Corpus, check_trainable, prepare_text
 from charlstm.weights import parameter_count
 from charlstm_studio.ui import pages, state, widgets
+from charlstm_studio.ui.charts import batch_loss_chart, epoch_chart
 
 TIME_BUDGET_EPOCHS = 10_000  # with a time limit, epochs only bound the run; the clock ends it
 ADVANCED_KEYS = (

@@ -1,8 +1,7 @@
-"""Widgets and texts shared by the pages: the sidebar, plain-word help, text display, kept widget values."""
+"""Widgets and texts the pages share: plain-word help, text display, kept widget values (the sidebar: sidebar.py)."""
 
 from __future__ import annotations
 
-import html
 import math
 import re
 import unicodedata
@@ -90,21 +89,6 @@ def remember(*keys: str) -> None:
 def text_block(text: str, height: int | None = None) -> None:
     """Text shown exactly as written (no Markdown), wrapped, with a copy button; scrolls past `height` px."""
     st.code(text, language=None, wrap_lines=True, height=height or "content")
-
-
-def shaded_html(text: str, probs, prompt: str = "") -> str:
-    """Each character on a background as strong as the model's surprise at it; characters escaped."""
-    spans = [f"<b>{html.escape(prompt)}</b>"] if prompt else []
-    for ch, p in zip(text, probs, strict=False):
-        surprise = 1.0 - float(p)
-        shown = "⏎\n" if ch == "\n" else html.escape(ch)
-        spans.append(
-            f'<span title="{float(p):.0%} likely" style="background: rgba(245,133,24,{surprise:.2f})">{shown}</span>'
-        )
-    return (
-        '<div style="font-family: monospace; white-space: pre-wrap; line-height: 1.6; '
-        'padding: 0.5rem; border: 1px solid rgba(128,128,128,0.3); border-radius: 0.5rem">' + "".join(spans) + "</div>"
-    )
 
 
 def duration(seconds: float | None) -> str:

@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 
-from charlstm.charts import (
+from charlstm.run import EpochRecord
+from charlstm_studio.ui.charts import (
     batch_loss_chart,
     char_frequency_chart,
     char_label,
@@ -14,7 +15,6 @@ from charlstm.charts import (
     next_char_chart,
     thin,
 )
-from charlstm.run import EpochRecord
 
 
 def rows(chart) -> list[dict]:
@@ -80,7 +80,7 @@ def test_next_char_chart_is_horizontal_top_ten_scaled_to_the_data():
 
 
 def test_surprise_scale_keeps_contrast_for_young_models():
-    from charlstm.charts import surprise_html, surprise_scale
+    from charlstm_studio.ui.charts import surprise_html, surprise_scale
 
     young = np.random.default_rng(0).uniform(4.0, 5.0, 200)
     low, high = surprise_scale(young)
@@ -90,7 +90,7 @@ def test_surprise_scale_keeps_contrast_for_young_models():
 
 
 def test_activation_colours_and_heatmap():
-    from charlstm.charts import activation_color, activation_html, cell_heatmap
+    from charlstm_studio.ui.charts import activation_color, activation_html, cell_heatmap
 
     assert activation_color(0) == "rgb(255,255,255)"
     assert activation_color(1) == "rgb(178,24,43)" and activation_color(-1) == "rgb(33,102,172)"

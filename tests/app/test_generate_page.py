@@ -155,7 +155,7 @@ def test_a_next_character_button_writes_it(runs_root):
     at.button(key="gen_next_0").click().run()
     after = at.text_area(key="gen_prompt").value
     assert len(after) == len(before) + 1 and after.startswith(before)
-    from charlstm.charts import char_label
+    from charlstm_studio.ui.charts import char_label
 
     assert labels[0].startswith(char_label(after[-1]))
 

@@ -10,8 +10,8 @@ import pytest
 from studio_helpers import TEXT, has, make_run, new_app, texts
 
 from charlstm import inside
-from charlstm.charts import activation_color
 from charlstm.store import load_generator
+from charlstm_studio.ui.charts import activation_color
 from charlstm_studio.ui.widgets import md
 
 INSIDE = "app_pages/inside.py"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from studio_helpers import make_run, new_app, texts
 
-from charlstm_studio.ui.widgets import md, shaded_html
+from charlstm_studio.ui.charts import surprise_html
+from charlstm_studio.ui.widgets import md
 
 
 def test_names_cannot_inject_markdown():
@@ -22,7 +23,7 @@ def test_a_hostile_model_name_is_shown_as_typed(runs_root):
     assert r"\[click me\](http:" in warning
 
 
-def test_shaded_html_escapes_every_character():
-    html = shaded_html("<i>&", [0.5, 0.9, 0.1, 1.0], prompt="<script>")
+def test_the_surprise_shaded_text_escapes_every_character():
+    html = surprise_html("<i>&", [0.5, 0.9, 0.1, 1.0], prompt="<script>")
     assert "<script>" not in html and "&lt;script&gt;" in html and "&amp;" in html
     assert html.count("<span") == 4

@@ -15,7 +15,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from .config import LN2
+from charlstm.config import LN2
 
 MAX_POINTS = 400
 TRAIN_COLOR, VAL_COLOR = "#4c78a8", "#f58518"
