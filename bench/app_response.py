@@ -296,16 +296,14 @@ def measure_parallel(mode: Mode, root: Path, corpus) -> dict[str, Any]:
 def _corpus(tmp: Path):
     """Nietzsche in a private Keras cache (the studio's default text then), else the built-in Python docs."""
     from charlstm.corpora import load_corpus
-    from charlstm.text import Corpus
 
     if SHARED_NIETZSCHE.is_file():
         (tmp / "keras" / "datasets").mkdir(parents=True)
         shutil.copy(SHARED_NIETZSCHE, tmp / "keras" / "datasets" / "nietzsche.txt")
         os.environ["KERAS_HOME"] = str(tmp / "keras")
-    from charlstm_studio.ui.corpus_tools import read_cached_nietzsche
+    from charlstm.corpora import read_cached_nietzsche
 
-    text = read_cached_nietzsche()
-    return Corpus(text, "nietzsche", "builtin") if text else load_corpus(builtin="python-docs")
+    return load_corpus(builtin="nietzsche" if read_cached_nietzsche() else "python-docs")
 
 
 def worker_main(mode_name: str) -> dict[str, Any]:

@@ -1,17 +1,23 @@
 """Built-in corpora: the seed's Nietzsche text, and one that needs no network at all.
 
-Nietzsche comes through `keras.utils.get_file`, exactly like the seed, so it is downloaded once
-and cached under `$KERAS_HOME/datasets/`. The offline corpus is assembled at run time from the
-docstrings of Python's standard library: real English prose that every install already has, so
-nothing third-party is committed to this repository.
+Nietzsche is downloaded once from the seed's address and cached where the seed's `keras.utils.get_file`
+keeps it (`$KERAS_HOME/datasets/`), checked against its known SHA-256. One downloader serves the
+command line and the studio, and needs no TensorFlow (the studio's server never imports it).
+
+The offline corpus is assembled at run time from the docstrings of Python's standard library: real
+English prose that every install already has, so nothing third-party is committed to this repository.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
+import hashlib
 import os
 import re
 import sysconfig
+import tempfile
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +27,8 @@ from .text import Corpus, decode_bytes, join_texts, read_corpus
 
 NIETZSCHE_URL = "https://s3.amazonaws.com/text-datasets/nietzsche.txt"
 NIETZSCHE_SHA256 = "23cf69874ab69d3d256099ab530ea4be24d47d9675b673bcc67cbcd6298ec647"
+NIETZSCHE_FILE = "nietzsche.txt"  # the name the seed's keras.utils.get_file gives it in the cache
+DOWNLOAD_TIMEOUT = 30
 PYDOCS_MIN_CHARS = 500_000
 
 
@@ -31,24 +39,74 @@ def keras_cache_path(filename: str) -> Path:
 
 
 def nietzsche_is_cached() -> bool:
-    return keras_cache_path("nietzsche.txt").is_file()
+    return keras_cache_path(NIETZSCHE_FILE).is_file()
+
+
+def read_cached_nietzsche() -> bytes | None:
+    """The cached Nietzsche text when the cache holds the right file (its SHA-256 checked), else None."""
+    try:
+        data = keras_cache_path(NIETZSCHE_FILE).read_bytes()
+    except OSError:
+        return None
+    return data if hashlib.sha256(data).hexdigest() == NIETZSCHE_SHA256 else None
+
+
+def download_nietzsche(progress: Callable[[int, int | None], None] | None = None) -> bytes:
+    """Download Nietzsche into the cache, reporting (bytes so far, total) as they come; returns the text's bytes.
+
+    The file is checked against its known SHA-256 before it is put in place, so the cache never holds a
+    half or damaged file. The messages name no path: a studio visitor is not the server's administrator.
+    """
+    target = keras_cache_path(NIETZSCHE_FILE)
+    digest, chunks, done, tmp_name = hashlib.sha256(), [], 0, None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with (
+            urllib.request.urlopen(NIETZSCHE_URL, timeout=DOWNLOAD_TIMEOUT) as response,
+            tempfile.NamedTemporaryFile(dir=target.parent, prefix=".nietzsche-", delete=False) as out,
+        ):
+            tmp_name = out.name
+            total = int(response.headers.get("Content-Length") or 0) or None
+            while chunk := response.read(64 * 1024):
+                out.write(chunk)
+                digest.update(chunk)
+                chunks.append(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total)
+        if digest.hexdigest() != NIETZSCHE_SHA256:
+            raise CorpusError(
+                "The downloaded Nietzsche text is not the expected file (it may be damaged). Try again later; "
+                "meanwhile Python's documentation, your own files or a pasted text work without a connection."
+            )
+        os.replace(tmp_name, target)
+        tmp_name = None
+    except CorpusError:
+        raise
+    except Exception as exc:  # network errors come in many types; all mean the same to a user
+        raise CorpusError(
+            f"Could not download the Nietzsche text ({_reason(exc)}): this computer cannot reach the internet "
+            "right now. Python's documentation, your own files or a pasted text work without a connection."
+        ) from None
+    finally:
+        if tmp_name:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+    return b"".join(chunks)
 
 
 def load_nietzsche() -> bytes:
-    """The seed's corpus; downloads it once (about 600 KB) and then reads the cache."""
-    from keras.utils import get_file  # lazy: TensorFlow is slow to import
-
+    """The seed's corpus for the command line and the API: the cache, or one download (about 600 KB)."""
+    cached = read_cached_nietzsche()
+    if cached is not None:
+        return cached
     try:
-        # cache_dir explicitly: Keras reads $KERAS_HOME only once, when it is first imported.
-        cache = keras_cache_path("nietzsche.txt").parent.parent
-        path = get_file("nietzsche.txt", origin=NIETZSCHE_URL, file_hash=NIETZSCHE_SHA256, cache_dir=str(cache))
-    except Exception as exc:  # network errors come in many types; all mean the same to a user
+        return download_nietzsche()
+    except CorpusError as exc:  # on the command line, the person is the administrator: say where it goes
         raise CorpusError(
-            f"Could not download the Nietzsche corpus ({_reason(exc)}). Check the internet "
-            f"connection, or download {NIETZSCHE_URL} yourself and save it as "
-            f"{keras_cache_path('nietzsche.txt')}; or use the offline 'python-docs' corpus or your own text."
+            f"{exc} Or download {NIETZSCHE_URL} yourself and save it as {keras_cache_path(NIETZSCHE_FILE)} "
+            "(the 'python-docs' corpus needs no download)."
         ) from None
-    return Path(path).read_bytes()
 
 
 def _reason(exc: Exception) -> str:

@@ -13,14 +13,6 @@ from charlstm.text import decode_bytes
 UNREACHABLE = "http://127.0.0.1:9/nietzsche.txt"  # the discard port: nothing listens, fails at once
 
 
-@pytest.fixture
-def keras_loaded():
-    """Keras imported before the test changes KERAS_HOME, as it is in any process that trained first."""
-    import keras
-
-    return keras
-
-
 def test_python_docs_is_large_deterministic_text():
     first = corpora.load_python_docs()
     second = corpora.load_builtin("python-docs")
@@ -37,7 +29,7 @@ def test_python_docs_refuses_when_too_small():
         corpora.load_python_docs(min_chars=10**12)
 
 
-def test_nietzsche_loads_from_a_prefilled_keras_cache(keras_loaded, keras_home, monkeypatch):
+def test_nietzsche_loads_from_a_prefilled_keras_cache(keras_home, monkeypatch):
     monkeypatch.setattr(corpora, "NIETZSCHE_URL", UNREACHABLE)  # proves the cache is used
     assert corpora.nietzsche_is_cached()
     assert corpora.keras_cache_path("nietzsche.txt") == keras_home / "datasets" / "nietzsche.txt"
@@ -47,7 +39,7 @@ def test_nietzsche_loads_from_a_prefilled_keras_cache(keras_loaded, keras_home, 
     assert text.startswith("PREFACE\n\n\nSUPPOSING that Truth is a woman")
 
 
-def test_nietzsche_download_failure_says_what_to_do(keras_loaded, tmp_path, monkeypatch, nietzsche_path):
+def test_nietzsche_download_failure_says_what_to_do(tmp_path, monkeypatch, nietzsche_path):
     empty_home = tmp_path / "empty-keras"
     empty_home.mkdir()
     monkeypatch.setenv("KERAS_HOME", str(empty_home))

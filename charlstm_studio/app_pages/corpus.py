@@ -12,7 +12,7 @@ Widget keys (for tests and the browser suite):
 
 import streamlit as st
 
-from charlstm.corpora import BUILTINS, nietzsche_is_cached
+from charlstm.corpora import BUILTINS, download_nietzsche, nietzsche_is_cached
 from charlstm.errors import CharlstmError
 from charlstm.text import Corpus, corpus_stats, prepare_text
 from charlstm_studio.ui import pages, state, widgets
@@ -20,7 +20,6 @@ from charlstm_studio.ui.charts import char_frequency_chart
 from charlstm_studio.ui.corpus_tools import (
     MAX_PASTE_CHARS,
     corpus_from_files,
-    download_nietzsche,
     training_sequences,
     upload_limits,
 )

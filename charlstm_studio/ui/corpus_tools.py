@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import os
-import tempfile
-import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from charlstm.config import TrainConfig
-from charlstm.corpora import NIETZSCHE_SHA256, NIETZSCHE_URL, keras_cache_path
 from charlstm.data import window_count
 from charlstm.errors import CorpusError
 from charlstm.text import Corpus, decode_bytes, join_texts, size_text
 
-DOWNLOAD_TIMEOUT = 30
 # All files of one upload together. Streamlit holds uploads in the server's memory for the session, and the
 # decoded text takes up to 4 bytes a character more; the per-file limit alone allows any number of 50 MB files.
 MAX_UPLOAD_TOTAL_BYTES = 100_000_000
@@ -37,60 +29,6 @@ def training_sequences(n_chars: int, config: TrainConfig) -> int:
         n_chars = min(n_chars, config.max_chars)
     n_train = n_chars - round(n_chars * config.val_fraction)
     return window_count(n_train, config)
-
-
-def read_cached_nietzsche() -> str | None:
-    """The cached Nietzsche text when the cache holds the right file, else None (no TF import)."""
-    path = keras_cache_path("nietzsche.txt")
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    if hashlib.sha256(data).hexdigest() != NIETZSCHE_SHA256:
-        return None
-    return decode_bytes(data, "nietzsche").text.strip("\n")
-
-
-def download_nietzsche(progress: Callable[[int, int | None], None], url: str = NIETZSCHE_URL) -> None:
-    """Download Nietzsche into the Keras cache (where `charlstm.corpora` looks), reporting bytes as they come.
-
-    The file is checked against its known SHA-256 before it is put in place.
-    """
-    target = keras_cache_path("nietzsche.txt")
-    digest = hashlib.sha256()
-    tmp_name = None
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with (
-            urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response,
-            tempfile.NamedTemporaryFile(dir=target.parent, prefix=".nietzsche-", delete=False) as out,
-        ):
-            tmp_name = out.name
-            total = int(response.headers.get("Content-Length") or 0) or None
-            done = 0
-            while chunk := response.read(64 * 1024):
-                out.write(chunk)
-                digest.update(chunk)
-                done += len(chunk)
-                progress(done, total)
-        if digest.hexdigest() != NIETZSCHE_SHA256:
-            raise CorpusError(
-                "The downloaded Nietzsche text is not the expected file (it may be damaged). Try again later; "
-                "meanwhile Python's documentation, your own files or a pasted text work without a connection."
-            )
-        os.replace(tmp_name, target)
-        tmp_name = None
-    except CorpusError:
-        raise
-    except Exception:  # network errors come in many types; all mean the same to a user
-        raise CorpusError(  # no server path here: a visitor is not the server's administrator
-            "Could not download the Nietzsche text: this computer cannot reach the internet right now. "
-            "Python's documentation, your own files or a pasted text work without a connection."
-        ) from None
-    finally:
-        if tmp_name:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
 
 
 def _too_much(count: int, total: int) -> str:

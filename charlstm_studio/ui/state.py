@@ -17,16 +17,14 @@ import streamlit as st
 
 from charlstm import starters, store
 from charlstm.config import PRESETS, TrainConfig
-from charlstm.corpora import BUILTINS, load_corpus, nietzsche_is_cached
+from charlstm.corpora import BUILTINS, download_nietzsche, load_corpus, nietzsche_is_cached, read_cached_nietzsche
 from charlstm.errors import CharlstmError
 from charlstm.generate import Generator
 from charlstm.identity import KeyRing, hashed
 from charlstm.jobs import JobQueue
 from charlstm.library import RUN_ID_RE, Library
 from charlstm.run import Run, RunSummary, Status, summarize
-from charlstm.text import Corpus
-
-from .corpus_tools import download_nietzsche, read_cached_nietzsche
+from charlstm.text import Corpus, decode_bytes
 
 RUN_PARAM = "run"
 ID_COOKIE = "charlstm_id"
@@ -54,11 +52,8 @@ def _connect_quietly(queue: JobQueue) -> None:
 def builtin_corpus(name: str) -> Corpus:
     """A built-in corpus, loaded once per process. A cached Nietzsche is read without importing TF."""
     if name == "nietzsche":  # downloaded without Keras: the studio never imports TensorFlow
-        data = read_cached_nietzsche()
-        if data is None:
-            download_nietzsche(lambda done, total: None)
-            data = read_cached_nietzsche() or ""
-        return Corpus(data, "nietzsche", "builtin")
+        data = read_cached_nietzsche() or download_nietzsche()  # its messages name no server path
+        return Corpus(decode_bytes(data, "nietzsche").text.strip("\n"), "nietzsche", "builtin")
     return load_corpus(builtin=name)
 
 

@@ -98,12 +98,12 @@ def test_paste_nothing_says_so():
 
 
 def test_nietzsche_download_failure_is_a_plain_message(monkeypatch):
-    import charlstm_studio.ui.corpus_tools
+    import charlstm.corpora
 
     def offline(url, timeout):
         raise OSError("no network here")
 
-    monkeypatch.setattr(charlstm_studio.ui.corpus_tools.urllib.request, "urlopen", offline)
+    monkeypatch.setattr(charlstm.corpora.urllib.request, "urlopen", offline)
     at = new_app(CORPUS)
     at.radio(key="corpus_builtin").set_value("nietzsche")
     at.button(key="corpus_builtin_use").click().run()
