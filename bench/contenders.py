@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from charlstm.config import TrainConfig, preset_config
+from charlstm.data import split_ids
 from charlstm.text import Vocabulary
 
 BASELINE = TrainConfig(  # the plain baseline's network, described for the scorer (it trains without charlstm)
@@ -91,9 +92,9 @@ def _baseline(text: str, budget: float, started: float) -> Trained:
     keras.utils.set_random_seed(1337)
     vocab = Vocabulary.from_text(text)
     ids = vocab.encode(text).astype(np.int32)
-    cut = len(ids) - round(len(ids) * BASELINE.val_fraction)
-    x, y = _sequences(ids[:cut], BASELINE.seq_len)
-    val = _sequences(ids[cut:], BASELINE.seq_len)
+    split = split_ids(ids, BASELINE.val_fraction)  # the same held-out tail as every contender
+    x, y = _sequences(split.train, BASELINE.seq_len)
+    val = _sequences(split.val, BASELINE.seq_len)
     model = keras.Sequential(
         [
             keras.Input((None,), dtype="int32"),

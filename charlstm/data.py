@@ -27,9 +27,14 @@ class Split:
     val: np.ndarray
 
 
+def train_length(n_ids: int, val_fraction: float) -> int:
+    """How many of `n_ids` characters are trained on: all but the held-out tail."""
+    return n_ids - round(n_ids * val_fraction)
+
+
 def split_ids(ids: np.ndarray, val_fraction: float) -> Split:
     """Hold out the tail: validation text the model never trains on, not a random sample of windows."""
-    cut = len(ids) - round(len(ids) * val_fraction)
+    cut = train_length(len(ids), val_fraction)
     return Split(ids[:cut], ids[cut:])
 
 

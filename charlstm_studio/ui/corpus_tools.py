@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from charlstm.config import TrainConfig
-from charlstm.data import window_count
+from charlstm.data import train_length, window_count
 from charlstm.errors import CorpusError
 from charlstm.text import Corpus, decode_bytes, join_texts, size_text
 
@@ -27,8 +27,7 @@ def training_sequences(n_chars: int, config: TrainConfig) -> int:
     """
     if config.max_chars:
         n_chars = min(n_chars, config.max_chars)
-    n_train = n_chars - round(n_chars * config.val_fraction)
-    return window_count(n_train, config)
+    return window_count(train_length(n_chars, config.val_fraction), config)
 
 
 def _too_much(count: int, total: int) -> str:
