@@ -9,15 +9,15 @@ characters a second on one core. Probabilities match the Keras model's to float3
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .config import LN2, TrainConfig
 from .errors import ConfigError
-from .sampling import check_temperature, draw, reweight, softmax
+from .sampling import Sampler, Sampling, banned_after, filtered, softmax
 from .text import Vocabulary
 from .weights import Weights, check_weights
 
@@ -51,13 +51,33 @@ def check_length(length: int) -> tuple[int, str | None]:
     return int(length), None
 
 
+def sampling_rows(
+    rows: Sequence[float | Sampling], top_k: int | None, top_p: float | None, no_repeat: int | None
+) -> list[Sampling]:
+    """The checked settings of a comparison: a number is a temperature with the shared options, a Sampling is used
+    as it is (then the shared options must be left off: which would win is not obvious)."""
+    rows = list(rows)
+    if not rows:
+        raise ConfigError("Give at least one temperature.")
+    shared = (top_k, top_p, no_repeat)
+    if any(isinstance(r, Sampling) for r in rows) and any(o is not None for o in shared):
+        raise TypeError("give top_k, top_p and no_repeat inside each Sampling row, not beside them")
+    return [(r if isinstance(r, Sampling) else Sampling(r, *shared)).checked() for r in rows]
+
+
 @dataclass(frozen=True)
 class Sample:
-    """One generated text; `probs[i]` is how likely the model (at T = 1) found character i."""
+    """One generated text; `probs[i]` is how likely the model (at T = 1) found character i.
+
+    `sampling` is the row's setting; `fell_back[i]` is True where its loop guard banned every character still allowed
+    and character i was picked unguarded.
+    """
 
     temperature: float
     text: str
     probs: np.ndarray
+    sampling: Sampling = field(default_factory=Sampling)
+    fell_back: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
 @dataclass(frozen=True)
@@ -181,77 +201,100 @@ class Generator:
         return cleaned, unknown
 
     # --- sampling ----------------------------------------------------------------------------
-    def _run(self, prompt: str, temperatures, length: int, seed: int | None, top_k: int | None):
-        """Yield (ids, model probabilities) per step for several temperatures in lockstep.
+    def _run(self, prompt: str, rows: list[Sampling], length: int, seed: int | None):
+        """Yield (ids, model probabilities, fell back) per step for several settings in lockstep.
 
-        All rows share one uniform random number per step, so they differ only by temperature.
+        All rows share one uniform random number per step, so they differ only by their settings. `fell back` says
+        which rows' loop guard had to give way at that step (see `charlstm.sampling`).
         """
-        temps = np.array([check_temperature(t) for t in temperatures], dtype=np.float64)
-        if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
-            raise ConfigError(f"top-k must be a whole number of 1 or more (got {top_k!r}).")
         cleaned, _ = self.prepare_prompt(prompt)
-        k = len(temps)
-        state, logits = self._feed(self.vocab.encode(cleaned), batch=k)
+        prompt_ids = self.vocab.encode(cleaned)
+        sampler = Sampler(rows, len(self.vocab), prompt_ids)
+        k = len(rows)
+        state, logits = self._feed(prompt_ids, batch=k)
         uniforms = np.random.default_rng(seed).random(length)
-        greedy = temps == 0
-        safe_t = np.where(greedy, 1.0, temps)[:, None]
-        rows = np.arange(k)
+        every = np.arange(k)
         for step in range(length):
-            model_p = softmax(logits.astype(np.float64))
-            if top_k is None:
-                p = softmax(logits / safe_t)
-            else:
-                p = np.stack([reweight(logits[r], 1.0 if greedy[r] else temps[r], top_k) for r in rows])
-            ids = draw(p, np.full(k, uniforms[step]))
-            if greedy.any():
-                ids = np.where(greedy, logits.argmax(axis=-1), ids)
-            yield ids, model_p[rows, ids]
+            ids, fell_back = sampler.pick(logits, uniforms[step])
+            z = logits.astype(np.float64)
+            e = np.exp(z - z.max(axis=-1, keepdims=True))
+            yield ids, e[every, ids] / e.sum(axis=-1), fell_back  # the model's own probability (T = 1) of each
             if step + 1 < length:
+                sampler.push(ids)
                 logits = self._step(state, ids)
 
     def generate(
         self,
         prompt: str,
-        temperatures=(1.0,),
+        temperatures: Sequence[float | Sampling] = (1.0,),
         length: int = 400,
         seed: int | None = None,
         top_k: int | None = None,
+        *,
+        top_p: float | None = None,
+        no_repeat: int | None = None,
     ) -> list[Sample]:
-        """One sample per temperature, all from the same prompt and the same random numbers."""
+        """One sample per row, all from the same prompt and the same random numbers.
+
+        A row is a temperature (then top_k, top_p and no_repeat apply to it) or a whole `Sampling`, so a comparison
+        can set each row apart: `generate(prompt, [Sampling(0.8), Sampling(0.8, top_p=0.9)], ...)`.
+        """
         length, _ = check_length(length)
-        temps = [float(t) for t in temperatures]
-        if not temps:
-            raise ConfigError("Give at least one temperature.")
-        id_steps, p_steps = [], []
+        rows = sampling_rows(temperatures, top_k, top_p, no_repeat)
+        id_steps, p_steps, fell_steps = [], [], []
         with one_blas_thread():
-            for ids, probs in self._run(prompt, temps, length, seed, top_k):
+            for ids, probs, fell_back in self._run(prompt, rows, length, seed):
                 id_steps.append(ids)
                 p_steps.append(probs)
-        ids = np.array(id_steps, dtype=np.int64).reshape(length, len(temps))
-        probs = np.array(p_steps, dtype=np.float64).reshape(length, len(temps))
-        return [Sample(t, self.vocab.decode(ids[:, r]), probs[:, r]) for r, t in enumerate(temps)]
+                fell_steps.append(fell_back)
+        k = len(rows)
+        ids = np.array(id_steps, dtype=np.int64).reshape(length, k)
+        probs = np.array(p_steps, dtype=np.float64).reshape(length, k)
+        fell = np.array(fell_steps, dtype=bool).reshape(length, k)
+        return [
+            Sample(s.temperature, self.vocab.decode(ids[:, r]), probs[:, r], s, fell[:, r]) for r, s in enumerate(rows)
+        ]
 
     def stream(
         self,
         prompt: str,
-        temperature: float = 1.0,
+        temperature: float | Sampling = 1.0,
         length: int = 400,
         seed: int | None = None,
         top_k: int | None = None,
+        *,
+        top_p: float | None = None,
+        no_repeat: int | None = None,
     ) -> Iterator[tuple[str, float]]:
-        """Characters one at a time with the model's probability for each (for live display)."""
+        """Characters one at a time with the model's probability for each (for live display).
+
+        The same text as `generate` with one row, for the same prompt, settings and seed.
+        """
         length, _ = check_length(length)
+        rows = sampling_rows([temperature], top_k, top_p, no_repeat)
         with one_blas_thread():
-            for ids, probs in self._run(prompt, [temperature], length, seed, top_k):
+            for ids, probs, _ in self._run(prompt, rows, length, seed):
                 yield self.vocab.chars[int(ids[0])], float(probs[0])
 
-    def next_distribution(self, prompt: str, temperature: float = 1.0) -> np.ndarray:
-        """Probabilities of every character right after the prompt, at a temperature."""
-        t = check_temperature(temperature)
+    def next_distribution(
+        self,
+        prompt: str,
+        temperature: float | Sampling = 1.0,
+        top_k: int | None = None,
+        *,
+        top_p: float | None = None,
+        no_repeat: int | None = None,
+    ) -> np.ndarray:
+        """Probabilities of every character right after the prompt under a setting; 0 where the setting removes one.
+
+        The loop guard reads the prompt as the text so far, as generation does.
+        """
+        (sampling,) = sampling_rows([temperature], top_k, top_p, no_repeat)
         cleaned, _ = self.prepare_prompt(prompt)
+        ids = self.vocab.encode(cleaned)
         with one_blas_thread():
-            _, logits = self._feed(self.vocab.encode(cleaned))
-        return reweight(logits[0], t)
+            _, logits = self._feed(ids)
+        return filtered(logits[0], sampling, banned_after(ids, sampling.no_repeat))
 
     def probabilities(self, text: str) -> np.ndarray:
         """p(next char | prefix) at every position of a known-character text: (len, vocab)."""

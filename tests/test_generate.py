@@ -13,7 +13,7 @@ from charlstm.config import TrainConfig
 from charlstm.errors import BundleError, ConfigError
 from charlstm.generate import MAX_LENGTH, Generator, check_length
 from charlstm.run import Run
-from charlstm.sampling import softmax
+from charlstm.sampling import Sampling, softmax
 from charlstm.text import Vocabulary
 from charlstm.weights import expected_shapes
 
@@ -302,3 +302,133 @@ def test_lowercase_model_scores_and_generates_from_mixed_case(docs):
     assert gen.score("Return The Value").skipped == 0
     assert gen.score("Return The Value").nats == pytest.approx(gen.score("return the value").nats)
     assert gen.generate("HELLO", length=10, seed=1)[0].text == gen.generate("hello", length=10, seed=1)[0].text
+
+
+# --- top-p and the loop guard in generation: issue 18 ------------------------------------------------------
+def repeats_written(prompt: str, text: str, n: int) -> list[int]:
+    """Positions i of `text` where the n characters ending at i already occurred in the text before i."""
+    full = prompt + text
+    out = []
+    for i in range(len(text)):
+        j = len(prompt) + i
+        if j + 1 >= n and full[j - n + 1 : j + 1] in full[:j]:
+            out.append(i)
+    return out
+
+
+def everything_was_banned(gen: Generator, prompt: str, text: str, i: int, n: int, allowed) -> bool:
+    """Whether every allowed character would have repeated an n-gram at position i: the only excuse for a repeat."""
+    before = (prompt + text)[: len(prompt) + i]
+    return all(before[len(before) - n + 1 :] + c in before for c in allowed)
+
+
+@pytest.mark.parametrize("n", [3, 5, 8])
+def test_the_loop_guard_writes_no_n_gram_twice(gen, n):
+    prompt = "The value of the"
+    rows = [Sampling(0.0), Sampling(0.0, no_repeat=n), Sampling(0.8, no_repeat=n), Sampling(1.0, top_k=5, no_repeat=n)]
+    plain, *guarded = gen.generate(prompt, rows, length=300, seed=4)
+    assert len(repeats_written(prompt, plain.text, n)) > 100  # unguarded greedy text loops: the check can fail
+    for s in guarded:
+        assert s.fell_back.shape == (300,)
+        for i in repeats_written(prompt, s.text, n):
+            assert s.fell_back[i], (s.sampling, i)
+        assert s.fell_back.sum() < 75  # most steps were guarded (a guard that always gave way would pass the rest)
+        for i in np.flatnonzero(s.fell_back):  # each fallback was forced: every character it could have taken repeats
+            p = gen.probabilities(prompt + s.text)[len(prompt) - 1 + i]
+            allowed = gen.vocab.chars if s.sampling.top_k is None else [gen.vocab.chars[j] for j in np.argsort(p)[-5:]]
+            assert everything_was_banned(gen, prompt, s.text, i, n, allowed)
+    assert plain.fell_back.sum() == 0
+
+
+def test_the_loop_guard_gives_way_when_every_character_is_banned(docs):
+    tiny = random_generator("ab ba ab", seed=2)  # three characters: with n = 2 every pair is soon written
+    prompt = "ab"
+    s = tiny.generate(prompt, [Sampling(1.0, no_repeat=2)], length=60, seed=1)[0]
+    assert len(s.text) == 60  # never stuck
+    made = repeats_written(prompt, s.text, 2)
+    assert made and set(made) == set(np.flatnonzero(s.fell_back))
+    for i in made:
+        assert everything_was_banned(tiny, prompt, s.text, i, 2, tiny.vocab.chars)
+    for i in set(range(60)) - set(made):
+        assert not everything_was_banned(tiny, prompt, s.text, i, 2, tiny.vocab.chars)
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [Sampling(0.9, top_p=0.8), Sampling(1.2, top_k=8, top_p=0.9, no_repeat=4), Sampling(0.0, no_repeat=6)],
+    ids=["top-p", "all", "greedy-guarded"],
+)
+def test_same_prompt_seed_and_settings_same_text_streamed_or_not(gen, setting):
+    a = gen.generate("The ", [setting], length=200, seed=3)[0]
+    assert a.text == gen.generate("The ", [setting], length=200, seed=3)[0].text
+    streamed = list(gen.stream("The ", setting, length=200, seed=3))
+    assert "".join(ch for ch, _ in streamed) == a.text
+    np.testing.assert_allclose([p for _, p in streamed], a.probs)
+    as_keywords = {"top_k": setting.top_k, "top_p": setting.top_p, "no_repeat": setting.no_repeat}
+    assert gen.generate("The ", [setting.temperature], 200, seed=3, **as_keywords)[0].text == a.text
+    assert "".join(ch for ch, _ in gen.stream("The ", setting.temperature, 200, 3, **as_keywords)) == a.text
+    if setting.temperature > 0:
+        assert gen.generate("The ", [setting], length=200, seed=4)[0].text != a.text
+
+
+def test_rows_with_different_settings_share_random_numbers(gen):
+    prompt = "Return the"
+    rows = [Sampling(1.0, top_p=0.9), Sampling(0.7, no_repeat=5), Sampling(1.0, top_p=0.9), Sampling(1.0), 0.5]
+    samples = gen.generate(prompt, rows, length=150, seed=11)
+    assert samples[0].text == samples[2].text
+    assert [s.sampling for s in samples] == [*rows[:4], Sampling(0.5)]
+    assert [s.temperature for s in samples] == [1.0, 0.7, 1.0, 1.0, 0.5]
+    for row, s in zip(rows, samples, strict=True):
+        alone = gen.generate(prompt, [row], length=150, seed=11)[0]
+        assert alone.text == s.text
+        np.testing.assert_allclose(alone.probs, s.probs, rtol=1e-5)  # float32 round-off differs with the batch
+    assert samples[3].text == gen.generate(prompt, [1.0], length=150, seed=11)[0].text  # as before issue 18
+    assert len({s.text for s in samples}) == 4
+
+
+def nucleus(probs: np.ndarray, p: float) -> set[int]:
+    """The smallest set of likeliest characters whose probabilities add up to p or more."""
+    order = np.argsort(-probs, kind="stable")
+    size = int(np.searchsorted(np.cumsum(probs[order]), p)) + 1
+    return set(order[:size].tolist())
+
+
+def test_top_p_picks_only_from_the_nucleus(gen):
+    prompt = "It is"
+    picked = gen.generate(prompt, [Sampling(1.0, top_p=0.5), Sampling(1.0)], length=200, seed=2)
+    outside = []
+    for s in picked:
+        p = gen.probabilities(prompt + s.text)
+        ids = gen.vocab.encode(s.text)
+        outside.append(sum(ids[i] not in nucleus(p[len(prompt) - 1 + i], 0.5) for i in range(200)))
+    assert outside[0] == 0
+    assert outside[1] > 20  # without top-p the same random numbers leave the nucleus: the check is sharp
+
+
+def test_next_distribution_shows_what_a_setting_leaves(gen):
+    prompt = "the cat sat on the mat"
+    model = gen.probabilities(prompt)[-1]
+    guarded = gen.next_distribution(prompt, 1.0, no_repeat=3)  # "at " was written twice: " " is banned
+    space = gen.vocab.id_of(" ")
+    expected = model.copy()
+    expected[space] = 0.0
+    np.testing.assert_allclose(guarded, expected / expected.sum(), rtol=1e-5)
+    top3 = gen.next_distribution(prompt, Sampling(0.5, top_k=3))
+    assert set(np.flatnonzero(top3)) == set(np.argsort(model)[-3:].tolist())
+    nucleus_only = gen.next_distribution(prompt, Sampling(1.0, top_p=0.5))
+    assert set(np.flatnonzero(nucleus_only)) == nucleus(model, 0.5)
+    greedy = gen.next_distribution(prompt, Sampling(0.0, no_repeat=3))
+    assert greedy.max() == 1.0 and greedy.argmax() == np.argmax(np.where(np.arange(len(model)) == space, -1, model))
+
+
+def test_settings_are_checked_and_not_given_twice(gen):
+    with pytest.raises(ConfigError, match="top-p"):
+        gen.generate("The", [1.0], length=5, top_p=1.5)
+    with pytest.raises(ConfigError, match="no-repeat"):
+        list(gen.stream("The", 1.0, length=5, no_repeat=1))
+    with pytest.raises(ConfigError, match="top-p"):
+        gen.next_distribution("The", Sampling(1.0, top_p=0))
+    with pytest.raises(TypeError, match="inside each Sampling"):
+        gen.generate("The", [Sampling(1.0)], length=5, top_p=0.9)
+    plain = gen.generate("The", [1.0], length=5, seed=0)[0]
+    assert plain.sampling == Sampling(1.0) and plain.fell_back.tolist() == [False] * 5

@@ -9,7 +9,18 @@ import numpy as np
 import pytest
 
 from charlstm.errors import ConfigError
-from charlstm.sampling import check_temperature, draw, reweight, seed_sample, softmax
+from charlstm.sampling import (
+    LoopGuard,
+    Sampler,
+    Sampling,
+    banned_after,
+    check_temperature,
+    draw,
+    filtered,
+    reweight,
+    seed_sample,
+    softmax,
+)
 
 RNG = np.random.default_rng(42)
 LOGITS = RNG.normal(0, 2, size=57)
@@ -171,3 +182,190 @@ def test_softmax_rows_sum_to_one():
     s = softmax(z)
     np.testing.assert_allclose(s.sum(axis=-1), 1.0)
     assert (s >= 0).all()
+
+
+# --- top-p, top-k + top-p, the loop guard: issue 18 -------------------------------------------------------
+def nucleus_by_sorting(probs: np.ndarray, p: float) -> set[int]:
+    """The smallest set of likeliest characters with mass >= p, by walking the sorted list (ties: lower id first)."""
+    kept, mass = set(), 0.0
+    for i in sorted(range(len(probs)), key=lambda i: (-probs[i], i)):
+        if kept and mass >= p:
+            break
+        kept.add(i)
+        mass += probs[i]
+    return kept
+
+
+def renormalised(probs: np.ndarray, kept: set[int]) -> np.ndarray:
+    out = np.zeros_like(probs)
+    idx = np.array(sorted(kept))
+    out[idx] = probs[idx] / probs[idx].sum()
+    return out
+
+
+HAND = np.array([0.06, 0.4, 0.1, 0.25, 0.04, 0.15])  # sorted: 0.4, 0.25, 0.15, 0.1, 0.06, 0.04
+
+
+@pytest.mark.parametrize(
+    ("p", "kept"),
+    [(0.1, {1}), (0.39, {1}), (0.5, {1, 3}), (0.7, {1, 3, 5}), (0.85, {1, 3, 5, 2}), (0.95, {1, 3, 5, 2, 0})],
+)
+def test_top_p_on_a_hand_made_distribution(p, kept):
+    assert nucleus_by_sorting(HAND, p) == kept  # the reference itself, checked by hand
+    out = filtered(np.log(HAND), Sampling(1.0, top_p=p))
+    assert set(np.flatnonzero(out)) == kept
+    np.testing.assert_allclose(out, renormalised(HAND, kept), rtol=1e-12)
+
+
+def test_top_p_stops_as_soon_as_the_mass_reaches_p():
+    halves = np.log([0.125, 0.5, 0.125, 0.25])  # exact in binary: the sums hit 0.5 and 0.75 exactly
+    assert set(np.flatnonzero(filtered(halves, Sampling(1.0, top_p=0.5)))) == {1}
+    assert set(np.flatnonzero(filtered(halves, Sampling(1.0, top_p=0.75)))) == {1, 3}
+    assert set(np.flatnonzero(filtered(halves, Sampling(1.0, top_p=0.76)))) == {0, 1, 3}  # ties: lower id first
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_top_p_matches_sorting_at_any_temperature(seed):
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0, 3, size=int(rng.integers(2, 80)))
+    t, p = float(rng.choice([0.3, 0.7, 1.0, 1.6])), float(rng.uniform(0.05, 0.99))
+    tempered = softmax(logits / t)  # top-p works on the tempered distribution
+    kept = nucleus_by_sorting(tempered, p)
+    out = filtered(logits, Sampling(t, top_p=p))
+    assert set(np.flatnonzero(out)) == kept
+    np.testing.assert_allclose(out, renormalised(tempered, kept), rtol=1e-9, atol=1e-300)
+
+
+def test_a_cooler_temperature_leaves_a_smaller_nucleus():
+    sizes = [np.count_nonzero(filtered(LOGITS, Sampling(t, top_p=0.9))) for t in (0.3, 0.7, 1.0, 2.0)]
+    assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
+
+
+@pytest.mark.parametrize(("k", "p", "t"), [(5, 0.5, 1.0), (10, 0.9, 0.7), (3, 0.99, 2.0), (57, 0.8, 1.0), (1, 0.5, 1)])
+def test_top_k_then_top_p_on_what_top_k_left(k, p, t):
+    top = set(np.argsort(LOGITS)[-k:].tolist())
+    after_k = renormalised(softmax(LOGITS / t), top)
+    kept = nucleus_by_sorting(after_k, p)
+    out = filtered(LOGITS, Sampling(t, top_k=k, top_p=p))
+    assert set(np.flatnonzero(out)) == kept and kept <= top
+    np.testing.assert_allclose(out, renormalised(after_k, kept), rtol=1e-9)
+
+
+def test_temperature_zero_is_the_argmax_of_what_remains():
+    best, second = np.argsort(LOGITS)[::-1][:2]
+    assert filtered(LOGITS, Sampling(0.0), banned={best}).argmax() == second
+    assert filtered(LOGITS, Sampling(0.0, top_k=5), banned={best}).max() == 1.0
+    # At T = 0 top-p keeps only the likeliest character, so a guard that bans it gives way.
+    out = filtered(LOGITS, Sampling(0.0, top_p=0.9), banned={best})
+    assert out[best] == 1.0 and out.sum() == 1.0
+
+
+def guard_by_search(text: str, n: int, alphabet: str) -> set[str]:
+    """Characters c for which the last n-1 characters + c already occur in the text."""
+    if len(text) < n - 1:
+        return set()
+    tail = text[len(text) - (n - 1) :]
+    return {c for c in alphabet if tail + c in text}
+
+
+def test_the_loop_guard_on_a_small_example():
+    text, alphabet = "the cat sat on the mat", "acehmnost "
+    ids = [alphabet.index(c) for c in text]
+    banned = {alphabet[i] for i in banned_after(ids, 3)}
+    assert banned == {" "} == guard_by_search(text, 3, alphabet)  # "at " was written twice; "at" ends the text
+    assert {alphabet[i] for i in banned_after(ids, 2)} == {" ", "h"} == guard_by_search(text, 2, alphabet)
+    assert set(banned_after(ids, 5)) == set()  # " mat" never occurred before
+    assert set(banned_after(ids, None)) == set(banned_after(ids, 0)) == set()
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 6])
+def test_the_loop_guard_kept_up_to_date_equals_a_search_at_every_step(n):
+    rng = np.random.default_rng(n)
+    alphabet = "abc "
+    text = "".join(rng.choice(list(alphabet), size=300))
+    guard = LoopGuard(n)
+    for j in range(len(text)):
+        assert {alphabet[i] for i in guard.banned()} == guard_by_search(text[:j], n, alphabet), j
+        guard.push(alphabet.index(text[j]))
+
+
+def test_the_guard_removes_exactly_the_banned_and_renormalises():
+    out = filtered(LOGITS, Sampling(1.0), banned={3, 7, 11})
+    expected = softmax(LOGITS)
+    expected[[3, 7, 11]] = 0.0
+    np.testing.assert_allclose(out, expected / expected.sum(), rtol=1e-12)
+
+
+def test_when_the_guard_bans_everything_left_the_step_is_unguarded():
+    top3 = set(np.argsort(LOGITS)[-3:].tolist())
+    unguarded = filtered(LOGITS, Sampling(1.0, top_k=3))
+    np.testing.assert_array_equal(filtered(LOGITS, Sampling(1.0, top_k=3), banned=top3), unguarded)
+    np.testing.assert_array_equal(filtered(LOGITS, Sampling(1.0), banned=set(range(57))), reweight(LOGITS, 1.0))
+    # The sampler says which rows gave way. The vocabulary is "ab", the text "aaba": with n = 2, "a" was followed by
+    # both "a" and "b", so everything is banned; with n = 3, "ba" was never followed by anything.
+    sampler = Sampler([Sampling(1.0, no_repeat=2), Sampling(1.0, no_repeat=3)], 2, [0, 0, 1, 0])
+    ids, fell_back = sampler.pick(np.array([[1.0, 0.0], [1.0, 0.0]]), 0.1)
+    assert fell_back.tolist() == [True, False]
+    assert ids.tolist() == [0, 0]
+
+
+def test_the_sampler_shares_one_uniform_across_rows():
+    rows = [Sampling(1.0), Sampling(1.0, top_p=0.8), Sampling(0.7, top_k=5, no_repeat=3), Sampling(0.0), Sampling(1.0)]
+    logits = np.stack([LOGITS] * len(rows))
+    for u in (0.01, 0.37, 0.99):
+        ids, _ = Sampler(rows, 57, [1, 2, 3]).pick(logits, u)
+        for r, row in enumerate(rows):
+            assert ids[r] == Sampler([row], 57, [1, 2, 3]).pick(logits[:1], u)[0][0]
+        assert ids[0] == ids[4] == draw(reweight(LOGITS, 1.0)[None], np.array([u]))[0]
+        assert ids[3] == LOGITS.argmax()
+
+
+def test_the_plain_path_equals_the_general_one():
+    """The fast path (temperature only) and the filtered path must pick the same characters."""
+    rng = np.random.default_rng(5)
+    logits = rng.normal(0, 2, size=(6, 40))
+    temps = [0.0, 0.2, 0.5, 1.0, 1.2, 3.0]
+    plain = Sampler([Sampling(t) for t in temps], 40)
+    general = Sampler([Sampling(t, top_k=40) for t in temps], 40)  # top-k of the whole vocabulary: a no-op
+    for u in rng.random(200):
+        np.testing.assert_array_equal(plain.pick(logits, u)[0], general.pick(logits, u)[0])
+
+
+def test_filtered_works_on_a_batch():
+    batch = RNG.normal(size=(4, 12))
+    setting = Sampling(0.8, top_k=6, top_p=0.7)
+    out = filtered(batch, setting, banned={0})
+    for row, logits in zip(out, batch, strict=True):
+        np.testing.assert_array_equal(row, filtered(logits, setting, banned={0}))
+
+
+@pytest.mark.parametrize(
+    ("setting", "words"),
+    [
+        (Sampling(top_k=0), ["top-k", "1 or more"]),
+        (Sampling(top_k=2.5), ["top-k", "whole number"]),
+        (Sampling(top_k=True), ["top-k"]),
+        (Sampling(top_p=0), ["top-p", "above 0 and at most 1"]),
+        (Sampling(top_p=1.5), ["top-p", "at most 1"]),
+        (Sampling(top_p=math.nan), ["top-p"]),
+        (Sampling(top_p="lots"), ["top-p"]),
+        (Sampling(no_repeat=1), ["no-repeat", "from 2 to 200", "0 for off"]),
+        (Sampling(no_repeat=201), ["no-repeat", "from 2 to 200"]),
+        (Sampling(no_repeat=-3), ["no-repeat"]),
+        (Sampling(no_repeat=4.5), ["no-repeat", "whole number"]),
+        (Sampling(temperature=-1), ["Temperature"]),
+    ],
+)
+def test_bad_settings_say_what_is_allowed(setting, words):
+    with pytest.raises(ConfigError) as err:
+        setting.checked()
+    for word in words:
+        assert word in str(err.value)
+
+
+def test_off_is_spelled_one_way():
+    assert Sampling(0.5, top_k=None, top_p=1, no_repeat=0).checked() == Sampling(0.5)
+    assert Sampling(0.5).checked().plain
+    assert Sampling("0.5", np.int64(4), 0.9, 8.0).checked() == Sampling(0.5, 4, 0.9, 8)
+    assert Sampling(0.8, 40, 0.9, 8).label == "T 0.8, top-k 40, top-p 0.9, no repeat 8"
+    assert Sampling(0).label == "T 0"
