@@ -22,7 +22,7 @@ from pathlib import Path
 from .config import TrainConfig
 from .errors import CharlstmError
 from .estimate import multiply_adds_per_char
-from .run import Run
+from .run import MAX_SNAPSHOTS, Run
 from .weights import parameter_count
 
 ENV_QUOTA_MB = "CHARLSTM_QUOTA_MB"
@@ -33,6 +33,7 @@ DEFAULT_MIN_FREE_MB = 1000.0
 # to two numbers per weight (Adam); float32 throughout.
 CHECKPOINT_NUMBERS_PER_WEIGHT = 2 * (1 + 2)
 BYTES_PER_NUMBER = 4
+SNAPSHOT_BYTES_PER_NUMBER = 2  # float16
 RECORDS_ALLOWANCE_BYTES = 2_000_000  # history, samples, the live chart's losses: small, but not nothing
 # The web server generates with NumPy on one core at about 3e9 multiply-adds a second (docs/benchmarks.md
 # section 2): one page's generation may cost about 2 s of the server's CPU, however big the model.
@@ -85,8 +86,10 @@ def usage_bytes(runs: Iterable[Run]) -> int:
 
 def training_bytes(config: TrainConfig, vocab_size: int, text_chars: int) -> int:
     """What a training of `config` may write: its text (UTF-8, up to 4 bytes a character), checkpoints, records."""
-    checkpoints = parameter_count(config, vocab_size) * CHECKPOINT_NUMBERS_PER_WEIGHT * BYTES_PER_NUMBER
-    return checkpoints + text_chars + RECORDS_ALLOWANCE_BYTES
+    numbers = parameter_count(config, vocab_size)
+    checkpoints = numbers * CHECKPOINT_NUMBERS_PER_WEIGHT * BYTES_PER_NUMBER
+    timelapse = numbers * MAX_SNAPSHOTS * SNAPSHOT_BYTES_PER_NUMBER  # the time-lapse's float16 snapshots
+    return checkpoints + timelapse + text_chars + RECORDS_ALLOWANCE_BYTES
 
 
 def check_room(used: int, adding: int, folder: Path, what: str) -> None:

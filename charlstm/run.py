@@ -42,6 +42,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeGuard
 
+import numpy as np
+
 from .config import LN2, RANGES, TrainConfig
 from .distribute import STRATEGIES
 from .errors import BundleError, CharlstmError, ConfigError
@@ -67,6 +69,8 @@ PROGRESS, BATCHES, HISTORY, SAMPLES, ERROR_LOG = (
     "samples.jsonl",
     "error.log",
 )
+SNAPSHOTS = "snapshots.jsonl"  # the time-lapse: one line per kept snapshot, each with its weights file
+MAX_SNAPSHOTS = 20  # snapshots a run keeps of its training; more are thinned, keeping first and last
 SIGNATURE_FILES = (META, CONFIG, VOCAB, STATUS, HISTORY, REQUEST, "best.json", "last.json", "best.weights.npz")
 
 # Bounds on what a record may hold, each far beyond anything a trainer writes: a line outside them is
@@ -169,6 +173,33 @@ class EpochSamples:
                 return None
             pairs.append((float(item["temperature"]), item["text"]))
         return cls(d["epoch"], d["prompt"], tuple(pairs))
+
+
+@dataclass(frozen=True)
+class SnapshotRecord:
+    """One point of a run's time-lapse: the weights as they were `at_epoch` (2.5: halfway through epoch 3)."""
+
+    number: int  # the order snapshots were taken in; names the weights file
+    at_epoch: float
+    loss: float  # the training loss then (nats per character, the recent batches' mean)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> SnapshotRecord | None:
+        if not isinstance(d, dict) or set(d) != {f.name for f in fields(cls)}:
+            return None
+        if not (_count(d["number"], 0, MAX_STEPS) and _within(d["at_epoch"], 0.0, MAX_EPOCH)):
+            return None
+        return cls(d["number"], float(d["at_epoch"]), float(d["loss"])) if _within(d["loss"], 0.0, MAX_LOSS) else None
+
+
+def thinned(records: list[SnapshotRecord], keep: int = MAX_SNAPSHOTS) -> list[SnapshotRecord]:
+    """At most `keep` records, first and last always kept: drop, one at a time, the one whose neighbours are
+    closest together, so the points stay spread over the whole training however long it grew."""
+    kept = sorted(records, key=lambda r: r.number)
+    while len(kept) > max(2, keep):
+        spans = [kept[i + 1].at_epoch - kept[i - 1].at_epoch for i in range(1, len(kept) - 1)]
+        del kept[1 + spans.index(min(spans))]
+    return kept
 
 
 @dataclass(frozen=True)
@@ -459,6 +490,10 @@ def read_jsonl(path: Path) -> list[Any]:
         with contextlib.suppress(ValueError):
             out.append(json.loads(line))
     return out
+
+
+def _snapshot_name(number: int) -> str:
+    return f"snapshot-{number:04d}.weights.npz"
 
 
 # --- checkpoint files and their hashes -------------------------------------------------------------------
@@ -843,6 +878,33 @@ class Run:
     def write_error_log(self, text: str) -> None:
         with contextlib.suppress(OSError):
             write_atomic(self.file(ERROR_LOG), text.encode("utf-8", "replace"))
+
+    # --- the time-lapse -------------------------------------------------------------------------------
+    def save_snapshot(self, at_epoch: float, loss: float, weights: Weights) -> SnapshotRecord:
+        """Keep the weights as they are now (float16: half the disk, and a time-lapse needs no more), then
+        thin the snapshots to MAX_SNAPSHOTS. Weights first, then the list: a crash leaves a file nobody lists."""
+        records = self.snapshots()
+        record = SnapshotRecord(1 + max((r.number for r in records), default=-1), round(at_epoch, 4), loss)
+        half = {k: np.asarray(v).astype(np.float16) for k, v in weights.items()}
+        write_atomic(self.file(_snapshot_name(record.number)), npz_bytes(half), durable=False)
+        kept = thinned([*records, record])
+        lines = "".join(json.dumps(asdict(r)) + "\n" for r in kept)
+        write_atomic(self.file(SNAPSHOTS), lines.encode("utf-8"), durable=False)
+        for dropped in {r.number for r in records} - {r.number for r in kept}:
+            with contextlib.suppress(OSError):
+                self.file(_snapshot_name(dropped)).unlink()
+        return record
+
+    def snapshots(self) -> list[SnapshotRecord]:
+        """The time-lapse's points, oldest first: only those whose weights file is there."""
+        records = [r for r in map(SnapshotRecord.from_dict, read_jsonl(self.file(SNAPSHOTS))) if r is not None]
+        return sorted((r for r in records if self.file(_snapshot_name(r.number)).is_file()), key=lambda r: r.number)
+
+    def load_snapshot(self, number: int) -> Weights:
+        """One snapshot's weights, checked like any checkpoint and widened back to float32."""
+        weights = {k: v.astype(np.float32) for k, v in load_npz(self.file(_snapshot_name(number))).items()}
+        check_weights(weights, self.config(), len(self.vocab()))
+        return weights
 
     # --- checkpoints ----------------------------------------------------------------------------------
     def save_checkpoint(self, tag: str, weights: Weights, optimizer: dict | None, epoch: int) -> None:

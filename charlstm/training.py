@@ -39,12 +39,14 @@ from .run import (
 )
 from .store import new_run, save_text_for
 from .text import Corpus, Vocabulary, check_trainable
+from .timelapse import TimeLapse
 from .trainer import LR_CUT, EpochResult, FitPlan, Trainer, TrainerHook, is_divergent
 
 __all__ = ["LR_CUT", "EpochRecord", "EpochSamples", "Snapshot", "TrainingJob", "is_divergent"]
 
 MAX_WAIT_SHARE = 0.25  # of a time budget, at most this much may go on waiting for a worker to start
 BATCH_LOSS_KEEP = 20_000  # per-batch losses kept in memory for `snapshot()`
+SNAPSHOT_LOSS_BATCHES = 20  # a time-lapse point's loss: the mean of the batches just before it
 FLUSH_SECONDS = 0.5  # how often the live progress and batch losses reach the run folder
 
 FINAL_MESSAGES = {
@@ -133,6 +135,7 @@ class TrainingJob(TrainerHook):
         self._checking_since: float | None = None
         self._error_message: str | None = None
         self._spent = 0.0  # the share of the budget spent, as the learning-rate schedule last saw it
+        self._timelapse = TimeLapse(run)
         since = run.text_since_epoch()  # a score on another text is not comparable: the best starts afresh
         prior = [h.val_loss if h.val_loss is not None else h.loss for h in self._history if h.epoch > since]
         self._best = min(prior) if prior else math.inf
@@ -418,6 +421,8 @@ class TrainingJob(TrainerHook):
         if self._stop_requested.is_set():
             self._trainer.stop("user")
         reason = self._trainer.fit(self)
+        if self._history and self._timelapse.last_at != self._history[-1].epoch:
+            self._snapshot(1.0)  # the time-lapse ends where the training did
         self._finish(self._stop_reason or reason or "completed")
 
     def _heartbeat(self) -> None:
@@ -467,8 +472,22 @@ class TrainingJob(TrainerHook):
             usable = self._training_seconds_locked()
         if usable is not None and now - self._t0 >= usable and self._stop_reason is None:
             self._stop_reason = "time"
+        spent = self.budget_spent()
+        if self._timelapse.due(spent):
+            self._snapshot(spent)
         self._flush()
         return self._stop_requested.is_set() or self._stop_reason is not None
+
+    def _snapshot(self, spent: float | None) -> None:
+        """One point of the time-lapse (the weights now); a failed write costs only that point."""
+        if self._trainer is None:
+            return
+        with self._lock:
+            at_epoch = self._epoch - 1 + min(1.0, self._step / max(1, self._steps_per_epoch))
+            recent = self._batch_losses[-SNAPSHOT_LOSS_BATCHES:] or [math.nan]
+        loss = sum(recent) / len(recent)
+        with contextlib.suppress(OSError, ValueError):
+            self._timelapse.take(spent or 0.0, at_epoch, loss if math.isfinite(loss) else 0.0, self._trainer.weights())
 
     def on_validation_start(self) -> None:
         with self._lock:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import time
 
 import numpy as np
 import pytest
-from helpers import wait_for
+from helpers import copy_run, wait_for
 
 from charlstm import store
 from charlstm.config import preset_config
@@ -33,12 +32,6 @@ from charlstm.training import LR_CUT, TrainingJob, is_divergent
 @pytest.fixture(scope="module")
 def corpus(english_text) -> Corpus:
     return Corpus(english_text[:20_000], "docs", "paste")
-
-
-def copy_run(run_dir, tmp_path):
-    dest = tmp_path / "runs" / run_dir.name
-    shutil.copytree(run_dir, dest)
-    return dest
 
 
 # --- a finished run on disk ----------------------------------------------------------------------------
