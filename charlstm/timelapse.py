@@ -47,12 +47,12 @@ class Frame:
     text: str
 
 
+def frame(run: Run, number: int, prompt: str, length: int, seed: int, temperature: float = 0.5) -> str:
+    """What snapshot `number` of a run writes after `prompt`, with the random numbers of `seed`."""
+    gen = Generator(run.load_snapshot(number), run.config(), run.vocab())
+    return gen.generate(prompt, [check_temperature(temperature)], length, seed=seed)[0].text
+
+
 def frames(run: Run, prompt: str, length: int, seed: int, temperature: float = 0.5) -> list[Frame]:
     """The same prompt and random numbers written by every snapshot of a run, oldest first."""
-    temperature = check_temperature(temperature)
-    config, vocab = run.config(), run.vocab()
-    out = []
-    for record in run.snapshots():
-        gen = Generator(run.load_snapshot(record.number), config, vocab)
-        out.append(Frame(record, gen.generate(prompt, [temperature], length, seed=seed)[0].text))
-    return out
+    return [Frame(r, frame(run, r.number, prompt, length, seed, temperature)) for r in run.snapshots()]

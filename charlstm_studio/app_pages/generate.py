@@ -12,6 +12,7 @@ Widget keys (for tests and the browser suite):
     gen_download     download_button  the text as a .txt file
     gen_next_<i>     button         add the i-th likeliest next character to the prompt (step-by-step writing)
     gen_score_text   text_area      your own text, shaded by how surprising the model finds it
+    gen_timelapse    select_slider  how it learned: the moment of its training that writes (your models only)
 
 Prompt, temperature and length also sit in the URL (?p=…&t=…&n=…), so a reload keeps them.
 """
@@ -23,7 +24,7 @@ import time
 import numpy as np
 import streamlit as st
 
-from charlstm import limits
+from charlstm import limits, starters
 from charlstm.config import SEED_TEMPERATURES
 from charlstm.errors import CharlstmError
 from charlstm.generate import Generator
@@ -36,6 +37,7 @@ from charlstm_studio.ui.charts import (
     surprise_scale,
     top_next_chars,
 )
+from charlstm_studio.ui.timelapse import how_it_learned
 
 STREAM_EVERY_SECONDS = 0.15  # a text written faster than this appears at once: no redraws to wait for
 DEFAULTS = {"gen_prompt": "The meaning of ", "gen_temperature": 0.5, "gen_length": 400, "gen_seed": 1}
@@ -268,6 +270,8 @@ def playground(model_id: str, gen: Generator) -> None:
     )
     if show_compare:
         compare(gen, prompt, temperature, length, seed)
+    if not starters.is_ref(model_id):  # ready-made models come without their training's snapshots
+        how_it_learned(state.model_run(model_id), gen.prepare_prompt(prompt)[0], temperature, seed, "gen_timelapse")
     next_characters(gen, prompt, temperature)
     score_your_text(gen)
     widgets.help_box("temperature", "bpc")

@@ -21,6 +21,7 @@ Widget keys (for tests and the browser suite):
     train_stop         button        stop training / leave the queue
     train_play         button        open the finished model in the playground
     train_new          button        forget the shown run and set up a new one
+    train_timelapse    select_slider how it learned: the moment of its training that writes (a finished run)
     train_show_other   button        show this session's other running job (instead of starting a second)
 
 The run shown is the one in the URL (?run=<run id>), so a reload reattaches to a running job. Everything
@@ -42,7 +43,9 @@ from charlstm.text import Corpus, check_trainable, prepare_text
 from charlstm.weights import parameter_count
 from charlstm_studio.ui import pages, state, widgets
 from charlstm_studio.ui.charts import batch_loss_chart, epoch_chart
+from charlstm_studio.ui.timelapse import how_it_learned
 
+TIMELAPSE_TEMPERATURE = 0.5  # careful enough that words show as soon as the model knows them
 TIME_BUDGET_EPOCHS = 10_000  # with a time limit, epochs only bound the run; the clock ends it
 ADVANCED_KEYS = (
     "train_layers",
@@ -422,6 +425,9 @@ def draw_run(run: Run, was_state: str) -> None:
         draw_samples(run.samples())
 
     live()
+    if not was_active:  # a finished run: its whole story, from noise to words
+        samples = run.samples()
+        how_it_learned(run, samples[-1].prompt if samples else "\n", TIMELAPSE_TEMPERATURE, 1, key="train_timelapse")
 
 
 def text_facts(corpus: Corpus, lowercase: bool, min_chars: int) -> tuple[int, str | None]:

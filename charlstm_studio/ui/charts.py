@@ -93,6 +93,41 @@ def epoch_chart(history: Sequence) -> alt.Chart:
     )
 
 
+MOMENTS = ["shown above", "another moment"]
+
+
+def timelapse_chart(history: Sequence, snapshots: Sequence, chosen: int) -> alt.Chart:
+    """The loss per epoch with the time-lapse's points on it; the point being shown is big and red.
+
+    `snapshots` hold SnapshotRecords (at_epoch, loss in nats); a point sits where its training loss was then.
+    """
+    points = pd.DataFrame(
+        {
+            "epoch": [s.at_epoch for s in snapshots],
+            "bits per character": [s.loss / LN2 for s in snapshots],
+            "shown": [MOMENTS[0] if i == chosen else MOMENTS[1] for i in range(len(snapshots))],
+        }
+    )
+    marks = (
+        alt.Chart(points)
+        .mark_point(filled=True)
+        .encode(
+            x="epoch:Q",
+            y="bits per character:Q",
+            size=alt.Size(
+                "shown:N", scale=alt.Scale(domain=["shown above", "another moment"], range=[220, 40]), legend=None
+            ),
+            color=alt.Color(
+                "shown:N",
+                scale=alt.Scale(domain=["shown above", "another moment"], range=["#d62728", "#888"]),
+                legend=None,
+            ),
+            tooltip=[alt.Tooltip("epoch:Q", format=".1f"), alt.Tooltip("bits per character:Q", format=".2f")],
+        )
+    )
+    return alt.layer(epoch_chart(history), marks).properties(title="Where that moment is on the loss curve")
+
+
 def char_frequency_chart(top_chars: Sequence[tuple[str, int]], total: int | None = None) -> alt.Chart:
     """The most common characters of a corpus, as bars (share of all characters)."""
     total = total or sum(n for _, n in top_chars) or 1

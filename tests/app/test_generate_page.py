@@ -230,3 +230,34 @@ def test_a_model_you_just_trained_wins_over_a_ready_made_one(runs_root):
     at.switch_page("app_pages/models.py").run()  # leaving the page drops the picker's key, as in a browser
     at.switch_page(GENERATE).run()
     assert at.selectbox(key="gen_model").value == run.name
+
+
+def test_how_it_learned_scrubs_through_the_snapshots(runs_root):
+    """Each moment writes the same start with the same random numbers; only the weights differ."""
+    import numpy as np
+
+    from charlstm.run import Run
+    from charlstm.timelapse import frame
+
+    run = Run(make_run(runs_root))
+    best, _ = run.load_checkpoint("best")
+    rng = np.random.default_rng(3)
+    for at_epoch, scale in ((0.1, 3.0), (0.5, 1.0), (1.0, 0.0)):  # from noise to the trained weights
+        run.save_snapshot(at_epoch, 3.0 - at_epoch, {k: v + rng.normal(0, scale, v.shape) for k, v in best.items()})
+    at = new_app(GENERATE)
+    assert not at.exception
+    scrubber = at.select_slider(key="gen_timelapse")
+    assert scrubber.value == 2  # the end of its training first
+    shots = run.snapshots()
+    prompt = "The meaning of "  # the page's prompt
+    last = next(c.value for c in at.code if c.value == prompt + frame(run, shots[2].number, prompt, 300, 1, 0.5))
+    scrubber.set_value(0).run()
+    first = prompt + frame(run, shots[0].number, prompt, 300, 1, 0.5)
+    assert first != last and any(c.value == first for c in at.code)
+    assert any("Where that moment is" in c.proto.spec for c in at.get("vega_lite_chart"))
+
+
+def test_no_scrubber_without_snapshots(runs_root):
+    make_run(runs_root)
+    at = new_app(GENERATE)
+    assert not has(at, "select_slider", "gen_timelapse")

@@ -215,3 +215,14 @@ def test_a_continued_model_says_how_long_it_trained_in_all(runs_root):
     at = new_app(TRAIN, query={"run": run.id})
     line = next(c for c in texts(at, "caption") if "held out" in c)
     assert "trained 3 epochs in 1 min 21 s" in line, line
+
+
+def test_a_finished_run_shows_how_it_learned(runs_root):
+    run = Run(make_run(runs_root, name="learned"))
+    best, _ = run.load_checkpoint("best")
+    for at_epoch in (0.0, 1.0):
+        run.save_snapshot(at_epoch, 2.0, best)
+    at = new_app(TRAIN, query={"run": run.id})
+    assert not at.exception
+    assert at.select_slider(key="train_timelapse").value == 1
+    assert any("How it learned" in t for t in texts(at, "subheader"))

@@ -1,0 +1,53 @@
+"""How it learned: a scrubber over a run's time-lapse, shared by the Generate and Train pages.
+
+Every point writes the same start with the same random numbers (`charlstm.timelapse`), so moving the
+slider changes only how far the model had learned; the point is marked on the loss curve.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from charlstm import timelapse
+from charlstm.errors import CharlstmError
+from charlstm.run import Run
+
+from . import widgets
+from .charts import timelapse_chart
+
+FRAME_LENGTH = 300  # characters each moment writes: enough to see words appear, quick for twenty snapshots
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _frame(_run: Run, run_dir: str, number: int, prompt: str, seed: int, temperature: float) -> str:
+    """One moment's text (cached: scrubbing back and forth redraws at once). The key holds the run's folder
+    (`_run` itself is not hashed), and only its owner's pages reach a run, through the library."""
+    return timelapse.frame(_run, number, prompt, FRAME_LENGTH, seed, temperature)
+
+
+def how_it_learned(run: Run, prompt: str, temperature: float, seed: int, key: str) -> None:
+    """The scrubber, the text at the chosen moment and the moment on the loss curve; nothing for a run
+    without a time-lapse (a ready-made model, or one trained before there were time-lapses)."""
+    shots = run.snapshots()
+    if len(shots) < 2:
+        return
+    st.subheader("How it learned")
+    st.caption(
+        "The same start and the same random numbers, written by this model as it was at different moments of "
+        "its training. Move the slider: the text grows from noise to words, and only what the model had "
+        "learned by then changes."
+    )
+    chosen = st.select_slider(
+        "Moment of its training",
+        options=range(len(shots)),
+        value=len(shots) - 1,
+        format_func=lambda i: f"epoch {shots[i].at_epoch:.1f}",
+        key=key,
+    )
+    try:
+        text = _frame(run, str(run.path), shots[chosen].number, prompt, seed, temperature)
+    except CharlstmError as exc:
+        st.warning(f"That moment cannot be read: {widgets.md(exc)}")
+        return
+    widgets.text_block(prompt + text)
+    st.altair_chart(timelapse_chart(run.history(), shots, chosen), width="stretch")
