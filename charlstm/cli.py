@@ -2,6 +2,7 @@
 
     python -m charlstm train notes.txt --preset quick --seconds 120
     python -m charlstm generate RUN_DIR --prompt "the " -t 0.2 0.5 1.0 1.2
+    python -m charlstm generate RUN_DIR -t 0.8 --top-p 0.9 --no-repeat 8
     charlstm studio --port 8501
 
 Every mistake a user can make ends with one line on stderr and exit status 2, never a traceback.
@@ -22,6 +23,7 @@ from .config import LN2, MAX_SEED, PRESETS, SEED_TEMPERATURES, TrainConfig, pres
 from .corpora import BUILTINS
 from .distribute import STRATEGIES
 from .errors import CharlstmError, ConfigError
+from .sampling import MAX_NO_REPEAT
 
 EXIT_USER_ERROR = 2
 
@@ -79,7 +81,20 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("-t", "--temperature", type=float, nargs="+", default=list(SEED_TEMPERATURES))
     gen.add_argument("-n", "--length", type=int, default=400)
     gen.add_argument("--seed", type=_seed, help="the same seed writes the same text (0 or more)")
-    gen.add_argument("--top-k", type=int)
+    gen.add_argument("--top-k", type=int, help="keep only the k likeliest characters (1 or more)")
+    gen.add_argument(
+        "--top-p",
+        type=float,
+        help="keep only the likeliest characters that together make up this share of the probability (above 0, at "
+        "most 1; 0.9 is a common choice)",
+    )
+    gen.add_argument(
+        "--no-repeat",
+        type=int,
+        metavar="N",
+        help=f"loop guard: never write N characters in a row that the text already holds (2 to {MAX_NO_REPEAT}; "
+        "0 = off)",
+    )
     gen.add_argument("--json", action="store_true")
 
     score = sub.add_parser("score", help="bits per character of a text under a model")
@@ -346,12 +361,30 @@ def cmd_generate(args) -> int:
     if unknown:
         shown = ", ".join(repr(c) for c in unknown[:10])
         print(f"note: the model never saw {shown}; replaced in the prompt.", file=sys.stderr)
-    samples = gen.generate(args.prompt, args.temperature, length, seed=args.seed, top_k=args.top_k)
+    options = {"top_k": args.top_k, "top_p": args.top_p, "no_repeat": args.no_repeat}
+    samples = gen.generate(args.prompt, args.temperature, length, seed=args.seed, **options)
+    for s in samples:
+        if s.fell_back.any():
+            print(
+                f"note: {s.sampling.label}: the loop guard gave way {int(s.fell_back.sum()):,} times (every "
+                f"character allowed would have repeated {s.sampling.no_repeat} characters already written).",
+                file=sys.stderr,
+            )
     if args.json:
-        print(json.dumps([{"temperature": s.temperature, "text": s.text} for s in samples], ensure_ascii=False))
+        rows = [
+            {
+                "temperature": s.temperature,
+                "top_k": s.sampling.top_k,
+                "top_p": s.sampling.top_p,
+                "no_repeat": s.sampling.no_repeat,
+                "text": s.text,
+            }
+            for s in samples
+        ]
+        print(json.dumps(rows, ensure_ascii=False))
     else:
         for s in samples:
-            print(f"----- temperature {s.temperature:g} -----")
+            print(f"----- {s.sampling.label.replace('T ', 'temperature ', 1)} -----")
             print(prompt + s.text)
     return 0
 

@@ -261,3 +261,63 @@ def test_ctrl_c_twice_abandons_at_once(corpus_file, tmp_path):
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert "abandoned" in stderr and "Traceback" not in stderr
+
+
+# --- issue 18: top-p and the loop guard --------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def random_model(tmp_path_factory, english_text) -> Path:
+    """A run with random weights (no TensorFlow, no training): enough to check what `generate` passes on."""
+    from run_factory import random_run
+
+    from charlstm.config import TrainConfig
+
+    config = TrainConfig(units=16, embedding_dim=8)
+    return random_run(tmp_path_factory.mktemp("random"), english_text[:5000], config)
+
+
+def test_generate_with_top_p_and_the_loop_guard(random_model):
+    from charlstm.store import load_generator
+
+    args = ["generate", random_model, "--prompt", "The ", "-t", "0", "1", "-n", "120", "--seed", "5"]
+    options = ["--top-k", "20", "--top-p", "0.9", "--no-repeat", "6"]
+    result = cli(*args, *options, "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    expected = load_generator(random_model).generate("The ", [0.0, 1.0], 120, seed=5, top_k=20, top_p=0.9, no_repeat=6)
+    assert [r["text"] for r in rows] == [s.text for s in expected]
+    assert [(r["temperature"], r["top_k"], r["top_p"], r["no_repeat"]) for r in rows] == [
+        (0, 20, 0.9, 6),
+        (1, 20, 0.9, 6),
+    ]
+    as_text = cli(*args, *options).stdout
+    assert "----- temperature 0, top-k 20, top-p 0.9, no repeat 6 -----" in as_text
+    assert "The " + rows[1]["text"] in as_text
+    plain = json.loads(cli(*args, "--json").stdout)
+    assert plain[1]["top_p"] is None and plain[1]["text"] != rows[1]["text"]  # the options changed the text
+    # At T = 0 top-p leaves only the likeliest character, so the guard can only give way, and says so.
+    assert plain[0]["text"] == rows[0]["text"]
+    assert "note: T 0, top-k 20, top-p 0.9, no repeat 6: the loop guard gave way" in result.stderr
+    assert "note: T 1," not in result.stderr
+
+
+def test_generate_says_when_the_loop_guard_gave_way(random_model):
+    result = cli("generate", random_model, "-t", "1", "-n", "60", "--seed", "1", "--top-k", "1", "--no-repeat", "2")
+    assert result.returncode == 0, result.stderr
+    assert "the loop guard gave way" in result.stderr  # one character allowed: soon every pair with it is written
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "words"),
+    [
+        ("--top-p", "0", ["top-p", "above 0 and at most 1"]),
+        ("--top-p", "1.5", ["top-p", "at most 1"]),
+        ("--top-p", "nan", ["top-p"]),
+        ("--top-p", "lots", ["--top-p", "invalid float"]),
+        ("--no-repeat", "1", ["no-repeat", "from 2 to 200", "0 for off"]),
+        ("--no-repeat", "500", ["no-repeat", "from 2 to 200"]),
+        ("--no-repeat", "2.5", ["--no-repeat", "invalid int"]),
+        ("--top-k", "0", ["top-k", "1 or more"]),
+    ],
+)
+def test_bad_sampling_options_are_one_line(random_model, option, value, words):
+    assert_user_error(cli("generate", random_model, option, value, "-n", "5"), *words)
