@@ -4,6 +4,9 @@ Widget keys (for tests and the browser suite):
     gen_model        selectbox      which model writes: yours (newest first), then the ready-made ones
     gen_prompt       text_area      how the text starts
     gen_temperature  slider         0 to 2; moving it writes a new text at once (the text sits right below it)
+    gen_top_k        slider         only the k likeliest characters (0: off)        } in "More ways to pick
+    gen_top_p        slider         only the likeliest that make up p (1: off)      } the next character"
+    gen_no_repeat    slider         loop guard: never repeat N characters (0: off)  }
     gen_length       slider         characters to write
     gen_seed         number_input   random seed (same seed + settings = same text)
     gen_new_sample   button         new random seed, new text
@@ -14,9 +17,11 @@ Widget keys (for tests and the browser suite):
     gen_score_text   text_area      your own text, shaded by how surprising the model finds it
     gen_timelapse    select_slider  how it learned: the moment of its training that writes (your models only)
 
-Prompt, temperature and length also sit in the URL (?p=…&t=…&n=…), so a reload keeps them.
+The whole setup sits in the URL (?p=…&t=…&n=…&seed=…&k=…&tp=…&nr=…&c=…), so a reload or a copied link writes the
+same text again (with the same model: yours stay yours, a stranger's page falls back to a ready-made one).
 """
 
+import dataclasses
 import math
 import random
 import time
@@ -28,6 +33,7 @@ from charlstm import limits, starters
 from charlstm.config import SEED_TEMPERATURES
 from charlstm.errors import CharlstmError
 from charlstm.generate import Generator
+from charlstm.sampling import Sampling
 from charlstm_studio.ui import pages, state, widgets
 from charlstm_studio.ui.charts import (
     char_label,
@@ -40,9 +46,35 @@ from charlstm_studio.ui.charts import (
 from charlstm_studio.ui.timelapse import how_it_learned
 
 STREAM_EVERY_SECONDS = 0.15  # a text written faster than this appears at once: no redraws to wait for
-DEFAULTS = {"gen_prompt": "The meaning of ", "gen_temperature": 0.5, "gen_length": 400, "gen_seed": 1}
-URL_PARAMS = {"gen_prompt": "p", "gen_temperature": "t", "gen_length": "n"}
+DEFAULTS = {
+    "gen_prompt": "The meaning of ",
+    "gen_temperature": 0.5,
+    "gen_length": 400,
+    "gen_seed": 1,
+    "gen_top_k": 0,
+    "gen_top_p": 1.0,
+    "gen_no_repeat": 0,
+    "gen_compare": False,
+}
+URL_PARAMS = {
+    "gen_prompt": "p",
+    "gen_temperature": "t",
+    "gen_length": "n",
+    "gen_seed": "seed",  # not "s": an old address held a private key there, which the studio removes
+    "gen_top_k": "k",
+    "gen_top_p": "tp",
+    "gen_no_repeat": "nr",
+    "gen_compare": "c",
+}
 TEMPERATURE_RANGE, LENGTH_RANGE, PROMPT_MAX = (0.0, 2.0, 0.05), (20, 2000, 20), 2000
+RANGES = {  # (low, high, step) of each number a URL may set: snapped to what its widget allows
+    "gen_temperature": TEMPERATURE_RANGE,
+    "gen_length": LENGTH_RANGE,
+    "gen_seed": (0, 2**31 - 1, 1),
+    "gen_top_k": (0, 40, 1),
+    "gen_top_p": (0.05, 1.0, 0.05),
+    "gen_no_repeat": (0, 40, 1),
+}
 
 
 def new_seed() -> None:
@@ -54,14 +86,16 @@ def _from_url(key: str, raw: str):
     try:
         if key == "gen_prompt":
             return raw[:PROMPT_MAX]
-        low, high, step = TEMPERATURE_RANGE if key == "gen_temperature" else LENGTH_RANGE
+        if key == "gen_compare":
+            return raw == "1"
+        low, high, step = RANGES[key]
         value = float(raw)
     except (TypeError, ValueError):
         return None
     if not math.isfinite(value):
         return None
     snapped = round(min(high, max(low, value)) / step) * step
-    return round(snapped, 2) if key == "gen_temperature" else int(snapped)
+    return round(snapped, 2) if isinstance(step, float) else int(snapped)
 
 
 def restore_settings() -> None:
@@ -80,7 +114,8 @@ def save_settings() -> None:
     """Keep the settings for other pages and in the URL."""
     widgets.remember(*DEFAULTS)
     for key, param in URL_PARAMS.items():
-        value = str(st.session_state[key])
+        value = st.session_state[key]
+        value = ("1" if value else "0") if isinstance(value, bool) else str(value)
         if st.query_params.get(param) != value:
             st.query_params[param] = value
 
@@ -97,6 +132,10 @@ def choose_model() -> tuple[str, Generator] | None:
         st.info("There is no trained model yet. Train one first: it takes a few clicks and a couple of minutes.")
         st.page_link(pages.TRAIN, label="Go to the Train page", icon=":material/model_training:")
         return None
+    if not st.session_state.get("_gen_model_url_read"):  # a copied link names its model (if this browser may use it)
+        st.session_state["_gen_model_url_read"] = True
+        if st.query_params.get("m") in {**by_id, **starters}:
+            st.session_state["gen_model"] = st.query_params["m"]
     if st.session_state.get("gen_model") not in {**by_id, **starters}:
         st.session_state["gen_model"] = state.playground_default(list(by_id), list(starters))
 
@@ -114,6 +153,8 @@ def choose_model() -> tuple[str, Generator] | None:
         "Model", [*by_id, *starters], key="gen_model", format_func=describe, help=widgets.TOOLTIP["bpc"]
     )
     state.set_playground_model(model_id)
+    if st.query_params.get("m") != model_id:
+        st.query_params["m"] = model_id
     try:
         gen = state.generator(model_id)
     except CharlstmError as exc:
@@ -134,13 +175,13 @@ def prompt_warning(gen: Generator, prompt: str) -> None:
         st.caption("No prompt: the model starts as if at the beginning of a line.")
 
 
-def write(gen: Generator, prompt: str, temperature: float, length: int, seed: int, shade: bool) -> str:
+def write(gen: Generator, prompt: str, sampling: Sampling, length: int, seed: int, shade: bool) -> str:
     """Stream the text into the page right under the slider; returns prompt + text as shown."""
     cleaned, _ = gen.prepare_prompt(prompt)
     placeholder = st.empty()
     chars, probs = [], []
     shown_at = time.monotonic()
-    for ch, p in gen.stream(prompt, temperature, length, seed):
+    for ch, p in gen.stream(prompt, sampling, length, seed):
         chars.append(ch)
         probs.append(p)
         if time.monotonic() - shown_at >= STREAM_EVERY_SECONDS:  # a long or slow text appears as it is written
@@ -167,16 +208,23 @@ def settings_row() -> tuple[int, int]:
     return int(length), int(seed)
 
 
-def compare(gen: Generator, prompt: str, temperature: float, length: int, seed: int) -> None:
-    """The fixed four temperatures and the slider's, from the same start and random numbers."""
-    temperatures = sorted({*SEED_TEMPERATURES, round(temperature, 2)})
+def compare(gen: Generator, prompt: str, sampling: Sampling, length: int, seed: int) -> None:
+    """The fixed four temperatures and the slider's, from the same start and random numbers, each with the
+    other settings; with a setting beyond temperature, the slider's temperature without it too."""
+    temperatures = sorted({*SEED_TEMPERATURES, round(sampling.temperature, 2)})
+    rows = [dataclasses.replace(sampling, temperature=t) for t in temperatures]
+    if not sampling.plain:
+        rows.append(Sampling(sampling.temperature))
+    extra = "" if sampling.plain else f" ({setting_words(sampling)}), and your temperature without them"
     st.subheader(f"The same start, the same random numbers, {len(temperatures)} temperatures")
+    st.caption(f"Only the temperature differs{extra}.")
     cleaned, _ = gen.prepare_prompt(prompt)
-    samples = gen.generate(prompt, temperatures, length, seed)
+    samples = gen.generate(prompt, rows, length, seed)
     for col, sample in zip(st.columns(len(samples)), samples, strict=True):
         with col:
-            mine = " (your slider)" if math.isclose(sample.temperature, temperature) else ""
-            st.markdown(f"**Temperature {sample.temperature:g}{mine}**")
+            mine = " (your slider)" if sample.sampling == sampling else ""
+            plain = ", nothing else" if not sampling.plain and sample.sampling.plain else ""
+            st.markdown(f"**Temperature {sample.temperature:g}{mine}{plain}**")
             widgets.text_block(cleaned + sample.text)
 
 
@@ -184,16 +232,20 @@ def _append(ch: str) -> None:
     st.session_state["gen_prompt"] = st.session_state.get("gen_prompt", "") + ch
 
 
-def next_characters(gen: Generator, prompt: str, temperature: float) -> None:
+def next_characters(gen: Generator, prompt: str, sampling: Sampling) -> None:
     """The likeliest next characters as bars, and a button for each that writes it (step by step)."""
     st.subheader("What would come next?")
     st.caption(
-        "The model's chances for the character right after your prompt, at your temperature and as trained (T = 1). "
+        "The model's chances for the character right after your prompt, with your settings and as trained (T = 1). "
         "Press a character to add it to the prompt and write one step at a time."
     )
-    p_t, p_1 = gen.next_distribution(prompt, temperature), gen.next_distribution(prompt, 1.0)
-    st.altair_chart(next_char_chart(gen.vocab.chars, p_t, p_1, temperature), width="stretch")
+    p_t, p_1 = gen.next_distribution(prompt, sampling), gen.next_distribution(prompt, 1.0)
+    setting = None if sampling.plain else setting_words(sampling)
+    st.altair_chart(next_char_chart(gen.vocab.chars, p_t, p_1, sampling.temperature, setting=setting), width="stretch")
     order = top_next_chars(p_t, p_1)
+    removed = [char_label(gen.vocab.chars[int(i)]) for i in order if p_t[i] == 0 and p_1[i] > 0]
+    if setting and removed:
+        st.caption(f"Your settings remove {widgets.md(', '.join(removed))}: the model may not write them next.")
     for row in range(0, len(order), 5):
         for j, (col, i) in enumerate(zip(st.columns(5), order[row : row + 5], strict=False)):
             ch = gen.vocab.chars[int(i)]
@@ -240,6 +292,37 @@ def bounded_length(gen: Generator, wanted: int, texts: int) -> int:
     return allowed
 
 
+def setting_words(sampling: Sampling) -> str:
+    """The settings beyond temperature, in words: "top-k 5, top-p 0.9, the loop guard at 8"."""
+    parts = [f"top-k {sampling.top_k}"] if sampling.top_k else []
+    parts += [f"top-p {sampling.top_p:g}"] if sampling.top_p else []
+    parts += [f"the loop guard at {sampling.no_repeat}"] if sampling.no_repeat else []
+    return ", ".join(parts)
+
+
+def chosen_sampling(temperature: float) -> Sampling:
+    """The settings beyond temperature as they stand (their sliders are drawn under the text, read before it)."""
+    k, p, n = (st.session_state[key] for key in ("gen_top_k", "gen_top_p", "gen_no_repeat"))
+    return Sampling(temperature, int(k) or None, None if p >= 1 else float(p), int(n) or None).checked()
+
+
+def sampling_controls() -> None:
+    """Top-k, top-p and the loop guard, each with what it does and what to try (off until moved)."""
+    on = any(st.session_state.get(k) != DEFAULTS[k] for k in ("gen_top_k", "gen_top_p", "gen_no_repeat"))
+    with st.expander("More ways to pick the next character", expanded=on, icon=":material/tune:"):
+        c1, c2, c3 = st.columns(3)
+        c1.slider("Top-k (0: off)", *RANGES["gen_top_k"], key="gen_top_k", help=widgets.TOOLTIP["top_k"])
+        c2.slider("Top-p (1: off)", *RANGES["gen_top_p"], key="gen_top_p", help=widgets.TOOLTIP["top_p"])
+        c3.slider(
+            "Loop guard (0: off)", *RANGES["gen_no_repeat"], key="gen_no_repeat", help=widgets.TOOLTIP["no_repeat"]
+        )
+        st.caption(
+            "Top-k: only the k likeliest characters. Top-p: only the likeliest that together make up p of the "
+            "chance. Loop guard: never N characters in a row that the text already holds (try 8 at temperature "
+            "0.2, where texts loop). They apply to the text above, the comparison and the chart below."
+        )
+
+
 def playground(model_id: str, gen: Generator) -> None:
     restore_settings()
     prompt = st.text_area("Start of the text (the prompt)", key="gen_prompt", height=80, max_chars=PROMPT_MAX)
@@ -247,14 +330,16 @@ def playground(model_id: str, gen: Generator) -> None:
     temperature = float(
         st.slider("Temperature", low, high, step=step, key="gen_temperature", help=widgets.HELP["temperature"])
     )
+    sampling = chosen_sampling(temperature)
     prompt_warning(gen, prompt)
     show_compare = bool(st.session_state.get("gen_compare", False))
     texts = 1 + (len(SEED_TEMPERATURES) + 1) * show_compare  # the comparison adds the slider's temperature
     length = bounded_length(gen, int(st.session_state["gen_length"]), texts)
     seed = int(st.session_state["gen_seed"])
     shade = bool(st.session_state.get("gen_shade", False))
-    text = write(gen, prompt, temperature, length, seed, shade)  # right under the slider, also on a phone
+    text = write(gen, prompt, sampling, length, seed, shade)  # right under the slider, also on a phone
     settings_row()
+    sampling_controls()
     t1, t2 = st.columns(2)
     t1.toggle("Shade by surprise", key="gen_shade", help="Stronger colour: the model was more surprised there.")
     t2.toggle("Compare temperatures", key="gen_compare")
@@ -269,10 +354,10 @@ def playground(model_id: str, gen: Generator) -> None:
         icon=":material/download:",
     )
     if show_compare:
-        compare(gen, prompt, temperature, length, seed)
+        compare(gen, prompt, sampling, length, seed)
     if not starters.is_ref(model_id):  # ready-made models come without their training's snapshots
         how_it_learned(state.model_run(model_id), gen.prepare_prompt(prompt)[0], temperature, seed, "gen_timelapse")
-    next_characters(gen, prompt, temperature)
+    next_characters(gen, prompt, sampling)
     score_your_text(gen)
     widgets.help_box("temperature", "bpc")
 

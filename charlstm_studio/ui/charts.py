@@ -168,15 +168,17 @@ def next_char_chart(
     probs_1: Sequence[float],
     temperature: float,
     top: int = NEXT_CHAR_TOP,
+    setting: str | None = None,
 ) -> alt.Chart:
     """What the model would write next: horizontal bars of the likeliest characters at T next to T = 1.
 
     Bars are horizontal so labels like "⏎ (new line)" stay readable on a phone; the axis ends a little
     past the largest bar, so a young model's flat 8 % and 6 % are not squeezed against a 0-100 % axis.
+    `setting` names more than a temperature (top-k, top-p, a loop guard): the characters it removes get no bar.
     """
     p_t, p_1 = np.asarray(probs_t, dtype=np.float64), np.asarray(probs_1, dtype=np.float64)
     order = top_next_chars(p_t, p_1, top)
-    t_name = f"at T = {temperature:g}"
+    t_name = f"with {setting}" if setting else f"at T = {temperature:g}"
     one_name = "at T = 1 (as trained)"
     rows = []
     for i in order:

@@ -33,6 +33,18 @@ HELP = {
         "write the same text again. Change it (or press New sample) for another text."
     ),
     "epoch": "An **epoch** is one read through the whole training text.",
+    "top_k": (
+        "**Top-k** keeps only the k likeliest next characters and never picks the others. Try 3 with a high "
+        "temperature: adventurous, but no more odd letters. 0 is off."
+    ),
+    "top_p": (
+        "**Top-p** keeps only the likeliest next characters that together make up this share of the chance, "
+        "so it keeps few when the model is sure and many when it is not. Try 0.9. 1 is off."
+    ),
+    "no_repeat": (
+        "The **loop guard** never lets the text write N characters in a row that it already holds, which "
+        'breaks loops like "the the the" at low temperatures. Try 8 with temperature 0.2. 0 is off.'
+    ),
     "sequences": (
         "**Training sequences** are the pieces of the text the model practises on, one at a time: it reads "
         "each piece and guesses every next character."

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from studio_helpers import TEXT, has, make_run, new_app, texts
+from studio_helpers import TEXT, has, make_run, new_app, stranger, texts
 
 GENERATE = "app_pages/generate.py"
 
@@ -261,3 +261,65 @@ def test_no_scrubber_without_snapshots(runs_root):
     make_run(runs_root)
     at = new_app(GENERATE)
     assert not has(at, "select_slider", "gen_timelapse")
+
+
+# --- issue 18: sampling beyond temperature ---------------------------------------------------------------
+def url_of(at) -> dict[str, str]:
+    return {k: (v[0] if isinstance(v, list) else v) for k, v in at.query_params.items()}
+
+
+def test_top_k_one_writes_the_likeliest_text_at_any_temperature(runs_root):
+    make_run(runs_root)
+    at = new_app(GENERATE)
+    at.slider(key="gen_temperature").set_value(0.0).run()
+    greedy = output(at)
+    at.slider(key="gen_temperature").set_value(1.5).run()
+    assert output(at) != greedy
+    at.slider(key="gen_top_k").set_value(1).run()
+    assert not at.exception and output(at) == greedy
+
+
+def test_the_loop_guard_and_top_p_write_what_the_core_writes(runs_root):
+    from charlstm.sampling import Sampling
+    from charlstm.store import load_generator
+
+    gen = load_generator(make_run(runs_root))
+    at = new_app(GENERATE)
+    at.slider(key="gen_temperature").set_value(0.2).run()
+    at.slider(key="gen_no_repeat").set_value(8).run()
+    at.slider(key="gen_top_p").set_value(0.9).run()
+    expected = gen.generate("The meaning of ", [Sampling(0.2, top_p=0.9, no_repeat=8)], 400, seed=1)[0].text
+    assert output(at) == "The meaning of " + expected
+    at.slider(key="gen_top_k").set_value(2).run()  # the chart: at least eight of its ten characters are removed
+    (removed,) = [c for c in texts(at, "caption") if c.startswith("Your settings remove")]
+    assert removed.count(", ") >= 7, removed
+    assert any("with top-k 2, top-p 0.9, the loop guard at 8" in c.proto.spec for c in at.get("vega_lite_chart"))
+
+
+def test_the_comparison_keeps_the_settings_and_adds_the_temperature_without_them(runs_root):
+    make_run(runs_root)
+    at = new_app(GENERATE)
+    at.slider(key="gen_top_k").set_value(3).run()
+    at.toggle(key="gen_compare").set_value(True).run()
+    headers = [m for m in texts(at, "markdown") if m.startswith("**Temperature ") and m.endswith("**")]
+    assert headers[-1] == "**Temperature 0.5, nothing else**" and "**Temperature 0.5 (your slider)**" in headers
+    assert any("top-k 3" in c for c in texts(at, "caption"))
+    plain = at.code[-1].value  # the last column: the slider's temperature alone, as the page writes it without top-k
+    at.slider(key="gen_top_k").set_value(0).run()
+    assert output(at) == plain
+
+
+def test_a_copied_link_reproduces_the_whole_setup(runs_root):
+    run = make_run(runs_root)
+    at = new_app(GENERATE)
+    at.slider(key="gen_temperature").set_value(0.9).run()
+    at.slider(key="gen_top_k").set_value(5).run()
+    at.slider(key="gen_no_repeat").set_value(6).run()
+    at.button(key="gen_new_sample").click().run()
+    at.toggle(key="gen_compare").set_value(True).run()
+    url = url_of(at)
+    assert url["m"] == run.name and url["k"] == "5" and url["nr"] == "6" and url["c"] == "1" and url["seed"] != "1"
+    again = new_app(GENERATE, query=url, browser=at.session_state["_owner"])
+    assert [c.value for c in again.code] == [c.value for c in at.code]  # the text and the comparison
+    stranger_view = new_app(GENERATE, query=url, browser=stranger())  # someone else's model: not theirs
+    assert stranger_view.selectbox(key="gen_model").value != run.name and not stranger_view.exception
