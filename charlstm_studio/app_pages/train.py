@@ -31,6 +31,7 @@ shown is read from the run folder, which the training worker writes.
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import streamlit as st
 
@@ -47,22 +48,6 @@ from charlstm_studio.ui.timelapse import how_it_learned
 
 TIMELAPSE_TEMPERATURE = 0.5  # careful enough that words show as soon as the model knows them
 TIME_BUDGET_EPOCHS = 10_000  # with a time limit, epochs only bound the run; the clock ends it
-ADVANCED_KEYS = (
-    "train_layers",
-    "train_units",
-    "train_seq_len",
-    "train_mode",
-    "train_stride",
-    "train_batch",
-    "train_lr",
-    "train_optimizer",
-    "train_schedule",
-    "train_budget",
-    "train_minutes",
-    "train_epochs",
-    "train_val",
-    "train_seed",
-)
 MODES = {
     "sequence": "Predict every next character (fast learning)",
     "window": "One prediction per window (the 2017 example)",
@@ -71,25 +56,6 @@ BUDGETS = {"time": "a time limit", "epochs": "a number of epochs"}
 SCHEDULES = {"budget": "Slows down as the end nears", "constant": "Stays the same (the 2017 example)"}
 LIVE_POLL_SECONDS = 1.0  # how often a training's page reads its run folder
 FIRST_POINT_POLL_SECONDS = 0.3  # ... until the first loss is there
-
-
-def preset_values(cfg: TrainConfig) -> dict:
-    return {
-        "train_layers": cfg.layers,
-        "train_units": cfg.units,
-        "train_seq_len": cfg.seq_len,
-        "train_mode": cfg.mode,
-        "train_stride": cfg.stride if cfg.mode == "window" else 3,
-        "train_batch": cfg.batch_size,
-        "train_lr": float(cfg.learning_rate),
-        "train_optimizer": cfg.optimizer,
-        "train_schedule": cfg.lr_schedule,
-        "train_budget": "time" if cfg.seconds else "epochs",
-        "train_minutes": float((cfg.seconds or 600.0) / 60.0),
-        "train_epochs": cfg.epochs if not cfg.seconds else 20,
-        "train_val": float(cfg.val_fraction),
-        "train_seed": cfg.seed,
-    }
 
 
 def apply_preset() -> None:
@@ -104,8 +70,28 @@ def apply_preset() -> None:
 
 
 @dataclass(frozen=True)
+class ChoiceSetting:
+    """An advanced setting that is a choice or a share, not a number box: its widget holds the config's value."""
+
+    key: str
+    field: str  # the TrainConfig field it sets
+
+    def from_config(self, cfg: TrainConfig) -> Any:
+        return getattr(cfg, self.field)
+
+    def value(self) -> Any:
+        return st.session_state[self.key]
+
+    def shown(self, _state: Any) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
 class NumberSetting:
-    """One number box of the advanced settings; its bounds are the config's own (`config.RANGES`)."""
+    """One number box of the advanced settings; its bounds are the config's own (`config.RANGES`).
+
+    It converts both ways: `from_config` fills the box from a preset, `value` gives the config back.
+    """
 
     key: str
     field: str  # the TrainConfig field it sets
@@ -116,7 +102,15 @@ class NumberSetting:
     fmt: str | None = None
     per_unit: float = 1.0  # config value = widget value x per_unit (minutes -> seconds)
     high: float | None = None  # a lower ceiling than the config's, for the studio
-    shown: Callable[[dict], bool] = lambda s: True
+    shown: Callable[[Any], bool] = lambda s: True
+    used: Callable[[TrainConfig], bool] = lambda cfg: True  # does a config use it (a time limit, a window step)?
+    unused: float = 0  # the box's value for a config that does not use it (ready if the person turns it on)
+
+    def from_config(self, cfg: TrainConfig) -> float | int:
+        if not self.used(cfg):
+            return self.unused
+        value = getattr(cfg, self.field) / self.per_unit
+        return int(value) if self.whole else float(value)
 
     @property
     def whole(self) -> bool:
@@ -161,6 +155,8 @@ NUMBERS = (
         None,
         "Characters between the starts of two training windows (the 2017 example used 3).",
         shown=lambda s: s["train_mode"] == "window",
+        used=lambda cfg: cfg.mode == "window",
+        unused=3,
     ),
     NumberSetting("train_batch", "batch_size", "Batch size", 2, 16, "Sequences per training step."),
     NumberSetting(
@@ -182,6 +178,8 @@ NUMBERS = (
         per_unit=60.0,
         high=DEFAULT_MAX_SECONDS,
         shown=lambda s: s["train_budget"] == "time",
+        used=lambda cfg: bool(cfg.seconds),
+        unused=10.0,
     ),
     NumberSetting(
         "train_epochs",
@@ -192,11 +190,29 @@ NUMBERS = (
         widgets.TOOLTIP["epoch"],
         high=STUDIO_MAX_EPOCHS,
         shown=lambda s: s["train_budget"] == "epochs",
+        used=lambda cfg: not cfg.seconds,
+        unused=20,
     ),
     NumberSetting(
         "train_seed", "seed", "Random seed", 2, None, "The same seed and settings train the same model again."
     ),
 )
+
+
+CHOICES = (
+    ChoiceSetting("train_mode", "mode"),
+    ChoiceSetting("train_optimizer", "optimizer"),
+    ChoiceSetting("train_schedule", "lr_schedule"),
+    ChoiceSetting("train_val", "val_fraction"),
+)
+SETTINGS: tuple[ChoiceSetting | NumberSetting, ...] = (*CHOICES, *NUMBERS)  # each converts both ways
+BUDGET = "train_budget"  # time or epochs: which of the two boxes ends the training
+ADVANCED_KEYS = (BUDGET, *(setting.key for setting in SETTINGS))
+
+
+def preset_values(cfg: TrainConfig) -> dict:
+    """What every advanced setting's widget shows for a preset."""
+    return {BUDGET: "time" if cfg.seconds else "epochs", **{s.key: s.from_config(cfg) for s in SETTINGS}}
 
 
 def preset_label(name: str) -> str:
@@ -246,7 +262,7 @@ def advanced_settings() -> None:
             key="train_val",
             help="The end of the text is kept aside to check the model on text it never trained on.",
         )
-        columns[0].radio("Stop after", list(BUDGETS), key="train_budget", format_func=BUDGETS.get)
+        columns[0].radio("Stop after", list(BUDGETS), key=BUDGET, format_func=BUDGETS.get)
         for setting in NUMBERS:
             setting.draw(columns)
     widgets.remember("train_preset", *ADVANCED_KEYS)
@@ -255,17 +271,11 @@ def advanced_settings() -> None:
 def chosen_overrides() -> dict:
     """The TrainConfig changes the widgets ask for."""
     s = st.session_state
-    overrides: dict = {n.field: n.value() for n in NUMBERS if n.shown(s)}
-    overrides.update(
-        lowercase=bool(s["lowercase"]),
-        mode=s["train_mode"],
-        optimizer=s["train_optimizer"],
-        lr_schedule=s["train_schedule"],
-        val_fraction=float(s["train_val"]),
-    )
+    overrides: dict = {setting.field: setting.value() for setting in SETTINGS if setting.shown(s)}
+    overrides["lowercase"] = bool(s["lowercase"])
     if s["train_mode"] != "window":
         overrides["stride"] = overrides["seq_len"]
-    if s["train_budget"] == "time":
+    if s[BUDGET] == "time":
         overrides["epochs"] = TIME_BUDGET_EPOCHS
     else:
         overrides["seconds"] = None
