@@ -143,9 +143,9 @@ class CopyIndex:
             pieces = np.lib.stride_tricks.sliding_window_view(text_codes[first * s : (last - 1) * s + k], k)[::s]
             keys[first:last] = (_hashes(pieces) << np.uint64(32)) | np.arange(first, last, dtype=np.uint64)
         keys.sort()
-        hashes = (keys >> np.uint64(32)).astype(np.uint32)
-        anchors = (keys & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-        return cls(text_codes, min_len, hashes, anchors, max_candidates)
+        anchors = keys.astype(np.uint32)  # the low 32 bits; in place below, so no second 8-byte array at the peak
+        keys >>= np.uint64(32)
+        return cls(text_codes, min_len, keys.astype(np.uint32), anchors, max_candidates)
 
     @property
     def nbytes(self) -> int:
