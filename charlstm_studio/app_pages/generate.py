@@ -163,8 +163,7 @@ def choose_model() -> tuple[str, Generator] | None:
     return model_id, gen
 
 
-def prompt_warning(gen: Generator, prompt: str) -> None:
-    _, unknown = gen.prepare_prompt(prompt)
+def prompt_warning(unknown: list[str], prompt: str) -> None:
     if unknown:
         shown = ", ".join(char_label(c) for c in unknown[:20])
         st.warning(
@@ -175,13 +174,15 @@ def prompt_warning(gen: Generator, prompt: str) -> None:
         st.caption("No prompt: the model starts as if at the beginning of a line.")
 
 
-def write(gen: Generator, prompt: str, sampling: Sampling, length: int, seed: int, shade: bool) -> str:
-    """Stream the text into the page right under the slider; returns prompt + text as shown."""
-    cleaned, _ = gen.prepare_prompt(prompt)
+def write(gen: Generator, cleaned: str, sampling: Sampling, length: int, seed: int, shade: bool) -> str:
+    """Stream the text into the page right under the slider; returns prompt + text as shown.
+
+    `cleaned` is the prompt as the model reads it (`Generator.prepare_prompt`, worked out once per rerun).
+    """
     placeholder = st.empty()
     chars, probs = [], []
     shown_at = time.monotonic()
-    for ch, p in gen.stream(prompt, sampling, length, seed):
+    for ch, p in gen.stream(cleaned, sampling, length, seed):
         chars.append(ch)
         probs.append(p)
         if time.monotonic() - shown_at >= STREAM_EVERY_SECONDS:  # a long or slow text appears as it is written
@@ -208,7 +209,7 @@ def settings_row() -> tuple[int, int]:
     return int(length), int(seed)
 
 
-def compare(gen: Generator, prompt: str, sampling: Sampling, length: int, seed: int) -> None:
+def compare(gen: Generator, cleaned: str, sampling: Sampling, length: int, seed: int) -> None:
     """The fixed four temperatures and the slider's, from the same start and random numbers, each with the
     other settings; with a setting beyond temperature, the slider's temperature without it too."""
     temperatures = sorted({*SEED_TEMPERATURES, round(sampling.temperature, 2)})
@@ -218,8 +219,7 @@ def compare(gen: Generator, prompt: str, sampling: Sampling, length: int, seed: 
     extra = "" if sampling.plain else f" ({setting_words(sampling)}), and your temperature without them"
     st.subheader(f"The same start, the same random numbers, {len(temperatures)} temperatures")
     st.caption(f"Only the temperature differs{extra}.")
-    cleaned, _ = gen.prepare_prompt(prompt)
-    samples = gen.generate(prompt, rows, length, seed)
+    samples = gen.generate(cleaned, rows, length, seed)
     for col, sample in zip(st.columns(len(samples)), samples, strict=True):
         with col:
             mine = " (your slider)" if sample.sampling == sampling else ""
@@ -331,13 +331,14 @@ def playground(model_id: str, gen: Generator) -> None:
         st.slider("Temperature", low, high, step=step, key="gen_temperature", help=widgets.HELP["temperature"])
     )
     sampling = chosen_sampling(temperature)
-    prompt_warning(gen, prompt)
+    cleaned, unknown = gen.prepare_prompt(prompt)  # once per rerun: every text below starts from it
+    prompt_warning(unknown, prompt)
     show_compare = bool(st.session_state.get("gen_compare", False))
     texts = 1 + (len(SEED_TEMPERATURES) + 1) * show_compare  # the comparison adds the slider's temperature
     length = bounded_length(gen, int(st.session_state["gen_length"]), texts)
     seed = int(st.session_state["gen_seed"])
     shade = bool(st.session_state.get("gen_shade", False))
-    text = write(gen, prompt, sampling, length, seed, shade)  # right under the slider, also on a phone
+    text = write(gen, cleaned, sampling, length, seed, shade)  # right under the slider, also on a phone
     settings_row()
     sampling_controls()
     t1, t2 = st.columns(2)
@@ -354,9 +355,9 @@ def playground(model_id: str, gen: Generator) -> None:
         icon=":material/download:",
     )
     if show_compare:
-        compare(gen, prompt, sampling, length, seed)
+        compare(gen, cleaned, sampling, length, seed)
     if not starters.is_ref(model_id):  # ready-made models come without their training's snapshots
-        how_it_learned(state.model_run(model_id), gen.prepare_prompt(prompt)[0], temperature, seed, "gen_timelapse")
+        how_it_learned(state.model_run(model_id), cleaned, temperature, seed, "gen_timelapse")
     next_characters(gen, prompt, sampling)
     score_your_text(gen)
     widgets.help_box("temperature", "bpc")
