@@ -644,6 +644,13 @@ class Run:
         except FileNotFoundError:
             return None
 
+    def text_version(self) -> float:
+        """Changes whenever the training text does (a cache key for what is worked out from it); 0: no text."""
+        try:
+            return self.file(CORPUS).stat().st_mtime
+        except OSError:
+            return 0.0
+
     def set_text(self, text: str) -> None:
         """The text to train on. A different text than before starts a new chapter: see `text_since_epoch`."""
         changed = self.earned() and self.text() != text

@@ -37,12 +37,14 @@ from charlstm.sampling import Sampling
 from charlstm_studio.ui import pages, state, widgets
 from charlstm_studio.ui.charts import (
     char_label,
+    copied_html,
     next_char_chart,
     surprise_html,
     surprise_legend_html,
     surprise_scale,
     top_next_chars,
 )
+from charlstm_studio.ui.copies import copies_in, copy_words
 from charlstm_studio.ui.timelapse import how_it_learned
 
 STREAM_EVERY_SECONDS = 0.15  # a text written faster than this appears at once: no redraws to wait for
@@ -174,8 +176,8 @@ def prompt_warning(unknown: list[str], prompt: str) -> None:
         st.caption("No prompt: the model starts as if at the beginning of a line.")
 
 
-def write(gen: Generator, cleaned: str, sampling: Sampling, length: int, seed: int, shade: bool) -> str:
-    """Stream the text into the page right under the slider; returns prompt + text as shown.
+def write(model_id: str, gen: Generator, cleaned: str, sampling: Sampling, length: int, seed: int) -> str:
+    """Stream the text into the page right under the slider, then mark what it copied; returns prompt + text.
 
     `cleaned` is the prompt as the model reads it (`Generator.prepare_prompt`, worked out once per rerun).
     """
@@ -189,14 +191,20 @@ def write(gen: Generator, cleaned: str, sampling: Sampling, length: int, seed: i
             placeholder.code(cleaned + "".join(chars), language=None, wrap_lines=True)
             shown_at = time.monotonic()
     generated = "".join(chars)
-    if shade:
+    copies = copies_in(model_id, generated)
+    copied = copies.mask() if copies is not None else np.zeros(len(generated), bool)
+    if st.session_state.get("gen_shade", False):
         bits = -np.log2(np.maximum(np.asarray(probs, dtype=np.float64), 1e-12))
         scale = surprise_scale(bits)
-        placeholder.html(surprise_html(generated, bits, prompt=cleaned, scale=scale))
+        placeholder.html(surprise_html(generated, bits, prompt=cleaned, scale=scale, copied=copied))
         st.html(surprise_legend_html(scale))
         st.caption("The prompt is in bold. Hover over a character to see how likely the model found it.")
+    elif copied.any():
+        placeholder.html(copied_html(generated, copied, prompt=cleaned))
     else:
         placeholder.code(cleaned + generated, language=None, wrap_lines=True)
+    if copies is not None:
+        st.markdown(copy_words(copies))
     return cleaned + generated
 
 
@@ -209,7 +217,7 @@ def settings_row() -> tuple[int, int]:
     return int(length), int(seed)
 
 
-def compare(gen: Generator, cleaned: str, sampling: Sampling, length: int, seed: int) -> None:
+def compare(model_id: str, gen: Generator, cleaned: str, sampling: Sampling, length: int, seed: int) -> None:
     """The fixed four temperatures and the slider's, from the same start and random numbers, each with the
     other settings; with a setting beyond temperature, the slider's temperature without it too."""
     temperatures = sorted({*SEED_TEMPERATURES, round(sampling.temperature, 2)})
@@ -226,6 +234,9 @@ def compare(gen: Generator, cleaned: str, sampling: Sampling, length: int, seed:
             plain = ", nothing else" if not sampling.plain and sample.sampling.plain else ""
             st.markdown(f"**Temperature {sample.temperature:g}{mine}{plain}**")
             widgets.text_block(cleaned + sample.text)
+            copies = copies_in(model_id, sample.text)
+            if copies is not None:
+                st.caption(f"Copied from its training text: {copies.copied_share:.0%}")
 
 
 def _append(ch: str) -> None:
@@ -337,8 +348,7 @@ def playground(model_id: str, gen: Generator) -> None:
     texts = 1 + (len(SEED_TEMPERATURES) + 1) * show_compare  # the comparison adds the slider's temperature
     length = bounded_length(gen, int(st.session_state["gen_length"]), texts)
     seed = int(st.session_state["gen_seed"])
-    shade = bool(st.session_state.get("gen_shade", False))
-    text = write(gen, cleaned, sampling, length, seed, shade)  # right under the slider, also on a phone
+    text = write(model_id, gen, cleaned, sampling, length, seed)  # right under the slider, also on a phone
     settings_row()
     sampling_controls()
     t1, t2 = st.columns(2)
@@ -355,7 +365,7 @@ def playground(model_id: str, gen: Generator) -> None:
         icon=":material/download:",
     )
     if show_compare:
-        compare(gen, cleaned, sampling, length, seed)
+        compare(model_id, gen, cleaned, sampling, length, seed)
     if not starters.is_ref(model_id):  # ready-made models come without their training's snapshots
         how_it_learned(state.model_run(model_id), cleaned, temperature, seed, "gen_timelapse")
     next_characters(gen, prompt, sampling)

@@ -36,6 +36,7 @@ from typing import Any
 import streamlit as st
 
 from charlstm.config import LR_SCHEDULES, OPTIMIZERS, PRESETS, RANGES, TrainConfig, preset_config
+from charlstm.copies import MIN_COPY
 from charlstm.errors import CharlstmError
 from charlstm.estimate import estimate
 from charlstm.jobs import DEFAULT_MAX_SECONDS, OWNER_MAX_WAITING, STUDIO_MAX_EPOCHS
@@ -43,7 +44,8 @@ from charlstm.run import ACTIVE_STATES, EpochRecord, EpochSamples, Progress, Run
 from charlstm.text import Corpus, check_trainable, prepare_text
 from charlstm.weights import parameter_count
 from charlstm_studio.ui import pages, state, widgets
-from charlstm_studio.ui.charts import batch_loss_chart, epoch_chart
+from charlstm_studio.ui.charts import batch_loss_chart, copied_chart, epoch_chart
+from charlstm_studio.ui.copies import copied_shares
 from charlstm_studio.ui.timelapse import how_it_learned
 
 TIMELAPSE_TEMPERATURE = 0.5  # careful enough that words show as soon as the model knows them
@@ -345,7 +347,8 @@ def draw_outcome(status: Status) -> None:
         st.error(text)
 
 
-def draw_charts(batch_losses, history) -> None:
+def draw_charts(batch_losses, history, shares: list[tuple[int, float]]) -> None:
+    """The loss per batch and per epoch; under them, how much of each epoch's samples it copies."""
     left, right = st.columns(2)
     with left:
         if batch_losses:
@@ -357,17 +360,25 @@ def draw_charts(batch_losses, history) -> None:
             st.altair_chart(epoch_chart(history), width="stretch")
         else:
             st.caption("After the first epoch, its loss on training and held-out text appears here.")
+    if shares:
+        st.altair_chart(copied_chart(shares), width="stretch")
+        st.caption(
+            "The share of each epoch's samples found word for word in its training text (stretches of "
+            f"{MIN_COPY} characters or more). When it climbs while the held-out loss stops falling, the model is "
+            "memorising its text instead of learning to write."
+        )
     widgets.help_box("loss", "bpc")
 
 
-def draw_samples(samples: list[EpochSamples], keep: int = 15) -> None:
+def draw_samples(samples: list[EpochSamples], shares: dict[int, float], keep: int = 15) -> None:
     if not samples:
         return
     newest = samples[-1]
     st.subheader(f"What the model writes after epoch {newest.epoch}")
 
     def one(entry: EpochSamples) -> None:
-        st.caption("Each text continues the same prompt, taken from the training text:")
+        copied = f" Together, {shares[entry.epoch]:.0%} of them is copied from it." if entry.epoch in shares else ""
+        st.caption(f"Each text continues the same prompt, taken from the training text:{copied}")
         widgets.text_block(entry.prompt)
         cols = st.columns(len(entry.samples))
         for col, (temperature, text) in zip(cols, entry.samples, strict=True):
@@ -431,8 +442,10 @@ def draw_run(run: Run, was_state: str) -> None:
             draw_outcome(status)
         for notice in progress.notices:
             st.warning(widgets.md(notice))
-        draw_charts(losses, run.history())
-        draw_samples(run.samples())
+        samples = run.samples()
+        shares = copied_shares(run, samples)
+        draw_charts(losses, run.history(), shares)
+        draw_samples(samples, dict(shares))
 
     live()
     if not was_active:  # a finished run: its whole story, from noise to words

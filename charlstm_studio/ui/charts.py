@@ -93,6 +93,21 @@ def epoch_chart(history: Sequence) -> alt.Chart:
     )
 
 
+def copied_chart(points: Sequence[tuple[int, float]]) -> alt.Chart:
+    """The share of each epoch's samples copied word for word from the training text: rising means memorising."""
+    df = pd.DataFrame(points, columns=["epoch", "copied"])
+    return (
+        alt.Chart(df, title="How much of its samples it copies from its text")
+        .mark_line(point=True, color="#6a3d9a")
+        .encode(
+            x=alt.X("epoch:Q", axis=alt.Axis(format="d", tickMinStep=1)),
+            y=alt.Y("copied:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1]), title="copied"),
+            tooltip=["epoch:Q", alt.Tooltip("copied:Q", format=".0%")],
+        )
+        .properties(height=200)
+    )
+
+
 MOMENTS = ["shown above", "another moment"]
 
 
@@ -241,18 +256,46 @@ def _box(body: str) -> str:
     )
 
 
-def surprise_html(text: str, bits: Sequence[float], prompt: str = "", scale: tuple[float, float] | None = None) -> str:
-    """Each character on an orange background as strong as its surprise (bits), scaled to `scale`; escaped."""
+COPIED_STYLE = "text-decoration: underline 3px #6a3d9a; text-underline-offset: 3px"  # a copied character
+COPIED_BACKGROUND = "rgba(106, 61, 154, 0.16)"  # ... when nothing else colours its background
+
+
+def surprise_html(
+    text: str,
+    bits: Sequence[float],
+    prompt: str = "",
+    scale: tuple[float, float] | None = None,
+    copied: Sequence[bool] | np.ndarray = (),
+) -> str:
+    """Each character on an orange background as strong as its surprise (bits), scaled to `scale`; escaped.
+    Characters marked in `copied` (found word for word in the training text) are underlined in purple."""
     low, high = scale or surprise_scale(bits)
+    marked = np.zeros(len(text), bool)
+    marked[: len(copied)] = np.asarray(copied, dtype=bool)[: len(text)]
     spans = [f"<b>{html.escape(prompt)}</b>"] if prompt else []
-    for ch, b in zip(text, bits, strict=False):
+    for t, (ch, b) in enumerate(zip(text, bits, strict=False)):
         alpha = float(np.clip((b - low) / (high - low), 0.0, 1.0))
+        line = f"; {COPIED_STYLE}" if marked[t] else ""
         spans.append(
             f'<span title="{2.0**-b:.0%} likely, {b:.1f} bits" '
-            f'style="background: rgba{(*SURPRISE_RGB, round(alpha, 2))}">'
+            f'style="background: rgba{(*SURPRISE_RGB, round(alpha, 2))}{line}">'
             f"{_char_html(ch)}</span>"
         )
     return _box("".join(spans))
+
+
+def copied_html(text: str, copied: Sequence[bool] | np.ndarray, prompt: str = "") -> str:
+    """The text with the stretches found word for word in the training text marked (purple); escaped."""
+    marked = np.asarray(copied, dtype=bool)
+    parts = [f"<b>{html.escape(prompt)}</b>"] if prompt else []
+    start = 0
+    for end in [*np.flatnonzero(np.diff(marked.astype(np.int8))) + 1, len(text)]:
+        piece = "".join(_char_html(ch) for ch in text[start:end])
+        if start < len(marked) and marked[start]:
+            piece = f'<span title="copied" style="background: {COPIED_BACKGROUND}; {COPIED_STYLE}">{piece}</span>'
+        parts.append(piece)
+        start = end
+    return _box("".join(parts))
 
 
 def surprise_legend_html(scale: tuple[float, float]) -> str:

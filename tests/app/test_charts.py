@@ -106,3 +106,15 @@ def test_loss_axes_round_their_labels_even_for_one_point():
     one = [EpochRecord(1, 4.489, 4.5, 4.5 / math.log(2), 0.004, 10, 1.0, 100.0, False)]
     for chart in (epoch_chart(one), batch_loss_chart([4.489])):
         assert chart.to_dict()["encoding"]["y"]["axis"]["format"] == ".2f"
+
+
+def test_copied_stretches_are_marked_and_everything_is_escaped():
+    from charlstm_studio.ui.charts import copied_html, surprise_html
+
+    text = "ab<cd>ef"
+    mask = [False, False, True, True, True, True, False, False]
+    body = copied_html(text, mask, prompt="<p>")
+    assert body.count('title="copied"') == 1 and "&lt;cd&gt;" in body and "&lt;p&gt;" in body and "<cd>" not in body
+    assert copied_html(text, [False] * 8).count('title="copied"') == 0
+    shaded = surprise_html(text, [1.0] * 8, copied=mask)
+    assert shaded.count("underline 3px") == 4

@@ -323,3 +323,22 @@ def test_a_copied_link_reproduces_the_whole_setup(runs_root):
     assert [c.value for c in again.code] == [c.value for c in at.code]  # the text and the comparison
     stranger_view = new_app(GENERATE, query=url, browser=stranger())  # someone else's model: not theirs
     assert stranger_view.selectbox(key="gen_model").value != run.name and not stranger_view.exception
+
+
+def test_what_it_copies_from_its_training_text_is_marked_with_its_share(runs_root):
+    """A model whose training text holds exactly what it writes recites it all; a fresh text copies nothing."""
+    from charlstm.run import Run
+    from charlstm.store import load_generator
+
+    run = Run(make_run(runs_root))
+    at = new_app(GENERATE)
+    assert any("Nothing here is copied" in m for m in texts(at, "markdown"))  # random weights: no recitation
+    written = load_generator(run.path).generate("The meaning of ", [0.5], 400, seed=1)[0].text
+    run.set_text(written[:250] + " " * 5 + TEXT * 40)  # the first 250 characters are in its training text
+    at.run()
+    (note,) = [m for m in texts(at, "markdown") if "copied word for word" in m]
+    assert "62% of this text" in note and "1 stretch " in note  # 250 of 400 characters
+    marked = next(h.proto.body for h in at.get("html") if 'title="copied"' in h.proto.body)
+    assert marked.count('title="copied"') == 1
+    at.toggle(key="gen_compare").set_value(True).run()
+    assert "Copied from its training text: 62%" in texts(at, "caption")  # the slider's temperature, compared

@@ -226,3 +226,19 @@ def test_a_finished_run_shows_how_it_learned(runs_root):
     assert not at.exception
     assert at.select_slider(key="train_timelapse").value == 1
     assert any("How it learned" in t for t in texts(at, "subheader"))
+
+
+def test_the_share_of_each_epochs_samples_it_copies_is_drawn(runs_root):
+    """Samples that recite the training text are a picture of memorising: a share per epoch, and a chart."""
+    from charlstm.run import EpochSamples
+
+    run = Run(make_run(runs_root, name="reciter"))
+    text = run.text()
+    recited = text[100:200]  # 100 characters of its training text, word for word
+    run.append_samples(EpochSamples(2, "x", ((0.5, recited + "zq" * 50), (1.0, "qz" * 100))))
+    at = new_app(TRAIN, query={"run": run.id})
+    assert not at.exception
+    captions = texts(at, "caption")
+    assert any("Together, 25% of them is copied from it." in c for c in captions)  # 100 of 400 characters
+    assert any("Together, 0% of them" in c for c in captions)  # epoch 1's samples recite nothing
+    assert any("How much of its samples it copies" in c.proto.spec for c in at.get("vega_lite_chart"))
