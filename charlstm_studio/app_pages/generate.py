@@ -12,6 +12,7 @@ Widget keys (for tests and the browser suite):
     gen_new_sample   button         new random seed, new text
     gen_shade        toggle         shade each character by how surprising the model found it (with a legend)
     gen_compare      toggle         the same start at 0.2 / 0.5 / 1.0 / 1.2 and the slider's temperature
+    gen_text         container      the written text (a code block, or HTML when shaded or copies are marked)
     gen_download     download_button  the text as a .txt file
     gen_next_<i>     button         add the i-th likeliest next character to the prompt (step-by-step writing)
     gen_score_text   text_area      your own text, shaded by how surprising the model finds it
@@ -77,6 +78,7 @@ RANGES = {  # (low, high, step) of each number a URL may set: snapped to what it
     "gen_top_p": (0.05, 1.0, 0.05),
     "gen_no_repeat": (0, 40, 1),
 }
+NO_REPEAT_STEPS = (0, *range(2, 41))  # a loop guard of 1 would forbid every character written before: no such step
 
 
 def new_seed() -> None:
@@ -97,6 +99,8 @@ def _from_url(key: str, raw: str):
     if not math.isfinite(value):
         return None
     snapped = round(min(high, max(low, value)) / step) * step
+    if key == "gen_no_repeat" and snapped == 1:
+        snapped = 2
     return round(snapped, 2) if isinstance(step, float) else int(snapped)
 
 
@@ -181,7 +185,7 @@ def write(model_id: str, gen: Generator, cleaned: str, sampling: Sampling, lengt
 
     `cleaned` is the prompt as the model reads it (`Generator.prepare_prompt`, worked out once per rerun).
     """
-    placeholder = st.empty()
+    placeholder = st.container(key="gen_text").empty()  # one place for the text, code block or marked HTML
     chars, probs = [], []
     shown_at = time.monotonic()
     for ch, p in gen.stream(cleaned, sampling, length, seed):
@@ -314,7 +318,11 @@ def setting_words(sampling: Sampling) -> str:
 def chosen_sampling(temperature: float) -> Sampling:
     """The settings beyond temperature as they stand (their sliders are drawn under the text, read before it)."""
     k, p, n = (st.session_state[key] for key in ("gen_top_k", "gen_top_p", "gen_no_repeat"))
-    return Sampling(temperature, int(k) or None, None if p >= 1 else float(p), int(n) or None).checked()
+    try:
+        return Sampling(temperature, int(k) or None, None if p >= 1 else float(p), int(n) or None).checked()
+    except (CharlstmError, TypeError, ValueError) as exc:  # a hand-edited address: say so, write without them
+        st.warning(f"{widgets.md(exc)} The text below uses the temperature alone.")
+        return Sampling(temperature)
 
 
 def sampling_controls() -> None:
@@ -324,9 +332,7 @@ def sampling_controls() -> None:
         c1, c2, c3 = st.columns(3)
         c1.slider("Top-k (0: off)", *RANGES["gen_top_k"], key="gen_top_k", help=widgets.TOOLTIP["top_k"])
         c2.slider("Top-p (1: off)", *RANGES["gen_top_p"], key="gen_top_p", help=widgets.TOOLTIP["top_p"])
-        c3.slider(
-            "Loop guard (0: off)", *RANGES["gen_no_repeat"], key="gen_no_repeat", help=widgets.TOOLTIP["no_repeat"]
-        )
+        c3.select_slider("Loop guard (0: off)", NO_REPEAT_STEPS, key="gen_no_repeat", help=widgets.TOOLTIP["no_repeat"])
         st.caption(
             "Top-k: only the k likeliest characters. Top-p: only the likeliest that together make up p of the "
             "chance. Loop guard: never N characters in a row that the text already holds (try 8 at temperature "

@@ -286,7 +286,7 @@ def test_the_loop_guard_and_top_p_write_what_the_core_writes(runs_root):
     gen = load_generator(make_run(runs_root))
     at = new_app(GENERATE)
     at.slider(key="gen_temperature").set_value(0.2).run()
-    at.slider(key="gen_no_repeat").set_value(8).run()
+    at.select_slider(key="gen_no_repeat").set_value(8).run()
     at.slider(key="gen_top_p").set_value(0.9).run()
     expected = gen.generate("The meaning of ", [Sampling(0.2, top_p=0.9, no_repeat=8)], 400, seed=1)[0].text
     assert output(at) == "The meaning of " + expected
@@ -309,12 +309,20 @@ def test_the_comparison_keeps_the_settings_and_adds_the_temperature_without_them
     assert output(at) == plain
 
 
+def test_a_hand_edited_address_never_breaks_the_page(runs_root):
+    make_run(runs_root)
+    at = new_app(GENERATE, query={"nr": "1", "k": "-4", "tp": "0", "seed": "x"})
+    assert not at.exception
+    assert at.select_slider(key="gen_no_repeat").value == 2 and at.slider(key="gen_top_k").value == 0
+    assert at.slider(key="gen_top_p").value == 0.05 and at.number_input(key="gen_seed").value == 1
+
+
 def test_a_copied_link_reproduces_the_whole_setup(runs_root):
     run = make_run(runs_root)
     at = new_app(GENERATE)
     at.slider(key="gen_temperature").set_value(0.9).run()
     at.slider(key="gen_top_k").set_value(5).run()
-    at.slider(key="gen_no_repeat").set_value(6).run()
+    at.select_slider(key="gen_no_repeat").set_value(6).run()
     at.button(key="gen_new_sample").click().run()
     at.toggle(key="gen_compare").set_value(True).run()
     url = url_of(at)

@@ -121,8 +121,12 @@ def start_training(page) -> None:
     page.wait_for_selector(f"{key('train_stop')} button", timeout=60_000)
 
 
+WRITTEN = ".st-key-gen_text"  # Generate's text: a code block, or HTML when copies are marked or it is shaded
+
+
 def code_text(page) -> str:
-    return page.locator("[data-testid=stCode]").first.inner_text()
+    """The text Generate wrote, as shown."""
+    return page.locator(WRITTEN).first.inner_text()
 
 
 def wait_code_changes(page, before: str, timeout: float = 15_000) -> None:
@@ -131,7 +135,8 @@ def wait_code_changes(page, before: str, timeout: float = 15_000) -> None:
     The code block is briefly absent while Streamlit redraws the page, so a missing element
     means "not yet", never an error."""
     page.wait_for_function(
-        "b => { const e = document.querySelector('[data-testid=stCode]'); return e !== null && e.innerText !== b; }",
+        "b => { const e = document.querySelector('.st-key-gen_text'); return e !== null && e.innerText.trim() !== '' "
+        "&& e.innerText !== b; }",
         arg=before,
         timeout=timeout,
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from e2e_helpers import code_text, key, shot, wait_code_changes, wait_idle
+from e2e_helpers import WRITTEN, code_text, key, shot, wait_code_changes, wait_idle
 
 from charlstm.starters import list_starters
 
@@ -36,7 +36,7 @@ def open_page(page, path: str) -> None:
 
 def test_first_visit_writes_with_a_ready_made_model_and_the_slider_works(page):
     open_page(page, PAGES["generate"])
-    page.wait_for_selector("[data-testid=stCode]")
+    page.wait_for_selector(WRITTEN)
     before = code_text(page)
     assert before.startswith("The meaning of ") and len(before) > 200
     chosen = page.locator(f"{key('gen_model')} input").first
@@ -53,7 +53,7 @@ def test_first_visit_writes_with_a_ready_made_model_and_the_slider_works(page):
     shot(page, "play-first-generate")
     page.reload()  # a reload keeps the settings, so the same text comes back
     wait_idle(page, 90_000)
-    page.wait_for_selector("[data-testid=stCode]")
+    page.wait_for_selector(WRITTEN)
     assert "1.00" in page.locator(key("gen_temperature")).inner_text()
     assert code_text(page) == after
 
@@ -212,8 +212,32 @@ def test_phone_menu_closes_after_choosing_a_page(phone):
 
 def test_phone_text_sits_right_under_the_slider(phone):
     open_page(phone, PAGES["generate"])
-    phone.wait_for_selector("[data-testid=stCode]")
+    phone.wait_for_selector(WRITTEN)
     slider = phone.locator(key("gen_temperature")).bounding_box()
-    text = phone.locator("[data-testid=stCode]").first.bounding_box()
+    text = phone.locator(WRITTEN).first.bounding_box()
     assert 0 <= text["y"] - (slider["y"] + slider["height"]) < 80
     assert text["y"] < 800  # visible without scrolling
+
+
+def test_the_playground_beyond_temperature_and_its_address(page):
+    """Top-k / top-p / the loop guard change the text; the copy note sits under it; the address holds it all,
+    so opening it again (a copied link) writes the same text."""
+    open_page(page, PAGES["generate"] + "?m=starter:python-docs&t=0.2&seed=3")
+    page.wait_for_selector(WRITTEN)
+    page.get_by_text(re.compile(r"copied word for word|Nothing here is copied")).first.wait_for(timeout=60_000)
+    before = code_text(page)
+    page.get_by_text("More ways to pick the next character").click()
+    guard = page.locator(f"{key('gen_no_repeat')} input[type=range]")
+    guard.focus()
+    for _ in range(7):  # 0, then 2 to 8 (a guard of 1 is no step)
+        guard.press("ArrowRight")
+    wait_code_changes(page, before, timeout=30_000)
+    wait_idle(page)
+    guarded = code_text(page)
+    assert guarded != before and "nr=8" in page.url and "m=starter" in page.url
+    shot(page, "generate-loop-guard")
+    page.goto(page.url)  # the copied link, opened again
+    wait_idle(page, 90_000)
+    page.wait_for_selector(WRITTEN)
+    assert code_text(page) == guarded
+    assert not page.locator("[data-testid=stException]").count()

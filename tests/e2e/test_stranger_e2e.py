@@ -21,7 +21,17 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from e2e_helpers import key, nav, shot, start_training, streamlit_server, tiny_settings, use_pasted_text, wait_idle
+from e2e_helpers import (
+    WRITTEN,
+    key,
+    nav,
+    shot,
+    start_training,
+    streamlit_server,
+    tiny_settings,
+    use_pasted_text,
+    wait_idle,
+)
 
 from charlstm.identity import hashed
 from charlstm.starters import list_starters
@@ -394,7 +404,7 @@ def test_a_stranger_sees_nothing_of_yours_and_your_zip_becomes_theirs(studio, pe
     # B writes with the copy and looks inside it: no "slice of its training text", nothing of A's diary
     click(b, "models_use")
     b.wait_for_selector(key("gen_model"))
-    b.wait_for_selector("[data-testid=stCode]")
+    b.wait_for_selector(WRITTEN)
     wait_idle(b)
     assert picked(b, "gen_model").startswith(SECRET_NAME)  # B writes with B's copy
     no_exception(b, "B's Generate page with the copy")

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 from e2e_helpers import (
+    WRITTEN,
     code_text,
     key,
     nav,
@@ -46,7 +47,7 @@ def test_main_flow_train_stop_generate_download(page, english_text):
     shot(page, "train-stopped")
 
     nav(page, "Generate")
-    page.wait_for_selector("[data-testid=stCode]")
+    page.wait_for_selector(WRITTEN)
     before = code_text(page)
     slider = page.locator(f"{key('gen_temperature')} input[type=range]")
     slider.focus()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from e2e_helpers import (
+    WRITTEN,
     key,
     nav,
     open_app,
@@ -87,7 +88,7 @@ def test_no_tensorflow_in_the_server_and_a_killed_worker(browser, tmp_path, engl
         for title in ("Generate", "Models", "Corpus", "Train"):
             nav(page, title)
         nav(page, "Generate")
-        page.wait_for_selector("[data-testid=stCode]")
+        page.wait_for_selector(WRITTEN)
         assert not maps_tensorflow(server.pid)  # every page, a training and the playground: still none
         context.close()
 
