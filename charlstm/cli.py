@@ -231,7 +231,7 @@ def cmd_resume(args) -> int:
     job = TrainingJob.resume(
         args.run_dir, epochs=args.epochs, seconds=args.seconds, corpus=corpus, strategy=args.strategy
     )
-    print(f"resuming {job.run_dir} after epoch {len(job.snapshot().history)}", file=sys.stderr)
+    print(f"resuming {job.run_dir} after epoch {job.initial_epoch}", file=sys.stderr)
     return _drive(job, args.json)
 
 
@@ -248,30 +248,53 @@ def _on_cluster(run, args, action: str = "new") -> int:
 
 
 def _follow(run, queue, as_json: bool) -> int:
-    """Print a run's new epochs until it ends; Ctrl+C asks it to stop, a second Ctrl+C stops watching."""
-    start, printed, interrupted = time.monotonic(), 0, False
+    """Print a queued run's new epochs until it ends; Ctrl+C asks its worker to stop."""
+    return _watch(run, stop=lambda: queue.stop(run), active=lambda: run.status().active, ending=None, as_json=as_json)
+
+
+def _drive(job, as_json: bool) -> int:
+    """Run the job in a thread of this process and print its epochs from its run folder, like `_follow`."""
+    job.start()
+
+    def ending() -> tuple[str, str]:  # a job whose run folder cannot be written still knows why it ended
+        return (job.outcome.stop_reason, job.outcome.message) if job.outcome else ("error", "Training ended.")
+
+    return _watch(job.run_folder, stop=job.stop, active=lambda: not job.wait(0), ending=ending, as_json=as_json)
+
+
+def _watch(run, stop, active, ending, as_json: bool) -> int:
+    """Print a run's new epochs and notes from its run folder (the one progress channel) until it ends.
+
+    Ctrl+C asks it to stop after the current batch; a second Ctrl+C stops watching at once. `ending` gives
+    (state, message) when the watcher knows them better than the folder's status (None: the status says)."""
+    start, printed, noted, interrupted = time.monotonic(), len(run.history()), 0, False
     while True:
         try:
-            status = run.status()
-            history = run.history()
+            finished = not active()
+            history, notices = run.history(), run.progress().notices
             for rec in history[printed:]:
                 print(_epoch_line(rec), flush=True)
-            printed = len(history)
-            if not status.active:
+            for note in notices[noted:]:
+                print(f"note: {note}", file=sys.stderr)
+            printed, noted = len(history), len(notices)
+            if finished:
                 break
             time.sleep(0.5)
         except KeyboardInterrupt:
             if interrupted:
-                print("stopped watching; the worker stops after its current batch.", file=sys.stderr)
+                print("abandoned: the run keeps everything up to its last finished epoch.", file=sys.stderr)
                 return EXIT_ABANDONED
             interrupted = True
             print("stopping after this batch (Ctrl+C again to stop watching)...", file=sys.stderr)
-            queue.stop(run)
-    print(status.message, file=sys.stderr)
+            stop()
+    status = run.status()
+    state, message = ending() if ending else (status.state, status.message)
+    print(message, file=sys.stderr)
     if as_json:
         vals = [h.val_loss for h in history if h.val_loss is not None]
-        print(json.dumps(_result(run.path, history, time.monotonic() - start, status.state, status.message, vals)))
-    return 1 if status.state == "error" else 0
+        result = _result(run.path, history, time.monotonic() - start, state, message, vals)
+        print(json.dumps({**result, "best_loss": status.best_val_loss}))
+    return 1 if state == "error" else 0
 
 
 def _epoch_line(rec) -> str:
@@ -313,40 +336,6 @@ def _worker_dir(args) -> Path | None:
             return Path(tempfile.mkdtemp(prefix="charlstm-worker-")) / "run"
     out: Path | None = args.out
     return out
-
-
-def _drive(job, as_json: bool) -> int:
-    """Run the job in its thread, print one line per epoch; Ctrl+C stops it cleanly, a second one at once."""
-    start = time.monotonic()
-    printed, noted, stopping = len(job.snapshot().history), 0, False
-    job.start()
-    while True:
-        try:
-            done = job.wait(0.5)
-        except KeyboardInterrupt:
-            if stopping:  # the job thread is a daemon: returning ends the process
-                print("abandoned: the run keeps everything up to its last finished epoch.", file=sys.stderr)
-                return EXIT_ABANDONED
-            print("stopping after this batch (Ctrl+C again to stop at once and abandon the epoch)...", file=sys.stderr)
-            job.stop()
-            stopping = True
-            continue
-        snap = job.snapshot()
-        for rec in snap.history[printed:]:
-            print(_epoch_line(rec), flush=True)
-        printed = len(snap.history)
-        for note in snap.notices[noted:]:
-            print(f"note: {note}", file=sys.stderr)
-        noted = len(snap.notices)
-        if done:
-            break
-    snap = job.snapshot()
-    print(snap.message, file=sys.stderr)
-    if as_json:
-        vals = [h.val_loss for h in snap.history if h.val_loss is not None]
-        result = _result(snap.run_dir, snap.history, time.monotonic() - start, snap.stop_reason, snap.message, vals)
-        print(json.dumps({**result, "best_loss": snap.best_val_loss}))
-    return 1 if snap.stop_reason == "error" else 0
 
 
 def cmd_generate(args) -> int:

@@ -3,11 +3,12 @@
 The job is what a Dask worker (charlstm.worker), the command line and the benchmarks run. It
 turns the trainer's events into the run folder's files: the lease (renewed by a heartbeat thread,
 so a killed process is noticed), the live progress and per-batch losses, the history line after
-every epoch, the best and last checkpoints with the optimizer state, the samples, the final
-status and its wording. A stopped, crashed or diverged run keeps its best model.
+every epoch, the best and last checkpoints with the optimizer state, the samples, the time-lapse's
+snapshots, the final status and its wording. A stopped, crashed or diverged run keeps its best model.
 
-In the same process, `snapshot()` gives a consistent copy of the progress; in another process,
-the run folder (`Run.progress()`, `Run.batch_losses()`, `Run.history()`) tells the same story.
+The run folder is the one progress channel: the command line, the studio and the tests all read it
+(`Run.progress()`, `Run.batch_losses()`, `Run.history()`, `Run.status()`), in this process or another.
+The budget's arithmetic is the clock's (charlstm.clock).
 """
 
 from __future__ import annotations
@@ -24,28 +25,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .clock import MAX_WAIT_SHARE, TrainingClock
 from .config import LN2, TrainConfig
 from .errors import CharlstmError, CorpusError
 from .estimate import check_memory
 from .generate import Generator
 from .identity import OPERATOR
-from .run import (
-    HEARTBEAT_SECONDS,
-    EpochRecord,
-    EpochSamples,
-    Progress,
-    Request,
-    Run,
-)
+from .run import HEARTBEAT_SECONDS, EpochRecord, EpochSamples, Progress, Request, Run
 from .store import new_run, save_text_for
 from .text import Corpus, Vocabulary, check_trainable
 from .timelapse import TimeLapse
 from .trainer import LR_CUT, EpochResult, FitPlan, Trainer, TrainerHook, is_divergent
 
-__all__ = ["LR_CUT", "EpochRecord", "EpochSamples", "Snapshot", "TrainingJob", "is_divergent"]
+__all__ = ["LR_CUT", "MAX_WAIT_SHARE", "EpochRecord", "EpochSamples", "Outcome", "TrainingJob", "is_divergent"]
 
-MAX_WAIT_SHARE = 0.25  # of a time budget, at most this much may go on waiting for a worker to start
-BATCH_LOSS_KEEP = 20_000  # per-batch losses kept in memory for `snapshot()`
 SNAPSHOT_LOSS_BATCHES = 20  # a time-lapse point's loss: the mean of the batches just before it
 FLUSH_SECONDS = 0.5  # how often the live progress and batch losses reach the run folder
 
@@ -59,34 +52,49 @@ FINAL_MESSAGES = {
 
 
 @dataclass(frozen=True)
-class Snapshot:
-    """A consistent copy of an in-process job's progress, safe to read from any thread."""
+class Outcome:
+    """How a job ended. What it did is in its run folder, read through these properties (not copied)."""
 
     run_dir: Path
-    state: str  # preparing | running | stopping | finished
-    stop_reason: str | None  # completed | time | user | diverged | error | interrupted
+    stop_reason: str  # completed | time | user | diverged | error | interrupted
     message: str
-    epoch: int
-    epochs: int
-    step: int
-    steps_per_epoch: int
-    progress: float
-    eta_seconds: float | None
-    chars_per_sec: float
-    elapsed: float
-    batch_losses: tuple[float, ...]
-    history: tuple[EpochRecord, ...]
-    samples: tuple[EpochSamples, ...]
-    notices: tuple[str, ...]
-    best_val_loss: float | None
 
     @property
-    def finished(self) -> bool:
-        return self.state == "finished"
+    def history(self) -> list[EpochRecord]:
+        return Run(self.run_dir).history()
+
+    @property
+    def batch_losses(self) -> list[float]:
+        return Run(self.run_dir).batch_losses()
+
+    @property
+    def notices(self) -> tuple[str, ...]:
+        return Run(self.run_dir).progress().notices
 
 
 def plural(n: int) -> str:
     return "" if n == 1 else "s"
+
+
+def final_message(reason: str, epochs: int, best: float | None, best_epoch: int, validated: bool) -> str:
+    """The last words of a training: why it ended after how many epochs, and the best model it keeps."""
+    kept = ""
+    if best is not None and math.isfinite(best):
+        on = "text it never trained on" if validated else "its training text"
+        kept = f" Its best: {best / LN2:.3f} bits per character on {on} (epoch {best_epoch}); that model is kept."
+    words = FINAL_MESSAGES.get(reason, "Finished.")
+    return words.format(n=epochs, s=plural(epochs), all="all " if epochs > 1 else "") + kept
+
+
+def epoch_samples(config: TrainConfig, vocab: Vocabulary, text: str, epoch: int, weights: dict) -> EpochSamples:
+    """Samples at every preset temperature from one prompt taken from the training text (seeded by the epoch)."""
+    rng = random.Random(config.seed * 1000 + epoch)
+    width = min(60, config.seq_len, max(1, len(text) - 1))
+    start = rng.randrange(0, max(1, len(text) - width))
+    prompt = text[start : start + width]
+    gen = Generator(weights, config, vocab)
+    out = gen.generate(prompt, config.sample_temperatures, config.sample_length, seed=rng.randrange(2**31))
+    return EpochSamples(epoch, prompt, tuple((s.temperature, s.text) for s in out))
 
 
 class TrainingJob(TrainerHook):
@@ -107,8 +115,7 @@ class TrainingJob(TrainerHook):
         waiting_since: float | None = None,
     ):
         self.run_folder, self.text, self.config, self.vocab = run, text, config, vocab
-        self._waiting_since = waiting_since  # wall-clock time the person's wait began (their Start), if known
-        self.strategy = strategy  # see charlstm/distribute.py
+        self.strategy = strategy
         self.max_seconds = max_seconds  # the server's cap on one training, on top of the config's budget
         self._checkpoint = checkpoint
         self._watch_parent = watch_parent  # a worker whose parent died was orphaned by a studio that stopped
@@ -119,22 +126,24 @@ class TrainingJob(TrainerHook):
         self._trainer: Trainer | None = None
         self._stop_requested = threading.Event()
         self._history: list[EpochRecord] = list(history or [])
-        self._initial_epoch = self._history[-1].epoch if self._history else 0
-        self._samples: list[EpochSamples] = []
-        self._batch_losses: list[float] = []
+        self.initial_epoch = self._history[-1].epoch if self._history else 0
+        self.clock = TrainingClock(
+            config.epochs,
+            config.seconds,
+            max_seconds=max_seconds,
+            initial_epoch=self.initial_epoch,
+            waiting_since=waiting_since,
+            validation_chars=len(text) * config.val_fraction,
+        )
+        self._recent: list[float] = []  # the last batch losses, for the time-lapse's points
         self._unflushed: list[float] = []
         self._notices: list[str] = []
         self._state, self._message = "preparing", "Preparing the data…"
         self._stop_reason: str | None = None
-        self._epoch, self._step, self._steps_per_epoch = self._initial_epoch + 1, 0, 1
-        self._t0 = time.monotonic()
-        self._train_seconds, self._chars_done = 0.0, 0
-        self._batch_t = self._last_flush = time.monotonic()
-        self._plan: FitPlan | None = None
-        self._epoch_end_seconds: float | None = None  # how long the last epoch's end took
-        self._checking_since: float | None = None
         self._error_message: str | None = None
-        self._spent = 0.0  # the share of the budget spent, as the learning-rate schedule last saw it
+        self.outcome: Outcome | None = None  # once it has ended: why, in words that need no run folder
+        self._last_flush = time.monotonic()
+        self._plan: FitPlan | None = None
         self._timelapse = TimeLapse(run)
         since = run.text_since_epoch()  # a score on another text is not comparable: the best starts afresh
         prior = [h.val_loss if h.val_loss is not None else h.loss for h in self._history if h.epoch > since]
@@ -249,13 +258,16 @@ class TrainingJob(TrainerHook):
         return self
 
     def stop(self) -> None:
-        """Ask the job to stop; it finishes the current batch, evaluates and saves, then ends."""
+        """Ask the job to stop; it finishes the current batch, evaluates and saves, then ends.
+
+        The run folder says "stopping" at once (the live view is written now, not at the next flush)."""
         self._stop_requested.set()
         with self._lock:
             if self._state in ("preparing", "running"):
                 self._state, self._message = "stopping", "Stopping after this batch…"
         if self._trainer is not None:
             self._trainer.stop("user")
+        self._flush(force=True)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job has finished (or `timeout` seconds); True when it has."""
@@ -280,100 +292,34 @@ class TrainingJob(TrainerHook):
         try:
             return fn(self._trainer.weights())
         finally:
-            spent = time.monotonic() - started
-            with self._lock:
-                self._t0 += spent
-                self._batch_t += spent
-
-    def snapshot(self) -> Snapshot:
-        with self._lock:
-            p = self._progress_locked()
-            return Snapshot(
-                run_dir=self.run_dir,
-                state="finished" if self._state == "finished" else p.state,
-                stop_reason=self._stop_reason,
-                message=self._message,
-                epoch=p.epoch,
-                epochs=p.epochs,
-                step=p.step,
-                steps_per_epoch=p.steps_per_epoch,
-                progress=p.fraction,
-                eta_seconds=p.eta_seconds,
-                chars_per_sec=p.chars_per_sec,
-                elapsed=p.elapsed,
-                batch_losses=tuple(self._batch_losses),
-                history=tuple(self._history),
-                samples=tuple(self._samples),
-                notices=tuple(self._notices),
-                best_val_loss=self._best if math.isfinite(self._best) else None,
-            )
-
-    def _progress_locked(self) -> Progress:
-        elapsed = time.monotonic() - self._t0
-        total_steps = max(1, self.config.epochs * self._steps_per_epoch)
-        done_steps = (self._epoch - 1 - self._initial_epoch) * self._steps_per_epoch + self._step
-        fraction = done_steps / total_steps
-        budget = self._budget()
-        if budget:
-            fraction = max(fraction, elapsed / budget if self._plan else 0.0)
-        finished = self._state == "finished"
-        fraction = 1.0 if finished else min(1.0, fraction)
-        eta = None
-        if self._state in ("running", "stopping") and fraction > 0.01:
-            eta = max(0.0, budget - elapsed) if budget else max(0.0, elapsed * (1 - fraction) / fraction)
-        return Progress(
-            state="running" if finished else self._state,
-            message=self._message,
-            epoch=min(self._epoch, self._initial_epoch + self.config.epochs),
-            epochs=self._initial_epoch + self.config.epochs,
-            step=self._step,
-            steps_per_epoch=self._steps_per_epoch,
-            fraction=fraction,
-            eta_seconds=eta,
-            chars_per_sec=self._chars_done / self._train_seconds if self._train_seconds else 0.0,
-            elapsed=elapsed,
-            notices=tuple(self._notices),
-        )
-
-    def _end_cost(self) -> float:
-        """Seconds the end of an epoch (validation, checkpoint, samples) takes: measured, else a guess."""
-        if self._epoch_end_seconds is not None:
-            checking_for = time.monotonic() - self._checking_since if self._checking_since else 0.0
-            return max(0.0, self._epoch_end_seconds - checking_for)
-        if self._plan is None or not self._chars_done:
-            return 0.0
-        speed = self._chars_done / max(self._train_seconds, 1e-9)
-        return len(self.text) * self.config.val_fraction / (3.0 * speed)  # forward only: about 3x faster
-
-    def _budget(self) -> float | None:
-        """The training's time limit in seconds, Start to finished: the config's, capped by the server's."""
-        limits = [s for s in (self.config.seconds, self.max_seconds) if s]
-        return min(limits) if limits else None
-
-    def _training_seconds_locked(self) -> float | None:
-        """Of the time budget, the seconds training may run: the last epoch's end (check, save, samples) fits after."""
-        budget = self._budget()
-        return None if budget is None else max(1e-3, budget - self._end_cost())
+            self.clock.pause(time.monotonic() - started)
 
     def budget_spent(self) -> float | None:
         """The share of the budget spent (time or epochs, whichever is further), for the learning-rate schedule."""
-        with self._lock:
-            total_steps = max(1, self.config.epochs * self._steps_per_epoch)
-            done_steps = (self._epoch - 1 - self._initial_epoch) * self._steps_per_epoch + self._step
-            spent = done_steps / total_steps
-            usable = self._training_seconds_locked()
-            if usable is not None:
-                spent = max(spent, (time.monotonic() - self._t0) / usable)
-            # never back: the measured cost of an epoch's end moves the usable time a little either way
-            self._spent = max(self._spent, spent)
-            return self._spent
+        return self.clock.spent()
+
+    def _progress(self) -> Progress:
+        finished = self._state == "finished"
+        fraction, eta = self.clock.progress(active=self._state in ("running", "stopping"), finished=finished)
+        return Progress(
+            state="running" if finished else self._state,
+            message=self._message,
+            epoch=self.clock.epoch_in_budget,
+            epochs=self.initial_epoch + self.config.epochs,
+            step=self.clock.step,
+            steps_per_epoch=self.clock.steps_per_epoch,
+            fraction=fraction,
+            eta_seconds=eta,
+            chars_per_sec=self.clock.speed,
+            elapsed=self.clock.elapsed,
+            notices=tuple(self._notices),
+        )
 
     # --- the work --------------------------------------------------------------------------------------
-    def run(self) -> Snapshot:
+    def run(self) -> Outcome:
         """Train to the end (epochs, time budget, Stop or divergence); never raises."""
         heartbeat = threading.Thread(target=self._heartbeat, name=f"lease-{self.run_folder.id}", daemon=True)
-        with self._lock:  # the time budget is what the person waits, from Start: preparing included
-            self._t0 = time.monotonic() - self._waited_before_start()
+        self.clock.start()  # the time budget is what the person waits, from Start: preparing included
         try:
             self.run_folder.clear_live()
             self.run_folder.renew_lease()
@@ -394,18 +340,10 @@ class TrainingJob(TrainerHook):
                 "Details are in error.log in the run folder; the best model so far is kept.",
             )
         finally:
+            with self._lock:
+                self.outcome = Outcome(self.run_dir, self._stop_reason or "error", self._message)
             self._done.set()
-        return self.snapshot()
-
-    def _waited_before_start(self) -> float:
-        """Seconds the person already waited for this worker (it was starting up), counted in the budget.
-
-        At most MAX_WAIT_SHARE of the budget: a worker that started very late still trains for most of it.
-        """
-        budget = self._budget()
-        if self._waiting_since is None or budget is None:
-            return 0.0
-        return min(max(0.0, time.time() - self._waiting_since), MAX_WAIT_SHARE * budget)
+        return self.outcome
 
     def _train(self) -> None:
         checkpoint = self.run_folder.load_checkpoint(self._checkpoint) if self._checkpoint else None
@@ -413,7 +351,7 @@ class TrainingJob(TrainerHook):
             self.config,
             self.vocab,
             self.text,
-            initial_epoch=self._initial_epoch,
+            initial_epoch=self.initial_epoch,
             checkpoint=checkpoint,
             best_loss=self._best,
             strategy=self.strategy,
@@ -444,35 +382,26 @@ class TrainingJob(TrainerHook):
 
     # --- trainer events (on the training thread) --------------------------------------------------
     def on_fit_start(self, plan: FitPlan) -> None:
+        self._plan = plan
+        self.clock.fit_started(plan.steps_per_epoch, plan.chars_per_step)  # the clock runs from Start: run()
         with self._lock:
-            self._plan, self._steps_per_epoch = plan, plan.steps_per_epoch
             if self._state == "preparing":
                 self._state, self._message = "running", "Training…"
-            self._batch_t = time.monotonic()  # the budget's clock runs from Start (run()): preparing counts too
         self._flush(force=True)
 
     def on_epoch_start(self, epoch: int) -> None:
-        with self._lock:
-            self._epoch, self._step = epoch, 0
-            self._batch_t = time.monotonic()
+        self.clock.epoch_started(epoch)
 
     def on_batch(self, step: int, loss: float) -> bool:
-        now = time.monotonic()
+        self.clock.batch_done(step)
         with self._lock:
-            self._step = step
-            self._batch_losses.append(loss)
-            del self._batch_losses[:-BATCH_LOSS_KEEP]
+            self._recent = [*self._recent[-(SNAPSHOT_LOSS_BATCHES - 1) :], loss]
             self._unflushed.append(loss)
-            self._train_seconds += now - self._batch_t
-            self._chars_done += self._plan.chars_per_step if self._plan else 0
-            self._batch_t = now
         if self.run_folder.stop_requested():  # every batch (one stat): Stop ends the job within one batch
             self.stop()
-        with self._lock:
-            usable = self._training_seconds_locked()
-        if usable is not None and now - self._t0 >= usable and self._stop_reason is None:
+        if self.clock.out_of_time() and self._stop_reason is None:
             self._stop_reason = "time"
-        spent = self.budget_spent()
+        spent = self.clock.spent()
         if self._timelapse.due(spent):
             self._snapshot(spent)
         self._flush()
@@ -482,17 +411,18 @@ class TrainingJob(TrainerHook):
         """One point of the time-lapse (the weights now); a failed write costs only that point."""
         if self._trainer is None:
             return
+        clock = self.clock
+        at_epoch = clock.epoch - 1 + min(1.0, clock.step / max(1, clock.steps_per_epoch))
         with self._lock:
-            at_epoch = self._epoch - 1 + min(1.0, self._step / max(1, self._steps_per_epoch))
-            recent = self._batch_losses[-SNAPSHOT_LOSS_BATCHES:] or [math.nan]
+            recent = self._recent or [math.nan]
         loss = sum(recent) / len(recent)
         with contextlib.suppress(OSError, ValueError):
             self._timelapse.take(spent or 0.0, at_epoch, loss if math.isfinite(loss) else 0.0, self._trainer.weights())
 
     def on_validation_start(self) -> None:
+        self.clock.checking_started()
         with self._lock:
             self._message = "Checking the model on held-out text…"
-            self._checking_since = time.monotonic()
         self._flush(force=True)
 
     def on_notice(self, text: str) -> None:
@@ -502,8 +432,6 @@ class TrainingJob(TrainerHook):
 
     def on_epoch_end(self, result: EpochResult, trainer: Trainer) -> bool:
         """Checkpoint, history, samples, status: in this order, each one whole."""
-        with self._lock:
-            seconds, speed = time.monotonic() - self._t0, self._chars_done / max(self._train_seconds, 1e-9)
         record = EpochRecord(
             epoch=result.epoch,
             loss=result.train_loss,
@@ -511,8 +439,8 @@ class TrainingJob(TrainerHook):
             val_bpc=result.val_loss / LN2 if result.val_loss is not None else None,
             learning_rate=result.learning_rate,
             steps=result.steps,
-            seconds=seconds,
-            chars_per_sec=speed,
+            seconds=self.clock.elapsed,
+            chars_per_sec=self.clock.speed,
             partial=result.partial,
         )
         weights, opt_state = trainer.weights(), trainer.optimizer_state()
@@ -523,17 +451,15 @@ class TrainingJob(TrainerHook):
                 run.save_checkpoint("best", weights, opt_state, result.epoch)
                 self._best = trainer.best_loss
             run.append_epoch(record)
-            samples = self._make_samples(result.epoch, weights)
-            run.append_samples(samples)
+            text = self._plan.train_text if self._plan else self.text
+            run.append_samples(epoch_samples(self.config, self.vocab, text, result.epoch, weights))
             run.write_status("running", "Training.", epochs=result.epoch, best_val_loss=self._best)
         except OSError as exc:
             self._stop_reason, self._error_message = "error", self._disk_message(exc)
             return True
+        self.clock.epoch_ended()
         with self._lock:
             self._history.append(record)
-            self._samples.append(samples)
-            if self._checking_since is not None:
-                self._epoch_end_seconds, self._checking_since = time.monotonic() - self._checking_since, None
             if self._state == "running":
                 self._message = "Training…"
         self._flush(force=True)
@@ -547,27 +473,18 @@ class TrainingJob(TrainerHook):
         self._last_flush = now
         with self._lock:
             losses, self._unflushed = self._unflushed, []
-            progress = self._progress_locked()
+            progress = self._progress()
         with contextlib.suppress(OSError):  # the live view only; the next epoch's save reports a full disk
             self.run_folder.append_batch_losses(losses)
             self.run_folder.write_progress(progress)
 
-    def _make_samples(self, epoch: int, weights: dict) -> EpochSamples:
-        """Samples at every preset temperature from one prompt taken from the training text."""
-        rng = random.Random(self.config.seed * 1000 + epoch)
-        text = self._plan.train_text if self._plan else self.text
-        width = min(60, self.config.seq_len, max(1, len(text) - 1))
-        start = rng.randrange(0, max(1, len(text) - width))
-        prompt = text[start : start + width]
-        gen = Generator(weights, self.config, self.vocab)
-        out = gen.generate(
-            prompt, self.config.sample_temperatures, self.config.sample_length, seed=rng.randrange(2**31)
-        )
-        return EpochSamples(epoch, prompt, tuple((s.temperature, s.text) for s in out))
-
     def _finish(self, reason: str, message: str | None = None) -> None:
         reason = "error" if self._stop_reason == "error" else reason
-        message = message or self._error_message or self._final_message(reason)
+        trainer, validated = self._trainer, bool(self._plan and self._plan.has_validation)
+        best_epoch = trainer.best_epoch if trainer is not None else 0
+        best = self._best if trainer is not None else None
+        done = len(self._history) - self.initial_epoch
+        message = message or self._error_message or final_message(reason, done, best, best_epoch, validated)
         state = "interrupted" if reason == "interrupted" else reason
         with contextlib.suppress(OSError):  # nothing more can be saved; the lease runs out: "interrupted"
             self.run_folder.write_status(state, message, epochs=len(self._history), best_val_loss=self._best)
@@ -575,14 +492,3 @@ class TrainingJob(TrainerHook):
         with self._lock:
             self._state, self._stop_reason, self._message = "finished", reason, message
         self._flush(force=True)
-
-    def _final_message(self, reason: str) -> str:
-        n = len(self._history) - self._initial_epoch
-        best = ""
-        if math.isfinite(self._best) and self._trainer is not None:
-            on = "text it never trained on" if self._plan and self._plan.has_validation else "its training text"
-            best = (
-                f" Its best: {self._best / LN2:.3f} bits per character on {on} "
-                f"(epoch {self._trainer.best_epoch}); that model is kept."
-            )
-        return FINAL_MESSAGES.get(reason, "Finished.").format(n=n, s=plural(n), all="all " if n > 1 else "") + best

@@ -182,7 +182,8 @@ def test_cli_generation_edge_cases(small_run, capsys):
     assert code == 0 and len(json.loads(out)[0]["text"]) == 30
     # length 0: nothing, and no error
     code, out, _ = run_cli(capsys, "generate", small_run, "-t", "0.5", "-n", "0", "--json")
-    assert code == 0 and json.loads(out) == [{"temperature": 0.5, "text": ""}]
+    empty = {"temperature": 0.5, "top_k": None, "top_p": None, "no_repeat": None, "text": ""}
+    assert code == 0 and json.loads(out) == [empty]
     # an absurd length is capped, and the user is told
     code, out, err = run_cli(capsys, "generate", small_run, "-t", "1", "-n", "1000000000", "--json")
     assert code == 0 and len(json.loads(out)[0]["text"]) == MAX_LENGTH
@@ -282,15 +283,15 @@ def test_disk_full_mid_training_stops_cleanly_and_keeps_what_was_saved(tmp_path,
 
     job.start()
     try:
-        wait_for(lambda: job.snapshot().history, timeout=120, what="the first epoch")
+        wait_for(lambda: job.run_folder.history(), timeout=120, what="the first epoch")
         wait_for(fill_the_disk, timeout=30, what="a moment between two checkpoint writes")
         assert job.wait(timeout=60)
     finally:
         job.stop()
         job.wait(timeout=60)
-    snap = job.snapshot()
-    kept = len(snap.history)
-    assert snap.stop_reason == "error" and kept >= 1
+    snap = job.run_folder.status()
+    kept = len(job.run_folder.history())
+    assert snap.state == "error" and kept >= 1
     assert "No space left on device" in snap.message
     assert f"everything saved up to epoch {kept} is kept" in snap.message
     assert "Free disk space" in snap.message and "continue training" in snap.message

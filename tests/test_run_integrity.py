@@ -100,8 +100,7 @@ def test_continue_after_a_poisoned_history_line(tmp_path, english_text, tiny_con
     run.append_epoch(GOOD)
     run.file("history.jsonl").open("a").write(json.dumps({**asdict(GOOD), "epoch": 10**30}) + "\n")
     job = TrainingJob.for_run(run, epochs=1)
-    snapshot = job.snapshot()
-    assert [h.epoch for h in snapshot.history] == [1] and snapshot.epoch == 2  # continues after epoch 1
+    assert job.initial_epoch == 1 and job.clock.epoch == 2  # continues after epoch 1
 
 
 # === item 9: a checkpoint set is whole by its hashes ============================================================

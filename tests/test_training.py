@@ -84,22 +84,22 @@ def test_stop_ends_within_a_batch(tmp_path, corpus, tiny_config):
     job = TrainingJob.create(corpus, tiny_config.replace(epochs=1000), root=tmp_path)
     job.start()
     try:
-        wait_for(lambda: len(job.snapshot().batch_losses) >= 3)
-        before = len(job.snapshot().batch_losses)
+        wait_for(lambda: job.clock.batches >= 3)
+        before = job.clock.batches
         job.stop()
-        at_stop = len(job.snapshot().batch_losses)
-        assert job.snapshot().state in ("stopping", "finished")
+        at_stop = job.clock.batches
+        assert job.run_folder.progress().state in ("stopping", "running")  # stop() writes "stopping" at once
         assert job.wait(timeout=60)
     finally:
         job.stop()
         job.wait(timeout=60)
-    snap = job.snapshot()
-    assert snap.finished and snap.stop_reason == "user"
+    status = job.run_folder.status()
+    assert status.state == "user"
     # Only the batch that was running when Stop came may finish; no new batch starts.
-    assert before <= at_stop <= len(snap.batch_losses) <= at_stop + 1
-    assert "Stopped by you" in snap.message
+    assert before <= at_stop <= job.clock.batches <= at_stop + 1
+    assert len(job.run_folder.batch_losses()) == job.clock.batches  # the run folder has every one of them
+    assert "Stopped by you" in status.message
     assert not job.alive
-    assert job.run_folder.status().state == "user"
     # The partial epoch is evaluated and kept.
     history = job.run_folder.history()
     assert history and history[-1].partial
@@ -111,16 +111,15 @@ def test_a_stop_asked_through_the_run_folder_ends_within_a_batch(tmp_path, corpu
     job = TrainingJob.create(corpus, tiny_config.replace(epochs=1000), root=tmp_path)
     job.start()
     try:
-        wait_for(lambda: len(job.snapshot().batch_losses) >= 3)
+        wait_for(lambda: job.clock.batches >= 3)
         job.run_folder.request_stop()
-        at_stop = len(job.snapshot().batch_losses)
+        at_stop = job.clock.batches
         assert job.wait(timeout=60)
     finally:
         job.stop()
         job.wait(timeout=60)
-    snap = job.snapshot()
-    assert snap.stop_reason == "user"
-    assert len(snap.batch_losses) <= at_stop + 1  # the batch running when the file appeared, and no other
+    assert job.run_folder.status().state == "user"
+    assert job.clock.batches <= at_stop + 1  # the batch running when the file appeared, and no other
     assert not job.run_folder.stop_requested()  # cleared at the end: it does not stop the next training
 
 
@@ -129,7 +128,7 @@ def test_stop_before_training_starts(tmp_path, corpus, tiny_config):
     job.stop()
     snap = job.run()
     assert snap.stop_reason == "user"
-    assert snap.batch_losses == ()
+    assert snap.batch_losses == []
 
 
 # --- time budget, and samples from one prompt ------------------------------------------------------
@@ -145,8 +144,8 @@ def test_time_budget_and_samples_share_their_prompt(tmp_path, corpus, tiny_confi
     # The budget is what the user waits, Start to finished: the last check and samples fit inside it.
     assert config.seconds * 0.5 <= snap.history[-1].seconds <= waited
     assert waited < config.seconds + 1.0, f"waited {waited:.2f} s for a {config.seconds} s budget"
-    assert snap.progress == 1.0
     run_dir = snap.run_dir
+    assert Run(run_dir).progress().fraction == 1.0
     assert Run(run_dir).status().state == "time"
     last = Run(run_dir).samples()[-1]
     greedy_a, sampled, greedy_b = (text for _, text in last.samples)
@@ -326,13 +325,12 @@ def test_resume_continues_the_run(trained_run, tmp_path):
         assert run.status().state == "running" and run.lease_alive()
     finally:
         assert job.wait(timeout=120)
-    snap = job.snapshot()
-    assert snap.stop_reason == "completed", snap.message
+    status = run.status()
+    assert status.state == "completed", status.message
     history = run.history()
     assert history[: len(before)] == before
     assert [h.epoch for h in history] == [1, 2, 3]
-    assert [h.epoch for h in snap.history] == [1, 2, 3]
-    assert snap.epochs == 3
+    assert status.epochs == 3
     # The optimizer continued: its step counter went on from the saved one instead of starting at zero.
     steps = history[-1].steps
     resumed_opt = run.load_checkpoint("last")[1]
@@ -388,13 +386,13 @@ def test_the_budget_counts_the_wait_for_a_starting_worker_but_not_too_much(tmp_p
     run, _ = new_run(corpus, tiny_config, root=tmp_path)
     now = time.time()
     waited = {
-        label: TrainingJob.for_run(run, seconds=40.0, waiting_since=since)._waited_before_start()
+        label: TrainingJob.for_run(run, seconds=40.0, waiting_since=since).clock.waited()
         for label, since in {"just now": now, "10 s ago": now - 10, "an hour ago": now - 3600, "unknown": None}.items()
     }
     assert waited["just now"] < 1.0 and waited["unknown"] == 0.0
     assert 10.0 <= waited["10 s ago"] < 11.0
     assert waited["an hour ago"] == MAX_WAIT_SHARE * 40.0  # a very late worker still trains most of the budget
-    assert TrainingJob.for_run(run, epochs=1, waiting_since=now - 10)._waited_before_start() == 0.0  # no clock
+    assert TrainingJob.for_run(run, epochs=1, waiting_since=now - 10).clock.waited() == 0.0  # no clock
 
 
 def test_a_continuation_gets_its_own_warm_up_and_fall(trained_run, tmp_path):
