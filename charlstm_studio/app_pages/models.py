@@ -41,6 +41,7 @@ STATES = {
     "interrupted": "interrupted",
     "unreadable": "unreadable",
 }
+PICKED = "_models_picked"  # the model the actions apply to, kept apart from the picker widget (see pick_model)
 
 
 def do_rename(run_id: str) -> None:
@@ -82,7 +83,7 @@ with st.expander("Add a model from a file (.zip)", icon=":material/upload:"):
         try:
             added = state.library().upload(upload.getvalue())
             st.session_state["_import_result"] = ("ok", f"Added {added.name} to your models.")
-            st.session_state["models_pick"] = added.id
+            st.session_state[PICKED] = added.id
         except CharlstmError as exc:
             st.session_state["_import_result"] = ("error", f"{upload.name}: {exc}")
     result = st.session_state.get("_import_result")
@@ -135,12 +136,19 @@ def pick_model(runs: list[RunSummary]) -> RunSummary:
     """The model the actions below apply to: the one picked last, else the playground's, else the newest."""
     by_id = {r.path.name: r for r in runs}
     if st.session_state.get("_models_pick_next") in by_id:  # a copy made in the last run (issue 17, item 1)
-        st.session_state["models_pick"] = st.session_state.pop("_models_pick_next")
-    if st.session_state.get("models_pick") not in by_id:
+        st.session_state[PICKED] = st.session_state.pop("_models_pick_next")
+    if st.session_state.get(PICKED) not in by_id:
         preferred = [state.playground_model(), st.session_state.get("run_id")]
-        st.session_state["models_pick"] = next((p for p in preferred if p in by_id), runs[0].path.name)
+        st.session_state[PICKED] = next((p for p in preferred if p in by_id), runs[0].path.name)
+    # The picker's labels hold the names, so a rename makes Streamlit draw it as a new widget, which would
+    # start again at the first model (and Delete would then name another one): it is set from PICKED each time.
+    st.session_state["models_pick"] = st.session_state[PICKED]
     run_id = st.selectbox(
-        "Model", list(by_id), key="models_pick", format_func=lambda i: f"{by_id[i].name} ({STATES.get(by_id[i].state)})"
+        "Model",
+        list(by_id),
+        key="models_pick",
+        format_func=lambda i: f"{by_id[i].name} ({STATES.get(by_id[i].state)})",
+        on_change=lambda: st.session_state.update({PICKED: st.session_state["models_pick"]}),
     )
     return by_id[run_id]
 
@@ -226,12 +234,13 @@ def delete(run: RunSummary) -> None:
         state.set_playground_model(None)
     if st.session_state.get("run_id") == run_id:
         state.set_shown_run(None)
-    st.toast(f"Deleted {widgets.md(run.name)}.")
+    st.session_state["_models_notice"] = ("ok", f"Deleted {run.name}.")  # shown after the rerun, at the top
     st.rerun()
 
 
 def library(runs: list[RunSummary]) -> None:
     """The table of models, then actions on the one picked."""
+    show_notice()
     library_table(runs)
     run = pick_model(runs)
     training_now = run.state in ACTIVE_STATES
@@ -243,7 +252,6 @@ def library(runs: list[RunSummary]) -> None:
         if run.readable:
             st.text_input("New name", key="models_new_name", max_chars=80, placeholder=run.name)
             st.button("Rename", key="models_rename", icon=":material/edit:", on_click=do_rename, args=(run.path.name,))
-            show_notice()
         if run.readable and not training_now:
             continue_form(run)
     with danger:

@@ -184,3 +184,20 @@ def test_continue_says_whether_epochs_or_minutes_end_first(runs_root):
     at.number_input(key="models_more_epochs").set_value(1).run()
     at.number_input(key="models_more_minutes").set_value(240.0).run()
     assert any("The epoch ends first" in c for c in texts(at, "caption"))  # one epoch: said as one
+
+
+def test_after_a_rename_the_picker_stays_on_that_model_and_delete_names_it(runs_root):
+    """A rename changes the picker's labels; it must not fall back to another model (a delete then hit it)."""
+    make_run(runs_root, name="first")
+    second = make_run(runs_root, name="second")
+    at = new_app(MODELS)
+    at.selectbox(key="models_pick").set_value(second.name).run()
+    at.text_input(key="models_new_name").input("Renamed")
+    at.button(key="models_rename").click().run()
+    at.run()  # the next click anywhere
+    assert at.selectbox(key="models_pick").value == second.name
+    at.button(key="models_delete").click().run()
+    assert any("Delete **Renamed** for good?" in w for w in texts(at, "warning"))
+    at.button(key="models_delete_confirm").click().run()
+    assert not second.exists() and list(table(at)["name"]) == ["first"]
+    assert any("Deleted Renamed." in s for s in texts(at, "success"))

@@ -241,3 +241,30 @@ def test_the_playground_beyond_temperature_and_its_address(page):
     page.wait_for_selector(WRITTEN)
     assert code_text(page) == guarded
     assert not page.locator("[data-testid=stException]").count()
+
+
+def test_after_a_rename_the_model_picker_stays_on_that_model(page):
+    """Renaming changes the picker's labels; Streamlit then draws a new picker, which must keep the model
+    (it once fell back to the first model, and the next Delete named another one)."""
+    open_page(page, PAGES["models"])
+    for name in ("python-docs", "nietzsche"):  # two models of this browser's own: copies of the ready-made ones
+        page.locator(f"{key(f'models_starter_copy_{name}')} button").click()
+        page.get_by_text(re.compile(r"Copied: .* is now one of your models")).first.wait_for(timeout=60_000)
+        wait_idle(page)
+
+    def picked() -> str:
+        box = page.locator(f"{key('models_pick')} input").first
+        return box.input_value() or box.get_attribute("aria-label") or ""
+
+    assert "Nietzsche" in picked()  # the copy just made is picked
+    page.locator(f"{key('models_new_name')} input").fill("Our class diary")
+    page.locator(f"{key('models_rename')} button").click()
+    page.get_by_text("Renamed to Our class diary.").first.wait_for()
+    wait_idle(page)
+    page.locator(f"{key('models_more_epochs')} input").fill("3")  # the next click anywhere: a rerun
+    page.locator(f"{key('models_more_epochs')} input").press("Tab")
+    wait_idle(page)
+    assert "Our class diary" in picked()
+    page.locator(f"{key('models_delete')} button").click()
+    page.get_by_text("Delete Our class diary for good?").first.wait_for()
+    page.locator(f"{key('models_delete_cancel')} button").click()
