@@ -8,6 +8,7 @@ characters a second on one core. Probabilities match the Keras model's to float3
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -96,6 +97,21 @@ class Trace:
 
 
 @dataclass(frozen=True)
+class Pin:
+    """Cell surgery: one cell held at `value` at every step while the model reads and writes.
+
+    `value` is the activation the Inside page shows, from -1 to 1: tanh(c) for an LSTM (the cell's memory is
+    set so, and the layer's output follows from it), the output h for a GRU. 0 switches the cell off.
+    """
+
+    cell: int
+    value: float
+    layer: int = -1  # the last layer by default, the one the Inside page shows
+
+    HIGHEST = 0.995  # tanh(c) = 1 would need an infinite memory: "pinned high" is this close to it
+
+
+@dataclass(frozen=True)
 class Score:
     chars: int
     nats: float
@@ -126,19 +142,26 @@ class _Layer:
             self.bias = bias[0].astype(np.float32)
             self.recurrent_bias = bias[1].astype(np.float32)
 
-    def step(self, x_proj, h, c):
-        """x_proj = x @ kernel + bias, already computed. Returns the new (h, c)."""
+    def step(self, x_proj, h, c, pinned: tuple[np.ndarray, np.ndarray] | None = None):
+        """x_proj = x @ kernel + bias, already computed. Returns the new (h, c).
+
+        `pinned` (cells, activations) holds those cells at those activations (see `Pin`)."""
         u = self.units
         if self.cell == "lstm":
             t = np.tanh(x_proj + h @ self.recurrent)
             gates = t[:, : 3 * u] * 0.5 + 0.5
             c = gates[:, u : 2 * u] * c + gates[:, :u] * t[:, 3 * u :]
+            if pinned is not None:
+                c[:, pinned[0]] = np.arctanh(pinned[1])  # tanh(c), the activation shown, is then exactly the pin
             return gates[:, 2 * u :] * np.tanh(c), c
         inner = h @ self.recurrent + self.recurrent_bias
         zr = 1.0 / (1.0 + np.exp(-(x_proj[:, : 2 * u] + inner[:, : 2 * u])))
         hh = np.tanh(x_proj[:, 2 * u :] + zr[:, u:] * inner[:, 2 * u :])
         z = zr[:, :u]
-        return z * h + (1.0 - z) * hh, c
+        h = z * h + (1.0 - z) * hh
+        if pinned is not None:
+            h[:, pinned[0]] = pinned[1]
+        return h, c
 
 
 class Generator:
@@ -164,6 +187,25 @@ class Generator:
         self.input_table = inputs @ first.kernel + first.bias
         self.out_kernel = weights["logits/kernel"].astype(np.float32)
         self.out_bias = weights["logits/bias"].astype(np.float32)
+        self._pins: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # layer -> (cells, activations): cell surgery
+
+    def pinned(self, *pins: Pin) -> Generator:
+        """The same model with cells held at values (cell surgery); this generator is left unchanged.
+
+        The copy shares every weight array (cheap); with no pins it writes exactly what this one writes."""
+        pinned = copy.copy(self)
+        pinned._pins = {}
+        for pin in pins:
+            layer = range(len(self.layers))[pin.layer] if -len(self.layers) <= pin.layer < len(self.layers) else None
+            if layer is None or not 0 <= pin.cell < self.config.units or not -1 <= pin.value <= 1:
+                raise ConfigError(
+                    f"A pinned cell must be one of the model's {self.config.units} cells (0 to "
+                    f"{self.config.units - 1}) in one of its {len(self.layers)} layer(s), held between -1 and 1."
+                )
+            value = float(np.clip(pin.value, -Pin.HIGHEST, Pin.HIGHEST))
+            cells, values = pinned._pins.get(layer, (np.zeros(0, np.int64), np.zeros(0, np.float32)))
+            pinned._pins[layer] = (np.append(cells, pin.cell), np.append(values, np.float32(value)))
+        return pinned
 
     # --- the recurrent core --------------------------------------------------------------
     def _zero_state(self, batch: int):
@@ -176,7 +218,7 @@ class Generator:
         for i, layer in enumerate(self.layers):
             if i:
                 x = x @ layer.kernel + layer.bias
-            h, c = layer.step(x, *state[i])
+            h, c = layer.step(x, state[i][0], state[i][1], self._pins.get(i))
             state[i] = (h, c)
             x = h
         logits: np.ndarray = x @ self.out_kernel + self.out_bias

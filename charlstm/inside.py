@@ -389,3 +389,48 @@ def matches(
 def cells_by_spread(acts: np.ndarray, top: int = 16) -> list[int]:
     """The cells that vary most over a text (for a heatmap when nothing else is chosen)."""
     return [int(c) for c in np.argsort(-acts.std(axis=0), kind="stable")[:top]]
+
+
+# --- cell surgery: what to try on the cells the ranking found ----------------------------------------
+@dataclass(frozen=True)
+class SurgeryTry:
+    """A suggested experiment: hold `cell` at `value` while the model writes after `prompt`, and see."""
+
+    cell: int
+    value: float  # 1 high, -1 low, 0 off
+    prompt: str
+    question: str  # what to look for, in plain words
+
+
+# For a property: the prompt that opens it, what pinning the cell "as inside it" should do, and what
+# switching it off should break. Properties without an entry get the generic try (switch it off).
+_TRIES = {
+    "quotes": ('He said: "', "Pin cell {cell} as if a quote were open: does it ever close the quote?"),
+    "brackets": ("the result (", "Pin cell {cell} as if a bracket were open: does it ever close the bracket?"),
+    "line": (None, "Switch off cell {cell}, which follows how far along the line it is: do lines still end?"),
+    "sentence": (None, "Switch off cell {cell}, which follows where sentences end: do sentences still end?"),
+    "word": (None, "Switch off cell {cell}, which follows how far into a word it is: do words still end?"),
+}
+PINNED_OPEN = ("quotes", "brackets")  # properties whose cell is pinned "as inside", not switched off
+
+
+def surgery_tries(ranked: list[CellMatch], default_prompt: str, limit: int = 3) -> list[SurgeryTry]:
+    """Experiments worth a click, from the cells the ranking found (the best match of each property first)."""
+    tries, seen = [], set()
+    for match in ranked:
+        if match.key in seen or match.key not in _TRIES:
+            continue
+        seen.add(match.key)
+        prompt, question = _TRIES[match.key]
+        inside_sign = 1.0 if match.r > 0 else -1.0  # high inside quotes when r > 0, low when r < 0
+        value = inside_sign if match.key in PINNED_OPEN else 0.0
+        tries.append(SurgeryTry(match.cell, value, prompt or default_prompt, question.format(cell=match.cell)))
+    return tries[:limit]
+
+
+def first_difference(a: str, b: str) -> int | None:
+    """Where two texts written from the same start first differ (None: they do not)."""
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return i
+    return None if len(a) == len(b) else min(len(a), len(b))

@@ -432,3 +432,31 @@ def test_settings_are_checked_and_not_given_twice(gen):
         gen.generate("The", [Sampling(1.0)], length=5, top_p=0.9)
     plain = gen.generate("The", [1.0], length=5, seed=0)[0]
     assert plain.sampling == Sampling(1.0) and plain.fell_back.tolist() == [False] * 5
+
+
+# --- cell surgery (issue 21) ----------------------------------------------------------------------------
+@pytest.mark.parametrize("cell_type", ["lstm", "gru"])
+def test_a_pinned_cell_holds_its_value_and_no_pin_changes_nothing(docs, cell_type):
+    from charlstm.generate import Pin
+    from charlstm.inside import activations
+
+    gen = random_generator(docs, cell=cell_type, layers=2)
+    plain = gen.generate("the ", [0.8, 0.0], 120, seed=4)
+    assert [s.text for s in gen.pinned().generate("the ", [0.8, 0.0], 120, seed=4)] == [s.text for s in plain]
+    for value in (0.0, 1.0, -1.0, 0.4):
+        pinned = gen.pinned(Pin(cell=3, value=value))
+        acts = activations(pinned.trace("the quick brown fox, then the rest of it"), cell_type)
+        expected = np.clip(value, -Pin.HIGHEST, Pin.HIGHEST)
+        np.testing.assert_allclose(acts[:, 3], expected, atol=1e-6)  # at every character
+        assert not np.allclose(acts[:, 4], expected)  # only that cell
+    changed = gen.pinned(Pin(cell=3, value=1.0), Pin(cell=5, value=-1.0)).generate("the ", [0.8], 120, seed=4)
+    assert changed[0].text != plain[0].text  # random weights: holding two cells changes what it writes
+    assert gen.generate("the ", [0.8], 120, seed=4)[0].text == plain[0].text  # the original is untouched
+
+
+def test_a_pin_outside_the_model_is_a_plain_error(gen):
+    from charlstm.generate import Pin
+
+    for pin in (Pin(cell=10_000, value=1.0), Pin(cell=0, value=2.0), Pin(cell=0, value=1.0, layer=5)):
+        with pytest.raises(ConfigError, match="pinned cell must be one of the model"):
+            gen.pinned(pin)

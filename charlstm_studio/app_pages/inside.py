@@ -15,6 +15,10 @@ Widget keys (for tests and the browser suite):
     inside_find         text_input  a few words of the text: the stretch whose cells are found
     inside_suggest_<i>  button      one click fills inside_find with a suggested stretch (a quote, a bracket...)
     inside_closest      button      when the words are not in the text: use the closest words instead
+    inside_cut_cell     selectbox   cell surgery: the cell to change (the coloured one first)
+    inside_cut_how      radio       pin it high / pin it low / switch it off
+    inside_cut_prompt   text_input  the start both texts continue
+    inside_cut_try_<i>  button      one click sets up a suggested experiment
 
 Everything here is NumPy over the generator's own step (charlstm.inside); no TensorFlow in the server.
 """
@@ -24,10 +28,16 @@ import streamlit as st
 
 from charlstm import inside
 from charlstm.errors import CharlstmError
-from charlstm.generate import Generator, Trace
+from charlstm.generate import Generator, Pin, Trace
 from charlstm.run import Run
 from charlstm_studio.ui import state, widgets
-from charlstm_studio.ui.charts import activation_html, activation_legend_html, cell_heatmap, cell_ranking_chart
+from charlstm_studio.ui.charts import (
+    activation_html,
+    activation_legend_html,
+    cell_heatmap,
+    cell_ranking_chart,
+    difference_html,
+)
 from charlstm_studio.ui.selectable import selectable_html
 
 SOURCES = ("A slice of its training text", "A text it writes", "Your own text")
@@ -317,6 +327,54 @@ def search_space(
     ), offset
 
 
+HOW = {"Pin it high": 1.0, "Pin it low": -1.0, "Switch it off": 0.0}
+SURGERY_LENGTH, SURGERY_SEED, SURGERY_TEMPERATURE = 300, 1, 0.5
+
+
+def _set_try(t: inside.SurgeryTry) -> None:
+    """A suggestion's callback: its cell, what to do and its start, before the widgets are drawn again."""
+    st.session_state["inside_cut_cell"] = t.cell
+    st.session_state["inside_cut_how"] = next(k for k, v in HOW.items() if v == t.value)
+    st.session_state["inside_cut_prompt"] = t.prompt
+
+
+def surgery(gen: Generator, ranked: list[inside.CellMatch], cell: int, text: str) -> None:
+    """Cell surgery: one cell held at one value while the model writes, beside the text written without it."""
+    st.subheader("Cell surgery: change one cell while it writes")
+    st.caption(
+        "Hold one cell at one value at every step and compare what the model writes with and without the change: "
+        "the same start and the same random numbers, so only the cell makes the difference."
+    )
+    default_prompt = " ".join(text.split()[:4]) + " "
+    tries = inside.surgery_tries(ranked, default_prompt)
+    for i, t in enumerate(tries):
+        st.button(t.question, key=f"inside_cut_try_{i}", on_click=_set_try, args=(t,), icon=":material/science:")
+    units = gen.config.units
+    if st.session_state.get("inside_cut_cell") not in range(units):
+        st.session_state["inside_cut_cell"] = cell
+    c1, c2 = st.columns([1, 2])
+    chosen = c1.selectbox("Cell", range(units), key="inside_cut_cell", format_func=lambda c: f"Cell {c}")
+    how = c2.radio("What to do with it", list(HOW), key="inside_cut_how", horizontal=True)
+    prompt = st.text_input("Start of both texts", value=default_prompt, key="inside_cut_prompt", max_chars=200)
+    cleaned, _ = gen.prepare_prompt(prompt)
+    args = (cleaned, [SURGERY_TEMPERATURE], SURGERY_LENGTH)
+    before = gen.generate(*args, seed=SURGERY_SEED)[0].text
+    after = gen.pinned(Pin(int(chosen), HOW[how])).generate(*args, seed=SURGERY_SEED)[0].text
+    differ = inside.first_difference(before, after)
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Without the change**")
+        st.html(difference_html(cleaned, before, differ))
+    with right:
+        st.markdown(f"**Cell {chosen}: {how.lower()}**")
+        st.html(difference_html(cleaned, after, differ))
+    st.caption(
+        "The same text on both sides: this cell changes nothing the model writes here."
+        if differ is None
+        else f"The texts part after {differ} characters (marked): from there on, the change made the difference."
+    )
+
+
 def page() -> None:
     st.title("Inside the LSTM")
     st.markdown(INTRO)
@@ -334,13 +392,13 @@ def page() -> None:
     ranked = ranking(acts, trace.text)
     cell = one_cell(acts, trace.text, ranked)
     stretch = choose_stretch(trace.text)
-    if stretch is None:
-        return
-    found = stretch_cells(acts, trace.text, stretch, ranked)
-    stretch_heatmap(acts, trace.text, stretch, [*(c.cell for c in found), cell, *(m.cell for m in ranked)])
-    if found:
-        search, offset = search_space(model_id, run, gen, search_text, (acts, trace.text), offset)
-        where_else(found, search, None if offset is None else (stretch[0] + offset, stretch[1] + offset))
+    if stretch is not None:
+        found = stretch_cells(acts, trace.text, stretch, ranked)
+        stretch_heatmap(acts, trace.text, stretch, [*(c.cell for c in found), cell, *(m.cell for m in ranked)])
+        if found:
+            search, offset = search_space(model_id, run, gen, search_text, (acts, trace.text), offset)
+            where_else(found, search, None if offset is None else (stretch[0] + offset, stretch[1] + offset))
+    surgery(gen, ranked, cell, trace.text)
 
 
 page()

@@ -284,6 +284,13 @@ def surprise_html(
     return _box("".join(spans))
 
 
+def difference_html(prompt: str, text: str, differ: int | None) -> str:
+    """A written text after its prompt (bold), marked from the first character where it differs from another."""
+    same, rest = (text, "") if differ is None else (text[:differ], text[differ:])
+    marked = f'<span style="background: rgba(214, 39, 40, 0.15)">{html.escape(rest)}</span>' if rest else ""
+    return _box(f"<b>{html.escape(prompt)}</b>{html.escape(same)}{marked}")
+
+
 def copied_html(text: str, copied: Sequence[bool] | np.ndarray, prompt: str = "") -> str:
     """The text with the stretches found word for word in the training text marked (purple); escaped."""
     marked = np.asarray(copied, dtype=bool)

@@ -202,3 +202,36 @@ def test_selected_characters_are_the_stretch_even_when_the_words_come_earlier_to
     at.text_input(key="inside_find").input("THE").run()  # typed words: the first place they appear
     labels = json.loads(at.get("vega_lite_chart")[-1].proto.spec)["encoding"]["x"]["axis"]["labelExpr"]
     assert '"c", "a", "t"' in labels
+
+
+def test_cell_surgery_writes_beside_the_unchanged_text_and_marks_where_they_part(runs_root, no_starters):
+    from charlstm.generate import Pin
+
+    run = make_run(runs_root)
+    at = new_app(INSIDE)
+    assert not at.exception
+    gen = load_generator(run)
+    at.text_input(key="inside_cut_prompt").input("The ").run()
+    at.selectbox(key="inside_cut_cell").set_value(5).run()
+    at.radio(key="inside_cut_how").set_value("Pin it high").run()
+    assert not at.exception
+    before = gen.generate("The ", [0.5], 300, seed=1)[0].text
+    after = gen.pinned(Pin(5, 1.0)).generate("The ", [0.5], 300, seed=1)[0].text
+    bodies = [h.proto.body for h in at.get("html") if "<b>The </b>" in h.proto.body]
+    assert len(bodies) == 2
+    plain = [re.sub(r"<[^>]+>", "", b) for b in bodies]
+    assert plain == ["The " + before, "The " + after]  # the same start and random numbers, the cell held high
+    if before != after:
+        assert all("rgba(214, 39, 40" in b for b in bodies)  # where they part is marked on both sides
+        assert any("The texts part after" in c for c in texts(at, "caption"))
+
+
+def test_surgery_suggestions_come_from_the_cells_found():
+    from charlstm.inside import CellMatch, first_difference, surgery_tries
+
+    ranked = [CellMatch(7, "quotes", "q", -0.8), CellMatch(9, "line", "l", 0.6), CellMatch(2, "quotes", "q", 0.5)]
+    tries = surgery_tries(ranked, "start ")
+    assert [(t.cell, t.value, t.prompt) for t in tries] == [(7, -1.0, 'He said: "'), (9, 0.0, "start ")]
+    assert "close the quote" in tries[0].question and "lines still end" in tries[1].question
+    assert first_difference("abcd", "abXd") == 2 and first_difference("ab", "ab") is None
+    assert first_difference("ab", "abc") == 2
