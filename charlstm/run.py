@@ -61,6 +61,7 @@ NO_LEASE = "interrupted"  # the state of a run whose trainer stopped renewing it
 
 META, CONFIG, VOCAB, CORPUS = "meta.json", "config.json", "vocab.json", "corpus.txt"
 TEXT_SINCE = "text_since_epoch"  # in meta.json: the epochs up to it were trained on another text
+TRAINED_SECONDS = "trained_seconds"  # in meta.json: every training of the run, Start to finished, added up
 REQUEST, STARTED, STATUS, LEASE, STOP = "request.json", "request.started.json", "status.json", "lease.json", "stop"
 PROGRESS, BATCHES, HISTORY, SAMPLES, ERROR_LOG = (
     "progress.json",
@@ -620,6 +621,17 @@ class Run:
 
     def update_meta(self, **changes: Any) -> None:
         write_json(self.file(META), {**self.meta(), **changes})
+
+    def add_trained_seconds(self, seconds: float) -> None:
+        """A training of this run ended after `seconds` (a history line only knows its own training's clock)."""
+        self.update_meta(**{TRAINED_SECONDS: self.trained_seconds() + max(0.0, seconds)})
+
+    def trained_seconds(self) -> float:
+        """Seconds all its trainings took, Start to finished; 0 for a run from before this was kept."""
+        with contextlib.suppress(CharlstmError):
+            seconds = self.meta().get(TRAINED_SECONDS, 0.0)
+            return float(seconds) if _within(seconds, 0.0, MAX_SECONDS * MAX_EPOCH) else 0.0
+        return 0.0
 
     def config(self) -> TrainConfig:
         try:

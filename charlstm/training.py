@@ -486,7 +486,9 @@ class TrainingJob(TrainerHook):
         done = len(self._history) - self.initial_epoch
         message = message or self._error_message or final_message(reason, done, best, best_epoch, validated)
         state = "interrupted" if reason == "interrupted" else reason
-        with contextlib.suppress(OSError):  # nothing more can be saved; the lease runs out: "interrupted"
+        with contextlib.suppress(OSError, CharlstmError):  # nothing more can be saved; the lease runs out
+            self.run_folder.add_trained_seconds(self.clock.elapsed)
+        with contextlib.suppress(OSError):
             self.run_folder.write_status(state, message, epochs=len(self._history), best_val_loss=self._best)
             self.run_folder.clear_stop()
         with self._lock:

@@ -62,8 +62,11 @@ def test_frames_write_the_same_start_with_the_same_random_numbers(trained_run, t
 
 def test_continuing_adds_points_and_the_run_thins_them(trained_run, tmp_path):
     run_dir = copy_run(trained_run, tmp_path)
+    totals = [Run(run_dir).trained_seconds()]
     for _ in range(3):
         assert TrainingJob.resume(run_dir, epochs=1).run().stop_reason == "completed"
+        totals.append(Run(run_dir).trained_seconds())
+    assert totals == sorted(totals) and totals[0] > 0 and len(set(totals)) == 4  # each training adds its time
     run = Run(run_dir)
     shots = run.snapshots()
     assert len(shots) == MAX_SNAPSHOTS  # four trainings took far more than twenty

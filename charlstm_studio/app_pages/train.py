@@ -472,21 +472,22 @@ def text_facts(corpus: Corpus, lowercase: bool, min_chars: int) -> tuple[int, st
     return cached[2]
 
 
-def trained_words(cfg: TrainConfig, history: list[EpochRecord]) -> str:
-    """How long the model trained, from its history: a continued model trained longer than its first settings said."""
+def trained_words(cfg: TrainConfig, history: list[EpochRecord], seconds: float) -> str:
+    """How long the model trained, all its trainings added up: a continued model trained longer than its
+    first settings said. `seconds` is the run's own total (0 for a run from before it was kept)."""
     if not history:
         return f"to train {budget_words(cfg)}"
-    epochs = len(history)
-    return f"trained {epochs} epoch{'s' if epochs != 1 else ''} in {widgets.duration(sum(h.seconds for h in history))}"
+    epochs = f"{len(history)} epoch{'s' if len(history) != 1 else ''}"
+    return f"trained {epochs} in {widgets.duration(seconds)}" if seconds else f"trained {epochs}"
 
 
-def settings_words(cfg: TrainConfig, history: list[EpochRecord]) -> str:
+def settings_words(cfg: TrainConfig, history: list[EpochRecord], seconds: float) -> str:
     mode = "every next character" if cfg.mode == "sequence" else f"one per window, every {cfg.stride} characters"
     return (
         f"{cfg.preset.capitalize()} preset · {cfg.layers} layer(s) of {cfg.units} units · sequences of {cfg.seq_len} "
         f"characters, predicting {mode} · batches of {cfg.batch_size} · {cfg.optimizer} with learning rate "
         f"{cfg.learning_rate:g}{' (falling to near zero by the end)' if cfg.lr_schedule == 'budget' else ''} · "
-        f"{cfg.val_fraction:.0%} held out · seed {cfg.seed} · {trained_words(cfg, history)}"
+        f"{cfg.val_fraction:.0%} held out · seed {cfg.seed} · {trained_words(cfg, history, seconds)}"
         + (" · lowercased" if cfg.lowercase else "")
     )
 
@@ -565,7 +566,7 @@ busy = status is not None and status.active
 if shown is not None and status is not None:
     run_header(shown, status)
     with contextlib.suppress(CharlstmError):
-        st.caption(settings_words(shown.config(), shown.history()))
+        st.caption(settings_words(shown.config(), shown.history(), shown.trained_seconds()))
     draw_run(shown, status.state)
 elif run_id:
     st.info(

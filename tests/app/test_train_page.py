@@ -206,12 +206,15 @@ def test_start_is_off_with_the_reason_when_the_text_is_too_short():
 
 
 def test_a_continued_model_says_how_long_it_trained_in_all(runs_root):
-    """The settings line reads the history, not the first training's budget (a continuation trains longer)."""
+    """The settings line adds up every training of the run (a history line knows only its own training's clock:
+    a newcomer once read "trained 566 epochs in 13 h 27 min" after 2.5 minutes)."""
     from charlstm.run import EpochRecord
 
     run = Run(make_run(runs_root, name="continued"))  # its settings: 2 epochs; one is in its history
     for epoch in (2, 3):
-        run.append_epoch(EpochRecord(epoch, 1.9, 2.1, 3.0, 0.004, 10, 40.0, 1000.0, False))
+        run.append_epoch(EpochRecord(epoch, 1.9, 2.1, 3.0, 0.004, 10, 40.0 * epoch, 1000.0, False))
+    run.add_trained_seconds(50.0)
+    run.add_trained_seconds(31.0)
     at = new_app(TRAIN, query={"run": run.id})
     line = next(c for c in texts(at, "caption") if "held out" in c)
     assert "trained 3 epochs in 1 min 21 s" in line, line
