@@ -235,3 +235,11 @@ def test_surgery_suggestions_come_from_the_cells_found():
     assert "close the quote" in tries[0].question and "lines still end" in tries[1].question
     assert first_difference("abcd", "abXd") == 2 and first_difference("ab", "ab") is None
     assert first_difference("ab", "abc") == 2
+
+
+def test_a_slice_of_a_short_text_says_which_part_the_model_trained_on(runs_root, no_starters):
+    """A short text's held-out end is shorter than the slice: never claim the slice is all held out."""
+    make_run(runs_root, text=TEXT * 8)
+    at = new_app(INSIDE)
+    captions = " ".join(texts(at, "caption"))
+    assert "text the model **trained on**" in captions and "So what you see is what it learned" not in captions
