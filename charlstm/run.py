@@ -1139,7 +1139,8 @@ def summarize(run: Run) -> RunSummary:
     try:
         meta, config, vocab = run.meta(), run.config(), run.vocab()
         history = run.history()
-        vals = [h.val_loss for h in history if h.val_loss is not None]
+        since = run.text_since_epoch()  # a score on the text it trained on before is not its score now
+        vals = [h.val_loss for h in history if h.val_loss is not None and h.epoch > since]
         best = min(vals) if vals else None
         status = run.status()
         tag = run.best_tag()

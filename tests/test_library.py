@@ -185,6 +185,7 @@ def test_record_owner_cannot_be_empty(root, english_text):
 
 
 def test_a_new_text_starts_the_best_model_afresh(root, english_text):
+    from charlstm.run import summarize
     from charlstm.store import save_text_for
     from charlstm.training import TrainingJob
 
@@ -194,6 +195,7 @@ def test_a_new_text_starts_the_best_model_afresh(root, english_text):
     last = copy.history()[-1].epoch
     save_text_for(copy, Corpus(english_text[-20_000:], "mine", "paste"))
     assert copy.text_since_epoch() == last  # every epoch so far was scored on another text
+    assert summarize(copy).val_bpc is None  # its old score on Python's docs is not shown as its score now
     job = TrainingJob.for_run(copy, epochs=1)
     assert job._best == float("inf")  # so the first epoch on the new text becomes the best model
     save_text_for(copy, Corpus(english_text[-20_000:], "mine", "paste"))
