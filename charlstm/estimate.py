@@ -30,6 +30,12 @@ TYPICAL_VOCAB = 80  # characters in a typical text; the estimate is made before 
 # a quick model on Nietzsche gets there after about 1.5 M; the seed's one-target windows need many more.
 READABLE_AFTER_CHARS = {"sequence": 1_500_000, "window": 30_000_000}
 RECENT_RUNS = 5
+# What a training costs beyond reading its text, measured on a 2-core machine (2026-12-03, the quick preset on
+# a 2,500-character text, 12 epochs of one step each): 3.2 s before the first epoch ends (preparing the data,
+# building the model, tracing its first step), then 0.14-0.22 s at each epoch's end (checkpoints, samples, the
+# time-lapse). A small text trained for many epochs is mostly this: 50 epochs of it once read "about 2 s".
+START_SECONDS = 3.0
+EPOCH_END_SECONDS = 0.16
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,7 @@ def estimate(config: TrainConfig, n_chars: int, speed: float | None) -> Estimate
     chars_per_sec = speed or typical_speed(config)
     per_epoch = epoch_chars(config, n_chars) / chars_per_sec
     checking = per_epoch * config.val_fraction / 3.0  # validation runs forward only: about 3x faster
-    seconds = config.epochs * (per_epoch + checking)
+    seconds = START_SECONDS + config.epochs * (per_epoch + checking + EPOCH_END_SECONDS)
     if config.seconds:
         seconds = min(seconds, config.seconds)  # the budget is Start to finished, the last check included
     readable = READABLE_AFTER_CHARS[config.mode] / chars_per_sec

@@ -43,3 +43,15 @@ def test_a_measured_speed_replaces_the_stand_in():
     measured = estimate(quick, 1_000_000, 10_000.0)
     assert not guessed.measured and measured.measured
     assert measured.chars_per_sec == 10_000.0 and measured.readable_seconds > guessed.readable_seconds
+
+
+def test_many_epochs_of_a_small_text_cost_their_epoch_ends():
+    """50 epochs of a 2,500-character text were once estimated at "about 2 s" (they took 44 s on a busy machine)."""
+    from charlstm.config import preset_config
+    from charlstm.estimate import EPOCH_END_SECONDS, START_SECONDS, estimate
+
+    config = preset_config("quick").replace(epochs=50, seconds=None)
+    guess = estimate(config, 2_500, speed=65_000.0)
+    assert guess.seconds >= START_SECONDS + 50 * EPOCH_END_SECONDS
+    timed = estimate(preset_config("quick"), 2_500, speed=65_000.0)
+    assert timed.seconds == preset_config("quick").seconds  # a time limit still ends it first
