@@ -23,5 +23,6 @@ navigation = [  # the first visit plays at once: a ready-made model writes, the 
 ]
 page = st.navigation(navigation)
 state.init()
+state.link_notice(show=page.url_path != "train")  # the Train page says it in its own words, where the run was
 page.run()
 sidebar.show()  # after the page, so it shows what the page just chose

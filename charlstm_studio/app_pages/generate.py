@@ -142,6 +142,8 @@ def choose_model() -> tuple[str, Generator] | None:
         st.session_state["_gen_model_url_read"] = True
         if st.query_params.get("m") in {**by_id, **starters}:
             st.session_state["gen_model"] = st.query_params["m"]
+        elif "m" in st.query_params:  # someone else's model (or one deleted since): say so, never show it
+            st.info(state.NOT_YOURS_WORDS, icon=":material/lock:")
     if st.session_state.get("gen_model") not in {**by_id, **starters}:
         st.session_state["gen_model"] = state.playground_default(list(by_id), list(starters))
 

@@ -158,9 +158,23 @@ def init() -> None:
         st.query_params[RUN_PARAM] = run_id
     elif not mine and RUN_PARAM in st.query_params:
         del st.query_params[RUN_PARAM]
+        st.session_state[LINK_NOT_YOURS] = True  # said once, on whichever page the link opened
     st.session_state.setdefault("preset", "quick")
     st.session_state.setdefault("lowercase", PRESETS["quick"].config.lowercase)
     st.session_state.setdefault("model_run", None)
+
+
+LINK_NOT_YOURS = "_link_not_yours"
+NOT_YOURS_WORDS = (
+    "The model in this link is not one of yours: models stay with the browser that trained them, and a link "
+    "never shows someone else's. A ready-made model is used instead; train your own on the Train page."
+)
+
+
+def link_notice(show: bool = True) -> None:
+    """Once: the link named a model this browser may not open (it was dropped from the address)."""
+    if st.session_state.pop(LINK_NOT_YOURS, False) and show:
+        st.info(NOT_YOURS_WORDS, icon=":material/lock:")
 
 
 def default_builtin() -> str:

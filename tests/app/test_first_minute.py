@@ -78,3 +78,17 @@ def test_an_upload_over_the_quota_is_refused_in_plain_words(runs_root, tmp_path,
     (error,) = texts(at, "error")
     assert "Not enough room for this model file" in error and "Delete a model you no longer need" in error
     assert len(list(runs_root.iterdir())) == 1  # nothing was written
+
+
+def test_a_link_to_someone_elses_model_says_so(runs_root):
+    """A stranger's link never shows the model, and the page says why instead of silently using another.
+    (The notice comes on the page the link opens; AppTest opens the default page first, so that is the one.)"""
+    from studio_helpers import stranger
+
+    theirs = make_run(runs_root, name="their diary")
+    at = new_app(None, query={"run": theirs.name}, browser=stranger())
+    assert any("not one of yours" in i for i in texts(at, "info"))
+    assert "run" not in at.query_params and "their diary" not in " ".join(texts(at, "caption"))
+    at = new_app(None, query={"m": theirs.name}, browser=stranger())
+    assert any("not one of yours" in i for i in texts(at, "info"))
+    assert at.selectbox(key="gen_model").value != theirs.name

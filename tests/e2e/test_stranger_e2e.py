@@ -358,6 +358,8 @@ def test_a_stranger_sees_nothing_of_yours_and_your_zip_becomes_theirs(studio, pe
         for path in ("/train", "/", "/inside", "/models"):
             goto(b, f"{path}?run={run}")
             assert_nothing_of_a(b, f"{path}?run=<A's run>", secrets)
+            said = "There is no model of yours at this address" if path == "/train" else "not one of yours"
+            b.get_by_text(said).first.wait_for()  # every page says why, none silently shows another model
     shot(b, "stranger-b-a-run-in-address")
 
     # --- B makes up a key, then tries A's owner id (as a run folder holds it) as one ----------------------
