@@ -274,3 +274,15 @@ def test_pages_never_import_each_other():
     assert len(pages) >= 5
     importers = {f for f in pages if any(n.startswith("charlstm_studio.app_pages") for n in _imports(STUDIO)[f])}
     assert importers == set()
+
+
+def test_no_switch_or_tick_box_has_a_help_icon():
+    """Streamlit puts a switch's help icon inside its label: tapping the icon flips the switch (a newcomer's
+    lowercase box ticked itself), and a phone has no hover to show it. Their help is a caption instead."""
+    offenders = []
+    for path in sorted(STUDIO.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            is_switch = isinstance(node, ast.Call) and getattr(node.func, "attr", None) in ("toggle", "checkbox")
+            if is_switch and any(k.arg == "help" for k in node.keywords):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []

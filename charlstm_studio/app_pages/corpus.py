@@ -134,8 +134,8 @@ st.checkbox(
     "Lowercase everything",
     key="corpus_lowercase",
     on_change=lambda: st.session_state.update(lowercase=st.session_state["corpus_lowercase"]),
-    help="Fewer different characters to learn, so the model learns a little faster; it will never write capitals.",
-)
+)  # no help= icon: a tap on it ticks the box
+st.caption("Fewer different characters to learn, so the model learns a little faster; it will never write capitals.")
 lowercase = st.session_state["lowercase"]
 
 cached = st.session_state.get("_stats")

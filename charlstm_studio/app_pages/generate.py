@@ -360,8 +360,11 @@ def playground(model_id: str, gen: Generator) -> None:
     settings_row()
     sampling_controls()
     t1, t2 = st.columns(2)
-    t1.toggle("Shade by surprise", key="gen_shade", help="Stronger colour: the model was more surprised there.")
+    # No help= icons on switches: a tap on the icon flips the switch (and a phone has no hover to show it).
+    t1.toggle("Shade by surprise", key="gen_shade")
+    t1.caption("Stronger colour: the model was more surprised there.")
     t2.toggle("Compare temperatures", key="gen_compare")
+    t2.caption("The same start at 0.2, 0.5, 1.0 and 1.2, side by side.")
     save_settings()
     st.download_button(
         "Download this text",
