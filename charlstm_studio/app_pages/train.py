@@ -51,8 +51,8 @@ from charlstm_studio.ui.timelapse import how_it_learned
 TIMELAPSE_TEMPERATURE = 0.5  # careful enough that words show as soon as the model knows them
 TIME_BUDGET_EPOCHS = 10_000  # with a time limit, epochs only bound the run; the clock ends it
 MODES = {
-    "sequence": "Predict every next character (fast learning)",
-    "window": "One prediction per window (the 2017 example)",
+    "sequence": "Every next character (fast)",
+    "window": "One per window (2017 example)",
 }
 BUDGETS = {"time": "a time limit", "epochs": "a number of epochs"}
 SCHEDULES = {"budget": "Slows down as the end nears", "constant": "Stays the same (the 2017 example)"}
@@ -137,7 +137,9 @@ class NumberSetting:
 
 
 NUMBERS = (
-    NumberSetting("train_layers", "layers", "Layers", 0, 1, "Stacked LSTM layers."),
+    NumberSetting(
+        "train_layers", "layers", "Layers", 0, 1, "LSTM layers, each reading the one below: more learn more, slower."
+    ),
     NumberSetting(
         "train_units",
         "units",
@@ -160,7 +162,14 @@ NUMBERS = (
         used=lambda cfg: cfg.mode == "window",
         unused=3,
     ),
-    NumberSetting("train_batch", "batch_size", "Batch size", 2, 16, "Sequences per training step."),
+    NumberSetting(
+        "train_batch",
+        "batch_size",
+        "Batch size",
+        2,
+        16,
+        "How many pieces of text the model practises on together before it changes its numbers once.",
+    ),
     NumberSetting(
         "train_lr",
         "learning_rate",
@@ -168,7 +177,7 @@ NUMBERS = (
         0,
         0.001,
         "How big each learning step is. Too high and training becomes unstable.",
-        fmt="%.7f",
+        fmt="%g",  # 0.03, not 0.0300000
     ),
     NumberSetting(
         "train_minutes",
@@ -245,8 +254,21 @@ def advanced_settings() -> None:
     """The number boxes (from the table above) and the four choices that are not numbers."""
     with st.expander("Advanced settings", icon=":material/tune:"):
         columns = st.columns(3)
-        columns[0].selectbox("Training mode", list(MODES), key="train_mode", format_func=MODES.get)
-        columns[1].selectbox("Optimizer", OPTIMIZERS, key="train_optimizer")
+        columns[0].selectbox(
+            "Training mode",
+            list(MODES),
+            key="train_mode",
+            format_func=MODES.get,
+            help="How the model practises: guess every next character of each piece of text (fast), or only the "
+            "character after each window, as the 2017 example did (slow).",
+        )
+        columns[1].selectbox(
+            "Optimizer",
+            OPTIMIZERS,
+            key="train_optimizer",
+            help="The rule that turns each batch's mistakes into changes of the model's numbers. adam and rmsprop "
+            "adjust the step for each number; sgd takes plain steps.",
+        )
         columns[1].selectbox(
             "Learning rate over time",
             LR_SCHEDULES,

@@ -19,6 +19,7 @@ from charlstm.config import LN2
 
 MAX_POINTS = 400
 TRAIN_COLOR, VAL_COLOR = "#4c78a8", "#f58518"
+FEW_POINTS = 30  # a loss chart with this many points or fewer marks each one
 BPC_AXIS = alt.Axis(format=".2f")  # one point alone would be labelled with all its digits ("6.476402")
 
 
@@ -57,7 +58,7 @@ def batch_loss_chart(batch_losses: Sequence[float], max_points: int = MAX_POINTS
     df = pd.DataFrame({"batch": x, "bits per character": y / LN2})
     return (
         alt.Chart(df, title="Loss per batch (lower is better)")
-        .mark_line(color=TRAIN_COLOR)
+        .mark_line(color=TRAIN_COLOR, point=len(df) <= FEW_POINTS)  # a line of one point draws nothing
         .encode(
             x=alt.X("batch:Q", title="batch", axis=alt.Axis(format="d", tickMinStep=1)),
             y=alt.Y("bits per character:Q", scale=alt.Scale(zero=False), axis=BPC_AXIS),

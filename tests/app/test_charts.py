@@ -106,6 +106,8 @@ def test_loss_axes_round_their_labels_even_for_one_point():
     one = [EpochRecord(1, 4.489, 4.5, 4.5 / math.log(2), 0.004, 10, 1.0, 100.0, False)]
     for chart in (epoch_chart(one), batch_loss_chart([4.489])):
         assert chart.to_dict()["encoding"]["y"]["axis"]["format"] == ".2f"
+    assert batch_loss_chart([4.489]).to_dict()["mark"]["point"] is True  # the first loss is a dot, not nothing
+    assert batch_loss_chart([4.0] * 1000).to_dict()["mark"]["point"] is False
 
 
 def test_copied_stretches_are_marked_and_everything_is_escaped():
