@@ -64,7 +64,7 @@ def test_the_cli_names_starters(shelf, trained_run, capsys):
     assert main(["generate", "starter:nietzsche", "-n", "40", "--seed", "3", "-t", "0.7", "--json"]) == 0
     via_starter = json.loads(capsys.readouterr().out)
     expected = load_generator(trained_run).generate("", [0.7], 40, seed=3)[0].text
-    assert via_starter == [{"temperature": 0.7, "text": expected}]
+    assert via_starter == [{"temperature": 0.7, "top_k": None, "top_p": None, "no_repeat": None, "text": expected}]
     assert main(["info", "starter:nietzsche", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["epochs"] == 2 and info["name"] == "tiny"  # the model keeps its own name
