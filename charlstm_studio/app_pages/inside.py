@@ -6,6 +6,7 @@ an expander for those who want them.
 
 Widget keys (for tests and the browser suite):
     inside_model        selectbox   which model (the same list as the playground)
+    inside_moment       select_slider  the model as it was at one moment of its training (your models)
     inside_source       radio       a slice of the model's text / a text it writes / your own text
     inside_start        slider      where the slice starts (the held-out end of the text by default)
     inside_length       slider      how many characters to look at
@@ -39,6 +40,7 @@ from charlstm_studio.ui.charts import (
     difference_html,
 )
 from charlstm_studio.ui.selectable import selectable_html
+from charlstm_studio.ui.timelapse import pick_moment
 
 SOURCES = ("A slice of its training text", "A text it writes", "Your own text")
 HEATMAP_CELLS, SEARCH_CHARS = 8, 6000
@@ -65,13 +67,13 @@ MEASURED = (
 
 
 @st.cache_data(show_spinner="Reading the text through the network…", max_entries=16)
-def trace_of(model_id: str, mtime: float, text: str) -> Trace:
-    """h and c after every character (cached per model, its weights' time, and text)."""
-    return state.generator(model_id).trace(text)
+def trace_of(model_id: str, version: str, text: str, _gen: Generator) -> Trace:
+    """h and c after every character (cached per model, its weights' version, and text)."""
+    return _gen.trace(text)
 
 
-def traced(model_id: str, run: Run, text: str) -> Trace:
-    return trace_of(model_id, run.weights_mtime(), text)
+def traced(model_id: str, run: Run, text: str, gen: Generator, moment: str) -> Trace:
+    return trace_of(model_id, f"{run.weights_mtime()}/{moment}", text, gen)
 
 
 def model_text(run: Run, model_id: str) -> str | None:
@@ -321,12 +323,16 @@ def _overlaps(run: tuple[int, int], other: tuple[int, int] | None) -> bool:
 
 
 def search_space(
-    model_id: str, run: Run, gen: Generator, search_text: str | None, own: tuple[np.ndarray, str], offset: int | None
+    model: tuple[str, Run, Generator, str],
+    search_text: str | None,
+    own: tuple[np.ndarray, str],
+    offset: int | None,
 ) -> tuple[tuple[np.ndarray, str, str], int | None]:
     """Where "where else" looks: the model's held-out text when known, else the text on the page (at offset 0)."""
+    model_id, run, gen, moment = model
     if not search_text:
         return (*own, "this text"), 0
-    search_trace = traced(model_id, run, search_text)
+    search_trace = traced(model_id, run, search_text, gen, moment)
     return (
         inside.activations(search_trace, gen.config.cell),
         search_trace.text,
@@ -389,12 +395,13 @@ def page() -> None:
     if chosen is None:
         return
     model_id, run, gen = chosen
+    gen, moment = pick_moment(run, gen, key="inside_moment")
     corpus = model_text(run, model_id)
     text, search_text, offset = choose_text(model_id, gen, corpus)
     if len(text.strip()) < 2:
         st.info("Give the model a text of at least a few characters to read.")
         return
-    trace = traced(model_id, run, text)
+    trace = traced(model_id, run, text, gen, moment)
     acts = inside.activations(trace, gen.config.cell)
     ranked = ranking(acts, trace.text)
     cell = one_cell(acts, trace.text, ranked)
@@ -403,7 +410,7 @@ def page() -> None:
         found = stretch_cells(acts, trace.text, stretch, ranked)
         stretch_heatmap(acts, trace.text, stretch, [*(c.cell for c in found), cell, *(m.cell for m in ranked)])
         if found:
-            search, offset = search_space(model_id, run, gen, search_text, (acts, trace.text), offset)
+            search, offset = search_space((model_id, run, gen, moment), search_text, (acts, trace.text), offset)
             where_else(found, search, None if offset is None else (stretch[0] + offset, stretch[1] + offset))
     surgery(gen, ranked, cell, trace.text)
 

@@ -10,6 +10,7 @@ import streamlit as st
 
 from charlstm import timelapse
 from charlstm.errors import CharlstmError
+from charlstm.generate import Generator
 from charlstm.run import Run
 
 from . import widgets
@@ -51,3 +52,32 @@ def how_it_learned(run: Run, prompt: str, temperature: float, seed: int, key: st
         return
     widgets.text_block(prompt + text)
     st.altair_chart(timelapse_chart(run.history(), shots, chosen), width="stretch")
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _snapshot_generator(run_dir: str, number: int, _run: Run) -> Generator:
+    return Generator(_run.load_snapshot(number), _run.config(), _run.vocab())
+
+
+def pick_moment(run: Run, gen: Generator, key: str) -> tuple[Generator, str]:
+    """On Inside: the model as it was at one moment of its training (the model kept, by default), so a person
+    can see when a cell appeared. Returns the generator and a name for caches ("" for the model kept)."""
+    shots = run.snapshots()
+    if len(shots) < 2:
+        return gen, ""
+    kept = len(shots)  # the last option: the model kept, its best weights
+    chosen = st.select_slider(
+        "Moment of its training",
+        options=range(kept + 1),
+        value=kept,
+        format_func=lambda i: "the model kept" if i == kept else f"epoch {shots[i].at_epoch:.1f}",
+        key=key,
+        help="Look inside the model as it was earlier in its training: when did a cell start to follow quotes?",
+    )
+    if chosen == kept:
+        return gen, ""
+    try:
+        return _snapshot_generator(str(run.path), shots[chosen].number, run), f"snapshot {shots[chosen].number}"
+    except CharlstmError as exc:
+        st.warning(f"That moment cannot be read ({widgets.md(exc)}); the model kept is shown.")
+        return gen, ""

@@ -243,3 +243,28 @@ def test_a_slice_of_a_short_text_says_which_part_the_model_trained_on(runs_root,
     at = new_app(INSIDE)
     captions = " ".join(texts(at, "caption"))
     assert "text the model **trained on**" in captions and "So what you see is what it learned" not in captions
+
+
+def test_inside_can_look_at_an_earlier_moment_of_the_training(runs_root, no_starters):
+    """A run with a time-lapse: the cells as they were at a snapshot, traced by that snapshot's weights."""
+    import numpy as np
+
+    from charlstm.generate import Generator
+    from charlstm.run import Run
+
+    run = Run(make_run(runs_root))
+    best, _ = run.load_checkpoint("best")
+    rng = np.random.default_rng(5)
+    run.save_snapshot(0.1, 3.0, {k: rng.normal(0, 1.0, v.shape).astype(np.float32) for k, v in best.items()})
+    run.save_snapshot(1.0, 2.0, best)
+    at = new_app(INSIDE)
+    assert at.select_slider(key="inside_moment").value == 2  # the model kept, first
+    kept = coloured(at)
+    at.select_slider(key="inside_moment").set_value(0).run()
+    assert not at.exception
+    early = Generator(run.load_snapshot(0), run.config(), run.vocab())
+    start = at.slider(key="inside_start").value
+    corpus = run.text()
+    acts = inside.activations(early.trace(corpus[start : start + 600]), "lstm")
+    cell = at.selectbox(key="inside_cell").value
+    assert backgrounds(coloured(at)) == [activation_color(v) for v in acts[:, cell]] != backgrounds(kept)
