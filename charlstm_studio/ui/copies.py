@@ -3,7 +3,7 @@
 A model's training text is its run's own text (the part before the held-out end, which it never trained on),
 or, for a ready-made model, the built-in text it was made from. A model shared without its text has nothing
 to compare with, and the pages then say nothing about copies. The index (`charlstm.copies`) is kept per
-model, for a few models at a time: about five bytes a character of training text.
+model, for a few models at a time: about two bytes a character of training text (docs/benchmarks.md, section 6).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from charlstm.text import prepare_text
 
 from . import state
 
-INDEXES_KEPT = 3  # models whose training-text index stays in memory (a 10 MB text takes about 50 MB)
+INDEXES_KEPT = 3  # models whose training-text index stays in memory (a 10 MB text takes 18 MB)
 
 
 def _trained_text(model_id: str, run: Run) -> str | None:
