@@ -58,6 +58,9 @@ def main() -> None:
         page.get_by_text("Temperature 1.2", exact=True).wait_for()
         idle()
         save("generate")
+        page.get_by_text("How it learned", exact=True).first.scroll_into_view_if_needed()
+        page.locator(".st-key-gen_timelapse").scroll_into_view_if_needed()
+        save("how-it-learned")  # the same start at one moment of the training, marked on the loss curve
         page.locator("[data-testid=stSidebarNavLink]", has_text="Models").click()
         idle()
         save("models")
@@ -65,6 +68,16 @@ def main() -> None:
         idle()
         page.wait_for_selector("[data-testid=stVegaLiteChart]")
         save("inside")
+        tries = page.locator("[class*=st-key-inside_cut_try_] button")
+        if tries.count():
+            tries.first.click()
+            idle()
+        page.get_by_text("Cell surgery: change one cell while it writes").first.scroll_into_view_if_needed()
+        save("surgery")
+        page.goto(url + "/?m=starter:python-docs&t=0.2&seed=3")  # a low temperature recites its text
+        idle()
+        page.locator(".st-key-gen_text").scroll_into_view_if_needed()
+        save("copies")
         browser.close()
     print(f"saved screenshots to {OUT}")
 
