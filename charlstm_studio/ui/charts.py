@@ -105,7 +105,7 @@ def copied_chart(points: Sequence[tuple[int, float]]) -> alt.Chart:
             y=alt.Y("copied:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1]), title="copied"),
             tooltip=["epoch:Q", alt.Tooltip("copied:Q", format=".0%")],
         )
-        .properties(height=200)
+        .properties(height=130)
     )
 
 
