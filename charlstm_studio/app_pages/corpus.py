@@ -27,7 +27,7 @@ from charlstm_studio.ui.corpus_tools import (
 st.title("Choose a text")
 st.markdown(
     "The model learns to write like the text you give it, one character at a time. "
-    "A built-in text is already chosen, so you can go straight to training."
+    "A text is always chosen (a built-in one until you give your own), so you can go straight to training."
 )
 if st.button("Next: train a model →", key="corpus_next", type="primary"):
     st.switch_page(pages.TRAIN)
@@ -104,6 +104,9 @@ with upload_tab:
     if signature:
         for message in st.session_state.get("_upload_errors", ()):
             st.error(widgets.md(message), icon=":material/error:")
+        in_use = state.corpus()
+        if in_use.source == "files" and not st.session_state.get("_upload_errors"):  # the same words as a paste
+            st.success(f"Using {widgets.md(widgets.corpus_title(in_use.name))} ({len(in_use.text):,} characters).")
 
 # --- paste ---------------------------------------------------------------------------------------
 with paste_tab:

@@ -204,7 +204,7 @@ def write(model_id: str, gen: Generator, cleaned: str, sampling: Sampling, lengt
         scale = surprise_scale(bits)
         placeholder.html(surprise_html(generated, bits, prompt=cleaned, scale=scale, copied=copied))
         st.html(surprise_legend_html(scale))
-        st.caption("The prompt is in bold. Hover over a character to see how likely the model found it.")
+        st.caption("The prompt is in bold. On a computer, hover over a character to see how likely the model found it.")
     elif copied.any():
         placeholder.html(copied_html(generated, copied, prompt=cleaned))
     else:

@@ -185,7 +185,8 @@ def one_cell(acts: np.ndarray, text: str, ranked: list[inside.CellMatch]) -> int
     selectable_html(activation_html(text, acts[:, cell]), key="inside_text", on_pick=lambda a, b: _pick(text, a, b))
     st.html(activation_legend_html())
     st.caption(
-        "Each character is coloured by the cell's activation just after reading it. Hover to see the number; "
+        "Each character is coloured by the cell's activation just after reading it. Hover (on a computer) to see the "
+        "number; "
         "select a few characters (drag over them, or hold a finger on a phone) to find the cells that follow them."
     )
     return cell
@@ -275,7 +276,7 @@ def stretch_cells(
     st.markdown(f"**Cells that fire more on “{widgets.md(' '.join(text[start:end].split()))}”**")
     for c in found:
         also = f" It also {what[c.cell]}." if c.cell in what else ""
-        st.markdown(f"- {widgets.md(c.sentence)}.{widgets.md(also)}")
+        st.markdown(f"- {widgets.md(c.sentence + '.' + also)}")  # one piece: a space at an edge would be lost
     with st.expander("The numbers behind this"):
         numbers = (f"- Cell {c.cell}: {c.inside:+.2f} on the stretch, {c.outside:+.2f} in the rest" for c in found)
         st.markdown("On average, from −1 to +1:\n" + "\n".join(numbers))

@@ -48,6 +48,7 @@ from charlstm_studio.ui.charts import batch_loss_chart, copied_chart, epoch_char
 from charlstm_studio.ui.copies import copied_shares
 from charlstm_studio.ui.timelapse import how_it_learned
 
+MEMORISED_SHARE = 0.5  # samples copied this much from the text: say that the model is memorising it
 TIMELAPSE_TEMPERATURE = 0.5  # careful enough that words show as soon as the model knows them
 TIME_BUDGET_EPOCHS = 10_000  # with a time limit, epochs only bound the run; the clock ends it
 MODES = {
@@ -382,6 +383,13 @@ def draw_charts(batch_losses, history, shares: list[tuple[int, float]]) -> None:
             st.altair_chart(epoch_chart(history), width="stretch")
         else:
             st.caption("After the first epoch, its loss on training and held-out text appears here.")
+    if shares and shares[-1][1] >= MEMORISED_SHARE:
+        st.warning(
+            f"Its latest samples are {shares[-1][1]:.0%} copied word for word from its training text: it is "
+            "memorising the text rather than learning to write. The model kept, which Generate uses, is the one "
+            "that did best on text it never trained on, usually from before that. A longer text helps most.",
+            icon=":material/content_copy:",
+        )
     if shares:
         st.altair_chart(copied_chart(shares), width="stretch")
         st.caption(

@@ -41,6 +41,7 @@ def test_upload_good_files_joins_them(tmp_path):
     corpus = at.session_state["corpus"]
     assert corpus.name == "a.txt + b.txt" and "Grüße" in corpus.text and "quick brown fox" in corpus.text
     assert "a.txt + b.txt" in at.header[0].value
+    assert any(m.startswith("Using a.txt + b.txt (") for m in texts(at, "success"))  # said, as for a paste
 
 
 def test_a_bad_file_is_named_in_a_clear_message_and_the_good_one_is_used():

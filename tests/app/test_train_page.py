@@ -245,3 +245,7 @@ def test_the_share_of_each_epochs_samples_it_copies_is_drawn(runs_root):
     assert any("Together, 25% of them is copied from it." in c for c in captions)  # 100 of 400 characters
     assert any("Together, 0% of them" in c for c in captions)  # epoch 1's samples recite nothing
     assert any("How much of its samples it copies" in c.proto.spec for c in at.get("vega_lite_chart"))
+    assert not any("memorising the text" in w for w in texts(at, "warning"))  # 25% is not yet memorising
+    run.append_samples(EpochSamples(3, "x", ((0.5, text[100:400]), (1.0, text[500:800]))))
+    at.run()
+    assert any("memorising the text" in w for w in texts(at, "warning"))
