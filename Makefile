@@ -23,8 +23,11 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 run: $(VENV)/.runtime
 	$(VENV)/bin/charlstm studio --port $(PORT)
 
+# Two test processes (pytest-xdist), each test file kept in one: its module fixtures (a cluster, a server) are
+# made once, and the tests that wait on trainings and browsers overlap. `pytest` alone runs them one by one.
+TEST_WORKERS ?= 2
 test: $(VENV)/.dev
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: $(VENV)/.dev
 	$(PY) -m pytest -q -m "not e2e"

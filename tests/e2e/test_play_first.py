@@ -54,7 +54,8 @@ def test_first_visit_writes_with_a_ready_made_model_and_the_slider_works(page):
     page.reload()  # a reload keeps the settings, so the same text comes back
     wait_idle(page, 90_000)
     page.wait_for_selector(WRITTEN)
-    assert "1.00" in page.locator(key("gen_temperature")).inner_text()
+    page.locator(key("gen_temperature")).get_by_text("1.00").wait_for()  # a busy machine draws it a moment later
+    wait_idle(page)
     assert code_text(page) == after
 
 
@@ -250,9 +251,9 @@ def test_after_a_rename_the_model_picker_stays_on_that_model(page):
     """Renaming changes the picker's labels; Streamlit then draws a new picker, which must keep the model
     (it once fell back to the first model, and the next Delete named another one)."""
     open_page(page, PAGES["models"])
-    for name in ("python-docs", "nietzsche"):  # two models of this browser's own: copies of the ready-made ones
+    for name, title in (("python-docs", "Python's documentation"), ("nietzsche", "Nietzsche")):  # two of our own
         page.locator(f"{key(f'models_starter_copy_{name}')} button").click()
-        page.get_by_text(re.compile(r"Copied: .* is now one of your models")).first.wait_for(timeout=60_000)
+        page.get_by_text(f"Copied: {title} (copy) is now one of your models").first.wait_for(timeout=60_000)
         wait_idle(page)
 
     def picked() -> str:
