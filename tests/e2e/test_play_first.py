@@ -229,11 +229,13 @@ def test_the_playground_beyond_temperature_and_its_address(page):
     before = code_text(page)
     page.get_by_text("More ways to pick the next character").click()
     guard = page.locator(f"{key('gen_no_repeat')} input[type=range]")
-    for _ in range(12):  # 0, then 2 to 8 (a guard of 1 is no step); a key pressed during a rerun may be lost
+    for _ in range(12):  # 0, then 2 to 8 (a guard of 1 is no step): one step, then its rerun, at a time
         if "nr=8" in page.url:
             break
+        address = page.url
         guard.focus()
         guard.press("ArrowRight")
+        page.wait_for_function("u => location.href !== u", arg=address, timeout=30_000)
         wait_idle(page)
     wait_code_changes(page, before, timeout=30_000)
     wait_idle(page)
