@@ -24,6 +24,7 @@ import pandas as pd
 import streamlit as st
 
 from charlstm import limits, store
+from charlstm.corpora import BUILTINS
 from charlstm.errors import CharlstmError
 from charlstm.estimate import estimate
 from charlstm.jobs import DEFAULT_MAX_SECONDS, STUDIO_MAX_EPOCHS
@@ -270,7 +271,8 @@ def ready_made() -> None:
             bpc = starter.card.get("held_out_bpc")
             quality = f" · {bpc:.2f} bits/char on held-out text" if isinstance(bpc, int | float) else ""
             st.markdown(f"**{widgets.md(starter.title)}**{quality}")
-            with st.expander("Model card"):
+            st.caption(card_words(starter.card))
+            with st.expander("Technical details (the model card)"):
                 st.markdown(starter.card_text or "No card.")  # our own file, shipped with the studio: real Markdown
             use, copy = st.columns(2)
             if use.button("Write with it →", key=f"models_starter_use_{starter.name}", type="primary"):
@@ -278,6 +280,15 @@ def ready_made() -> None:
                 st.switch_page(pages.GENERATE)
             if copy.button("Copy to continue training", key=f"models_starter_copy_{starter.name}"):
                 copy_starter(starter.ref)
+
+
+def card_words(card: dict) -> str:
+    """A ready-made model in plain words (its card holds the exact settings and command, for the curious)."""
+    builtin = BUILTINS.get(card.get("text", ""))
+    seconds = card.get("training_seconds")
+    took = f" It trained for about {max(1, round(seconds / 60))} minutes." if isinstance(seconds, int | float) else ""
+    text = widgets.md(builtin.title if builtin else "a built-in text")
+    return f"Learned from {text}.{took} Copy it to teach it more."
 
 
 def copy_starter(ref: str) -> None:

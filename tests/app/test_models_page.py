@@ -201,3 +201,10 @@ def test_after_a_rename_the_picker_stays_on_that_model_and_delete_names_it(runs_
     at.button(key="models_delete_confirm").click().run()
     assert not second.exists() and list(table(at)["name"]) == ["first"]
     assert any("Deleted Renamed." in s for s in texts(at, "success"))
+
+
+def test_a_ready_made_model_is_described_in_plain_words_first():
+    at = new_app(MODELS)
+    words = [c for c in texts(at, "caption") if c.startswith("Learned from")]
+    assert words and all("python-docs" not in w and "LSTM(" not in w for w in words)
+    assert any("Python's documentation" in w for w in words)
