@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 from helpers import wait_for
 
+from charlstm.run import FINAL_REASONS, NO_LEASE
+
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "charlstm_studio" / "app.py")
 CORPUS = "app_pages/corpus.py"  # the first visit opens on Generate (the default page); tests of texts start here
@@ -98,7 +100,7 @@ def poll(at, until, timeout: float = TRAIN_TIMEOUT, every: float = 0.5):
     return at
 
 
-FINAL = ("completed", "time", "user", "diverged", "error", "interrupted")
+FINAL = (*FINAL_REASONS, NO_LEASE)  # the states a run ends in: the trainer's reasons, or its lease running out
 
 
 def poll_until_final(at, run_dir: Path, timeout: float = TRAIN_TIMEOUT) -> str:
