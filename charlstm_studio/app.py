@@ -19,6 +19,7 @@ navigation = [  # the first visit plays at once: a ready-made model writes, the 
     st.Page(pages.CORPUS, title="Corpus", icon=":material/description:"),
     st.Page(pages.TRAIN, title="Train", icon=":material/model_training:"),
     st.Page(pages.INSIDE, title="Inside the LSTM", icon=":material/neurology:"),
+    st.Page(pages.GUESS, title="Guess the next character", icon=":material/psychology_alt:"),
     st.Page(pages.MODELS, title="Models", icon=":material/inventory_2:"),
 ]
 page = st.navigation(navigation)

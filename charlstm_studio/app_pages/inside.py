@@ -28,10 +28,9 @@ import numpy as np
 import streamlit as st
 
 from charlstm import inside
-from charlstm.errors import CharlstmError
 from charlstm.generate import Generator, Pin, Trace
 from charlstm.run import Run
-from charlstm_studio.ui import state, widgets
+from charlstm_studio.ui import widgets
 from charlstm_studio.ui.charts import (
     activation_html,
     activation_legend_html,
@@ -39,6 +38,7 @@ from charlstm_studio.ui.charts import (
     cell_ranking_chart,
     difference_html,
 )
+from charlstm_studio.ui.model_picker import choose_model, model_text
 from charlstm_studio.ui.selectable import selectable_html
 from charlstm_studio.ui.timelapse import pick_moment
 
@@ -74,44 +74,6 @@ def trace_of(model_id: str, version: str, text: str, _gen: Generator) -> Trace:
 
 def traced(model_id: str, run: Run, text: str, gen: Generator, moment: str) -> Trace:
     return trace_of(model_id, f"{run.weights_mtime()}/{moment}", text, gen)
-
-
-def model_text(run: Run, model_id: str) -> str | None:
-    """The model's training text: its own, or the built-in text of a ready-made model."""
-    own = run.text()
-    if own is not None:
-        return own
-    card = next((s.card for s in state.starter_models() if s.ref == model_id), {})
-    builtin = card.get("text")
-    if builtin == "python-docs" or (builtin == "nietzsche" and state.default_builtin() == "nietzsche"):
-        return state.builtin_corpus(builtin).text  # never a download here: that would need Keras
-    return None
-
-
-def choose_model() -> tuple[str, Run, Generator] | None:
-    own = state.usable_runs()
-    starters = {s.ref: s.title for s in state.starter_models()}
-    names = {r.path.name: r.name for r in own} | starters
-    if not names:
-        st.info("There is no model to look inside yet. Train one on the Train page.")
-        return None
-    if st.session_state.get("inside_model") not in names:
-        st.session_state["inside_model"] = state.playground_default([r.path.name for r in own], list(starters))
-    model_id = st.selectbox(
-        "Model",
-        list(names),
-        key="inside_model",
-        format_func=names.__getitem__,
-        help="Which trained model to look inside.",
-    )
-    if model_id is None:
-        return None
-    try:
-        run = state.model_run(model_id)
-        return model_id, run, state.generator(model_id)
-    except CharlstmError as exc:
-        st.error(f"This model cannot be used: {widgets.md(exc)}")
-        return None
 
 
 def choose_text(model_id: str, gen: Generator, corpus: str | None) -> tuple[str, str | None, int | None]:
@@ -392,7 +354,7 @@ def surgery(gen: Generator, ranked: list[inside.CellMatch], cell: int, text: str
 def page() -> None:
     st.title("Inside the LSTM")
     st.markdown(INTRO)
-    chosen = choose_model()
+    chosen = choose_model("inside_model", "There is no model to look inside yet. Train one on the Train page.")
     if chosen is None:
         return
     model_id, run, gen = chosen

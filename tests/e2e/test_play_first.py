@@ -20,7 +20,14 @@ PHONE_UA = (  # a phone's user agent: Streamlit closes the menu after a page is 
     "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36"
 )
 # Generate is the default page, at the address itself
-PAGES = {"generate": "/", "corpus": "/corpus", "train": "/train", "inside": "/inside", "models": "/models"}
+PAGES = {
+    "generate": "/",
+    "corpus": "/corpus",
+    "train": "/train",
+    "inside": "/inside",
+    "guess": "/guess",
+    "models": "/models",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -274,3 +281,20 @@ def test_after_a_rename_the_model_picker_stays_on_that_model(page):
     page.locator(f"{key('models_delete')} button").click()
     page.get_by_text("Delete Our class diary for good?").first.wait_for()
     page.locator(f"{key('models_delete_cancel')} button").click()
+
+
+def test_the_guessing_game_in_a_browser(page):
+    """Shannon's game on a ready-made model: a guess typed and sent with Enter, a character told, the scores."""
+    open_page(page, PAGES["guess"])
+    page.get_by_text("Character 1 of 50").first.wait_for(timeout=60_000)
+    box = page.locator(f"{key('guess_input')} input")
+    box.fill("e")
+    box.press("Enter")  # a phone keyboard's send key does the same
+    wait_idle(page)
+    page.locator(f"{key('guess_tell')} button").click()
+    page.get_by_text(re.compile(r"Character 2 of 50|Character 3 of 50")).first.wait_for()
+    wait_idle(page)
+    page.get_by_text("The model: guesses per character").first.wait_for()  # you and the model, side by side
+    assert "bits per character" in page.locator("[data-testid=stMain]").inner_text()
+    assert not page.locator("[data-testid=stException]").count()
+    shot(page, "guess")

@@ -40,7 +40,14 @@ MARKER = "Zanzibarquux"
 SECRET_NAME = "A's secret diary model"
 COOKIE = "charlstm_id"
 MADE_UP_KEY = "a" * 43
-PAGES = {"Generate": "/", "Corpus": "/corpus", "Train": "/train", "Inside the LSTM": "/inside", "Models": "/models"}
+PAGES = {
+    "Generate": "/",
+    "Corpus": "/corpus",
+    "Train": "/train",
+    "Inside the LSTM": "/inside",
+    "Guess the next character": "/guess",
+    "Models": "/models",
+}
 STARTER = "python-docs"  # the ready-made model A copies (its characters cover the diary's)
 FIRST_TRAINING_MS = 180_000  # worker start and the TensorFlow import on a 2-core machine, then an epoch
 
