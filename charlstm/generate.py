@@ -142,6 +142,25 @@ class _Layer:
             self.bias = bias[0].astype(np.float32)
             self.recurrent_bias = bias[1].astype(np.float32)
 
+    def gates(self, x_proj, h, c) -> dict[str, np.ndarray]:
+        """One LSTM step taken apart (the same arithmetic as `step`): the input gate i (how much is written),
+        the forget gate f (how much of the memory is kept), the output gate o (how much is shown), the
+        candidate g (what would be written), and the memory and output after the step."""
+        u = self.units
+        t = np.tanh(x_proj + h @ self.recurrent)
+        i, f, o = (t[:, k * u : (k + 1) * u] * 0.5 + 0.5 for k in range(3))
+        g = t[:, 3 * u :]
+        c_new = f * c + i * g
+        return {
+            "input": i,
+            "forget": f,
+            "output": o,
+            "candidate": g,
+            "c_before": c,
+            "c": c_new,
+            "h": o * np.tanh(c_new),
+        }
+
     def step(self, x_proj, h, c, pinned: tuple[np.ndarray, np.ndarray] | None = None):
         """x_proj = x @ kernel + bias, already computed. Returns the new (h, c).
 
@@ -343,6 +362,34 @@ class Generator:
         state = self._zero_state(1)
         with one_blas_thread():
             return np.stack([softmax(self._step(state, np.array([i]))[0]) for i in self.vocab.encode(text)])
+
+    def explain(self, text: str, layer: int = -1) -> dict[str, np.ndarray]:
+        """Every step of an LSTM layer over a text, taken apart: each gate's values, the memory before and after,
+        and the output, as (characters, units) arrays; plus the next-character probabilities after each step
+        ("next": (characters, vocab)). The text is read like a prompt. For the step-by-step explanation."""
+        if self.config.cell != "lstm":
+            raise ConfigError("Only an LSTM's step has these gates (this model is a GRU).")
+        cleaned, _ = self.vocab.clean_prompt(text)
+        target = range(len(self.layers))[layer]
+        parts: dict[str, list[np.ndarray]] = {}
+        nexts = []
+        state = self._zero_state(1)
+        with one_blas_thread():
+            for i in self.vocab.encode(cleaned):
+                x = self.input_table[np.array([i])]
+                for k, lay in enumerate(self.layers):
+                    if k:
+                        x = x @ lay.kernel + lay.bias
+                    if k == target:
+                        for name, value in lay.gates(x, *state[k]).items():
+                            parts.setdefault(name, []).append(value[0])
+                    h, c = lay.step(x, state[k][0], state[k][1], self._pins.get(k))
+                    state[k] = (h, c)
+                    x = h
+                nexts.append(softmax((x @ self.out_kernel + self.out_bias)[0].astype(np.float64)))
+        out = {name: np.array(values) for name, values in parts.items()}
+        out["next"] = np.array(nexts)
+        return out
 
     def trace(self, text: str) -> Trace:
         """Run a text through the network and keep h and c of every layer after every character.

@@ -460,3 +460,41 @@ def test_a_pin_outside_the_model_is_a_plain_error(gen):
     for pin in (Pin(cell=10_000, value=1.0), Pin(cell=0, value=2.0), Pin(cell=0, value=1.0, layer=5)):
         with pytest.raises(ConfigError, match="pinned cell must be one of the model"):
             gen.pinned(pin)
+
+
+# --- one step of the LSTM, explained (issue 21) ------------------------------------------------------------
+def test_the_explained_step_is_the_step_the_model_takes(docs):
+    """The gates taken apart put the memory and the output back together exactly as the generator's own step."""
+    gen = random_generator(docs, layers=2)
+    text = "the quick brown fox"
+    steps = gen.explain(text)
+    trace = gen.trace(text)
+    np.testing.assert_allclose(steps["c"], trace.c[-1], atol=1e-6)
+    np.testing.assert_allclose(steps["h"], trace.h[-1], atol=1e-6)
+    np.testing.assert_allclose(steps["c_before"][1:], trace.c[-1][:-1], atol=1e-6)  # each step starts where one ended
+    recombined = steps["forget"] * steps["c_before"] + steps["input"] * steps["candidate"]
+    np.testing.assert_allclose(recombined, steps["c"], atol=1e-6)
+    for gate in ("input", "forget", "output"):
+        assert ((steps[gate] > 0) & (steps[gate] < 1)).all()  # gates are shares: how much is written, kept, shown
+    np.testing.assert_allclose(steps["next"], gen.probabilities(text), atol=1e-6)
+
+
+def test_the_explained_step_matches_the_keras_layer(docs):
+    """Against Keras: the NumPy gates rebuild the memory and output Keras's own LSTM layer computes."""
+    keras = pytest.importorskip("keras")
+    from charlstm import model as M
+
+    config = TrainConfig(units=16, embedding_dim=8, layers=1)
+    vocab = Vocabulary.from_text(docs)
+    net = M.build_model(config, len(vocab))
+    weights = noisy_keras_weights(net, scale=0.3)
+    M.set_weights(net, weights, config, len(vocab))
+    text = "a quiet morning"
+    steps = Generator(weights, config, vocab).explain(text)
+    embedded = net.get_layer("embedding")(vocab.encode(text)[None].astype("int32"))
+    twin = keras.layers.LSTM(16, return_sequences=True, return_state=True)
+    twin(embedded)  # built, then given the trained layer's weights
+    twin.set_weights(net.get_layer("rnn0").get_weights())
+    outputs, _, memory = twin(embedded)
+    np.testing.assert_allclose(steps["h"], np.asarray(outputs)[0], atol=1e-5)
+    np.testing.assert_allclose(steps["c"][-1], np.asarray(memory)[0], atol=1e-5)

@@ -20,6 +20,9 @@ Widget keys (for tests and the browser suite):
     inside_cut_how      radio       pin it high / pin it low / switch it off
     inside_cut_prompt   text_input  the start both texts continue
     inside_cut_try_<i>  button      one click sets up a suggested experiment
+    inside_step_at      number_input  one step explained: the character whose step is shown (arrow keys step)
+    inside_step_back    button        the character before
+    inside_step_forward button        the character after
 
 Everything here is NumPy over the generator's own step (charlstm.inside); no TensorFlow in the server.
 """
@@ -40,6 +43,7 @@ from charlstm_studio.ui.charts import (
 )
 from charlstm_studio.ui.model_picker import choose_model, model_text
 from charlstm_studio.ui.selectable import selectable_html
+from charlstm_studio.ui.step_explained import explained_step
 from charlstm_studio.ui.timelapse import pick_moment
 
 SOURCES = ("A slice of its training text", "A text it writes", "Your own text")
@@ -376,6 +380,8 @@ def page() -> None:
             search, offset = search_space((model_id, run, gen, moment), search_text, (acts, trace.text), offset)
             where_else(found, search, None if offset is None else (stretch[0] + offset, stretch[1] + offset))
     surgery(gen, ranked, cell, trace.text)
+    cells = [cell, *(m.cell for m in ranked if m.cell != cell)]
+    explained_step(gen, trace.text, cells, version=f"{model_id}/{run.weights_mtime()}/{moment}")
 
 
 page()

@@ -268,3 +268,23 @@ def test_inside_can_look_at_an_earlier_moment_of_the_training(runs_root, no_star
     acts = inside.activations(early.trace(corpus[start : start + 600]), "lstm")
     cell = at.selectbox(key="inside_cell").value
     assert backgrounds(coloured(at)) == [activation_color(v) for v in acts[:, cell]] != backgrounds(kept)
+
+
+def test_one_step_is_explained_with_the_models_own_numbers(runs_root, no_starters):
+    """The diagram's numbers are the model's own step at the character picked; back and forward move it."""
+    run = make_run(runs_root)
+    at = new_app(INSIDE)
+    assert not at.exception
+    at.radio(key="inside_source").set_value("Your own text").run()
+    at.text_area(key="inside_typed").input("the morning was quiet, then the dog barked").run()
+    at.number_input(key="inside_step_at").set_value(4).run()
+    at.button(key="inside_step_forward").click().run()
+    assert at.number_input(key="inside_step_at").value == 5
+    gen = load_generator(run)
+    step = gen.explain("the morning was quiet, then the dog barked")
+    cell = at.selectbox(key="inside_cell").value
+    diagram = next(h.proto.body for h in at.get("html") if f"<b>Cell {cell}</b>" in h.proto.body)
+    for name in ("c_before", "forget", "input", "candidate", "c", "output", "h"):
+        assert f"<b>{step[name][5, cell]:+.2f}</b>" in diagram, name
+    nxt = step["next"][5]
+    assert any(f"{nxt.max():.0%}" in m for m in texts(at, "markdown") if m.startswith("**What comes out**"))

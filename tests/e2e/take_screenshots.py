@@ -74,6 +74,18 @@ def main() -> None:
             idle()
         page.get_by_text("Cell surgery: change one cell while it writes").first.scroll_into_view_if_needed()
         save("surgery")
+        page.get_by_text("One step of the LSTM, explained").first.scroll_into_view_if_needed()
+        save("step")
+        page.locator("[data-testid=stSidebarNavLink]", has_text="Guess").click()
+        idle()
+        box = page.locator(".st-key-guess_input input")
+        for ch in "e t":
+            box.fill(ch)
+            box.press("Enter")
+            idle()
+        page.locator(".st-key-guess_tell button").click()
+        idle()
+        save("guess")
         page.goto(url + "/?m=starter:python-docs&t=0.2&seed=3")  # a low temperature recites its text
         idle()
         page.locator(".st-key-gen_text").scroll_into_view_if_needed()
