@@ -114,7 +114,8 @@ def scores(game: dict, model: guessing.ModelPlay) -> None:
     c1, c2 = st.columns(2)
     c1.metric("You: guesses per character", f"{sum(mine) / n:.2f}")
     c2.metric("The model: guesses per character", f"{sum(theirs) / n:.2f}")
-    own = f"The model's own measure on these {n} characters: **{sum(model.bits[:n]) / n:.2f} bits per character**."
+    these = "this character" if n == 1 else f"these {n} characters"
+    own = f"The model's own measure on {these}: **{sum(model.bits[:n]) / n:.2f} bits per character**."
     if n >= MIN_FOR_BOUNDS:
         you, it = (sorted(guessing.shannon_bounds(g)) for g in (mine, theirs))
         st.markdown(

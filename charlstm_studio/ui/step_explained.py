@@ -35,9 +35,10 @@ def _move(by: int, last: int) -> None:
 def _box(label: str, value: float, share: bool = False) -> str:
     """A number in a coloured box: gates (shares, 0 to 1) in grey to red, values (-1 to 1) blue to red."""
     colour = activation_color(2 * value - 1 if share else value)
+    number = f"{value:.2f}" if share else f"{value:+.2f}"  # a share is never negative: no sign
     return (
         f'<div style="display:inline-block; min-width:5.5em; margin:2px; padding:4px 6px; border-radius:6px; '
-        f'background:{colour}; color:#111; text-align:center"><small>{label}</small><br><b>{value:+.2f}</b></div>'
+        f'background:{colour}; color:#111; text-align:center"><small>{label}</small><br><b>{number}</b></div>'
     )
 
 

@@ -284,7 +284,9 @@ def test_one_step_is_explained_with_the_models_own_numbers(runs_root, no_starter
     step = gen.explain("the morning was quiet, then the dog barked")
     cell = at.selectbox(key="inside_cell").value
     diagram = next(h.proto.body for h in at.get("html") if f"<b>Cell {cell}</b>" in h.proto.body)
-    for name in ("c_before", "forget", "input", "candidate", "c", "output", "h"):
+    for name in ("c_before", "candidate", "c", "h"):
         assert f"<b>{step[name][5, cell]:+.2f}</b>" in diagram, name
+    for name in ("forget", "input", "output"):  # shares, 0 to 1
+        assert f"<b>{step[name][5, cell]:.2f}</b>" in diagram, name
     nxt = step["next"][5]
     assert any(f"{nxt.max():.0%}" in m for m in texts(at, "markdown") if m.startswith("**What comes out**"))
