@@ -180,11 +180,13 @@ class JobQueue:
             self._last = {who: f for who, f in self._last.items() if not f.done()}  # forget finished ones
             self._last[owner] = future
 
-    def check_limits(self, owner: str) -> None:
-        """One training and OWNER_MAX_WAITING waiting per owner; at most `max_queued` waiting in all."""
+    def check_limits(self, owner: str, starting: int = 1) -> None:
+        """One training and OWNER_MAX_WAITING waiting per owner; at most `max_queued` waiting in all.
+
+        `starting` trainings are about to be added (a race adds two, and counts as two)."""
         statuses = [(run, run.status()) for run in store.run_folders(self.root)]
         mine = [s for run, s in statuses if s.active and run.owner == owner]
-        if len(mine) > OWNER_MAX_WAITING:
+        if len(mine) + starting - 1 > OWNER_MAX_WAITING:
             raise CharlstmError(
                 f"You already have {len(mine)} trainings running or waiting, the most one person can have. "
                 "Wait for one to finish, or stop one on the Train page."

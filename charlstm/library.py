@@ -11,6 +11,7 @@ queue directly (tests/test_package.py checks that).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tempfile
 from pathlib import Path
@@ -137,6 +138,21 @@ class Library:
             run.remove()
             raise
         return run
+
+    def start_race(self, corpus: Corpus, configs: tuple[TrainConfig, TrainConfig], names: tuple[str, str]) -> list[Run]:
+        """Two trainings of one text, queued together; they count as two of this owner's trainings."""
+        self.queue.check_limits(self.owner, starting=2)
+        runs = [self.create(corpus, config, name) for config, name in zip(configs, names, strict=True)]
+        try:
+            for run in runs:
+                self._submit(run, action="new")
+        except CharlstmError:
+            for run in runs:
+                with contextlib.suppress(CharlstmError):
+                    self.queue.stop(run)
+                run.remove()
+            raise
+        return runs
 
     def continue_training(self, run_id: str, epochs: int, seconds: float | None, corpus: Corpus | None = None) -> Run:
         """Queue more training of one of this owner's runs, on `corpus` if given (or if it has no text)."""

@@ -22,6 +22,10 @@ Widget keys (for tests and the browser suite):
     train_play         button        open the finished model in the playground
     train_new          button        forget the shown run and set up a new one
     train_timelapse    select_slider how it learned: the moment of its training that writes (a finished run)
+    race_field         selectbox     a race: the setting to change              } in "Race two settings"
+    race_value         selectbox     its other value                            }
+    race_start         button        start both trainings                       }
+    race_close         button        close the race view
     train_show_other   button        show this session's other running job (instead of starting a second)
 
 The run shown is the one in the URL (?run=<run id>), so a reload reattaches to a running job. Everything
@@ -46,6 +50,7 @@ from charlstm.weights import parameter_count
 from charlstm_studio.ui import pages, state, widgets
 from charlstm_studio.ui.charts import batch_loss_chart, copied_chart, epoch_chart
 from charlstm_studio.ui.copies import copied_shares
+from charlstm_studio.ui.race import race_form, race_view
 from charlstm_studio.ui.timelapse import how_it_learned
 
 MEMORISED_SHARE = 0.5  # samples copied this much from the text: say that the model is memorising it
@@ -604,9 +609,11 @@ elif run_id:
         "browser (what a person trains is theirs alone). Start a new one below."
     )
 
+race_view()
 if not busy:
     if run_id:
         st.divider()
     new_run_form(shown_run=bool(run_id))
+    race_form(corpus, st.session_state.get("train_config"))
     if not run_id:
         st.info("Press **Start training** to begin. The line above says how long it takes on this computer.")

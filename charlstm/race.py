@@ -1,0 +1,58 @@
+"""A training race: two settings trained on one text, judged at equal training time.
+
+A person changes one setting (units, layers, LSTM or GRU, learning rate, sequence length) and starts both
+trainings together. On a machine with one training worker they take turns; with two or more they train side
+by side. Either way each history line records the seconds since its own training began, so comparing the
+held-out score each had reached by the same number of seconds is fair: the winner is the better model at the
+time the shorter of the two trainings ran.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import LN2, TrainConfig
+from .run import EpochRecord
+
+# What a race may change: the setting's field, its words, and the values offered besides the current one.
+CHANGES: dict[str, tuple[str, tuple]] = {
+    "units": ("units per layer", (64, 128, 256, 384, 512)),
+    "layers": ("layers", (1, 2, 3)),
+    "cell": ("cell type", ("lstm", "gru")),
+    "learning_rate": ("learning rate", (0.001, 0.003, 0.01, 0.03, 0.1)),
+    "seq_len": ("sequence length", (32, 64, 100, 128, 200)),
+}
+
+
+@dataclass(frozen=True)
+class RaceResult:
+    seconds: float  # the training time both had reached
+    bpc: tuple[float | None, float | None]  # each one's best held-out bits per character by then
+    winner: int | None  # 0 or 1; None when neither has a score yet or they tie
+
+
+def challenger(config: TrainConfig, field: str, value) -> TrainConfig:
+    """The second contender: the first one's settings with one changed (checked like any settings)."""
+    if field not in CHANGES:
+        raise ValueError(f"a race changes one of {', '.join(CHANGES)}")
+    changed = {field: value}
+    if field == "seq_len" and config.mode == "sequence":
+        changed["stride"] = value  # a sequence model reads its text in pieces of its own length
+    return config.replace(**changed).validated()
+
+
+def best_by(history: list[EpochRecord], seconds: float) -> float | None:
+    """The best held-out bits per character among the epochs that ended within `seconds` of training."""
+    scores = [(h.val_loss if h.val_loss is not None else h.loss) / LN2 for h in history if h.seconds <= seconds]
+    return min(scores) if scores else None
+
+
+def race_result(first: list[EpochRecord], second: list[EpochRecord]) -> RaceResult | None:
+    """Both contenders judged at the training time both reached; None until each has an epoch."""
+    if not first or not second:
+        return None
+    seconds = min(first[-1].seconds, second[-1].seconds)
+    bpc = (best_by(first, seconds), best_by(second, seconds))
+    if bpc[0] is None or bpc[1] is None or bpc[0] == bpc[1]:
+        return RaceResult(seconds, bpc, None)
+    return RaceResult(seconds, bpc, 0 if bpc[0] < bpc[1] else 1)
