@@ -123,13 +123,15 @@ def scores(game: dict, model: guessing.ModelPlay) -> None:
             f"model's **{it[0]:.1f} to {it[1]:.1f}**. {own}"
         )
     else:
-        st.markdown(f"Shannon's bounds on the bits per character come after {MIN_FOR_BOUNDS} characters. {own}")
+        st.markdown(f"Shannon's bounds (below) come after {MIN_FOR_BOUNDS} characters. {own}")
     better = sum(1 for k in range(n) if who_won(game, model, k) == 1)
     worse = sum(1 for k in range(n) if who_won(game, model, k) == -1)
     st.caption(
-        f"You needed fewer guesses than the model on {better} character(s) (green) and more on {worse} (red). "
+        f"You needed fewer guesses than the model on {better} of {n} characters (green) and more on {worse} (red). "
         "Bits per character: how many yes/no questions the next character still needs; fewer is better. "
-        "Shannon found about 1 bit per character for English read by people who know it well."
+        "Shannon's bounds turn how often a player needs 1, 2, 3… guesses into the lowest and the highest number "
+        "of bits per character those guesses allow: the truth lies between. Shannon found about 1 bit per "
+        "character for English read by people who know it well."
     )
 
 
@@ -166,9 +168,10 @@ def play(model_id: str, run: Run, gen: Generator) -> None:
     scores(game, model)
     if done:
         last = game["target"][done - 1]
+        told = game["told"][-1]
+        yours = f"you were told it (it counts as {MAX_GUESSES})" if told else f"you needed {game['done'][-1]}"
         st.caption(
-            f"The last character was {widgets.md(char_label(last))}: you needed {game['done'][-1]} guess(es), "
-            f"the model {model.guesses[done - 1]}."
+            f"The last character was “{widgets.md(char_label(last))}”: {yours}; the model {model.guesses[done - 1]}."
         )
 
 

@@ -325,8 +325,10 @@ def surgery(gen: Generator, ranked: list[inside.CellMatch], cell: int, text: str
         "Hold one cell at one value at every step and compare what the model writes with and without the change: "
         "the same start and the same random numbers, so only the cell makes the difference."
     )
-    default_prompt = " ".join(text.split()[:4]) + " "
+    default_prompt = " ".join(text.split()[:4]).lstrip("-–—,.;:!?)]} ") + " "
     tries = inside.surgery_tries(ranked, default_prompt)
+    if tries:
+        st.caption("Try one of these (it sets the cell, what to do and the start below):")
     for i, t in enumerate(tries):
         st.button(t.question, key=f"inside_cut_try_{i}", on_click=_set_try, args=(t,), icon=":material/science:")
     units = gen.config.units
@@ -335,7 +337,8 @@ def surgery(gen: Generator, ranked: list[inside.CellMatch], cell: int, text: str
     c1, c2 = st.columns([1, 2])
     chosen = c1.selectbox("Cell", range(units), key="inside_cut_cell", format_func=lambda c: f"Cell {c}")
     how = c2.radio("What to do with it", list(HOW), key="inside_cut_how", horizontal=True)
-    prompt = st.text_input("Start of both texts", value=default_prompt, key="inside_cut_prompt", max_chars=200)
+    st.session_state.setdefault("inside_cut_prompt", default_prompt)  # set here, not as value=: a try sets it too
+    prompt = st.text_input("Start of both texts", key="inside_cut_prompt", max_chars=200)
     cleaned, _ = gen.prepare_prompt(prompt)
     args = (cleaned, [SURGERY_TEMPERATURE], SURGERY_LENGTH)
     before = gen.generate(*args, seed=SURGERY_SEED)[0].text
@@ -346,7 +349,7 @@ def surgery(gen: Generator, ranked: list[inside.CellMatch], cell: int, text: str
         st.markdown("**Without the change**")
         st.html(difference_html(cleaned, before, differ))
     with right:
-        st.markdown(f"**Cell {chosen}: {how.lower()}**")
+        st.markdown(f"**Cell {chosen}: {how}**")
         st.html(difference_html(cleaned, after, differ))
     st.caption(
         "The same text on both sides: this cell changes nothing the model writes here."

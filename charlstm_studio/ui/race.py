@@ -33,10 +33,19 @@ def race_form(corpus: Corpus, config: TrainConfig | None) -> None:
         st.caption(
             "The settings above race against the same settings with one change, on the same text and for the same "
             "time. If this computer trains one model at a time they take turns; the comparison is at equal "
-            "training time either way. A race counts as two of your trainings."
+            "training time either way. A race counts as two of your trainings (each person may have one training "
+            "and two waiting)."
         )
         c1, c2 = st.columns(2)
-        field = c1.selectbox("Change", list(race.CHANGES), key="race_field", format_func=lambda f: race.CHANGES[f][0])
+        field = c1.selectbox(
+            "Change",
+            list(race.CHANGES),
+            key="race_field",
+            format_func=lambda f: f"{race.CHANGES[f][0]} (now {getattr(config, f)})",
+            help="Units: the size of the model's memory. Layers: networks stacked on each other. Cell type: LSTM "
+            "or the simpler GRU. Learning rate: how big each learning step is. Sequence length: how many "
+            "characters it reads in one piece.",
+        )
         options = [v for v in race.CHANGES[field][1] if v != getattr(config, field)]
         value = c2.selectbox("to", options, key="race_value")
         if st.button("Start the race", key="race_start", icon=":material/flag:"):

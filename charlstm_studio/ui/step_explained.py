@@ -57,6 +57,8 @@ def _cell_row(cell: int, step: dict[str, np.ndarray], t: int) -> str:
         + arrow
         + _box("memory after", v["c"])
         + arrow
+        + _box("squashed to −1…1", float(np.tanh(v["c"])))
+        + arrow
         + _box("× shown (output)", v["output"], share=True)
         + arrow
         + _box("its output", v["h"])
@@ -80,8 +82,9 @@ def explained_step(gen: Generator, text: str, cells: list[int], version: str) ->
     st.caption(
         "At every character each cell does three things with its memory: it **keeps** a share of it (the forget "
         "gate, 0 = forget all, 1 = keep all), **writes** a share of something new (the input gate times the "
-        "candidate), and **shows** a share of the result to the next layer (the output gate). Here are this "
-        "model's real numbers at one character."
+        "candidate), and **shows** a share of the result to the next layer (the output gate). Its memory can "
+        "grow well past 1; it is squashed into −1…+1 before the share is shown. Here are this model's real "
+        "numbers at one character."
     )
     if gen.config.cell != "lstm":
         st.info("This model uses GRU cells, which have other gates; the step is explained for LSTM models.")
@@ -95,7 +98,7 @@ def explained_step(gen: Generator, text: str, cells: list[int], version: str) ->
     st.session_state[AT] = int(min(last, max(0, st.session_state.get(AT, min(40, last)))))
     back, where, forward = st.columns([1, 3, 1], vertical_alignment="bottom")
     back.button("◀ back", key="inside_step_back", on_click=_move, args=(-1, last), width="stretch")
-    where.number_input("Character number (the arrow keys step too)", 0, last, key=AT)
+    where.number_input("Character number (on a computer, the arrow keys step too)", 0, last, key=AT)
     forward.button("forward ▶", key="inside_step_forward", on_click=_move, args=(1, last), width="stretch")
     t = int(st.session_state[AT])
     st.html(
@@ -110,8 +113,11 @@ def explained_step(gen: Generator, text: str, cells: list[int], version: str) ->
         st.html(_strip(step[gate][t]))
     nxt = step["next"][t]
     top = np.argsort(-nxt)[:5]
-    guesses = ", ".join(f"{char_label(gen.vocab.chars[int(i)])} {nxt[i]:.0%}" for i in top)
+    guesses = ", ".join(f"“{char_label(gen.vocab.chars[int(i)])}” {nxt[i]:.0%}" for i in top)
     st.markdown(f"**What comes out**: the likeliest next characters after this step: {html.escape(guesses)}.")
     cell = cells[0]
-    st.markdown(f"**Where does cell {cell}'s forget gate close?** The text coloured by it (blue: forgets, red: keeps)")
+    st.markdown(
+        f"**Where does cell {cell} forget?** The text coloured by its forget gate: blue where it drops its memory "
+        "(the gate near 0), red where it keeps it (near 1)."
+    )
     st.html(activation_html(text, 2 * step["forget"][:, cell] - 1))

@@ -31,7 +31,7 @@ def test_a_round_counts_your_guesses_beside_the_models(runs_root):
     assert at.session_state["_guess_game"]["done"] == [1, 2, 10]
     model = guessing.model_play(load_generator(run), game["context"], target)
     shown = " ".join(texts(at, "markdown"))
-    assert "Shannon's bounds on the bits per character come after 10 characters" in shown  # 3 say nothing yet
+    assert "Shannon's bounds (below) come after 10 characters" in shown  # 3 characters say nothing yet
     assert f"{sum(model.bits[:3]) / 3:.2f} bits per character" in shown
     assert [m.value for m in at.metric] == [f"{13 / 3:.2f}", f"{sum(model.guesses[:3]) / 3:.2f}"]
     board = next(h.proto.body for h in at.get("html") if "you: 1, the model:" in h.proto.body)
