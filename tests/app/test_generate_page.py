@@ -12,6 +12,11 @@ def output(at) -> str:
     return at.code[0].value
 
 
+def compare_headers(at) -> list[str]:
+    """The comparison's column headers ("**Temperature 0.5 (your slider)**"), not the help box's bold words."""
+    return [m for m in texts(at, "markdown") if m.startswith("**Temperature ") and m.endswith("**")]
+
+
 def test_empty_state_points_to_training(monkeypatch, tmp_path):
     monkeypatch.setenv("CHARLSTM_STARTERS", str(tmp_path))  # no ready-made models either
     at = new_app(GENERATE)
@@ -69,7 +74,7 @@ def test_compare_view_shows_four_temperatures_from_the_same_start(runs_root):
     at = new_app(GENERATE)
     at.toggle(key="gen_compare").set_value(True).run()
     assert not at.exception
-    labels = [m for m in texts(at, "markdown") if m.startswith("**Temperature") and m.endswith("**")]
+    labels = compare_headers(at)
     slider = "**Temperature 0.5 (your slider)**"
     assert labels == ["**Temperature 0.2**", slider, "**Temperature 1**", "**Temperature 1.2**"]
     compared = [c.value for c in at.code[1:5]]
@@ -82,7 +87,7 @@ def test_compare_includes_the_slider_temperature(runs_root):
     at = new_app(GENERATE)
     at.slider(key="gen_temperature").set_value(0.8).run()
     at.toggle(key="gen_compare").set_value(True).run()
-    labels = [m for m in texts(at, "markdown") if m.startswith("**Temperature") and m.endswith("**")]
+    labels = compare_headers(at)
     assert labels == [
         "**Temperature 0.2**",
         "**Temperature 0.5**",
@@ -301,7 +306,7 @@ def test_the_comparison_keeps_the_settings_and_adds_the_temperature_without_them
     at = new_app(GENERATE)
     at.slider(key="gen_top_k").set_value(3).run()
     at.toggle(key="gen_compare").set_value(True).run()
-    headers = [m for m in texts(at, "markdown") if m.startswith("**Temperature ") and m.endswith("**")]
+    headers = compare_headers(at)
     assert headers[-1] == "**Temperature 0.5, nothing else**" and "**Temperature 0.5 (your slider)**" in headers
     assert any("top-k 3" in c for c in texts(at, "caption"))
     plain = at.code[-1].value  # the last column: the slider's temperature alone, as the page writes it without top-k
