@@ -109,6 +109,12 @@ class TrainingClock:
         """The epoch being trained, as the progress line counts it (never past the last planned one)."""
         return min(self.epoch, self.initial_epoch + self.epochs)
 
+    @property
+    def position(self) -> float:
+        """Where training is, in epochs: 2.5 is halfway through the third."""
+        with self._lock:
+            return self.epoch - 1 + min(1.0, self.step / max(1, self.steps_per_epoch))
+
     def _step_share(self) -> float:
         """Steps done by this job of the steps its epochs plan (the one place this is worked out)."""
         done = (self.epoch - 1 - self.initial_epoch) * self.steps_per_epoch + self.step

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
@@ -18,11 +18,12 @@ import numpy as np
 
 from .config import LN2, TrainConfig
 from .errors import ConfigError
-from .sampling import Sampler, Sampling, banned_after, filtered, softmax
+from .sampling import Sampler, Sampling, banned_after, filtered, log_softmax, softmax
 from .text import Vocabulary
 from .weights import Weights, check_weights
 
 MAX_LENGTH = 20_000
+Watch = Callable[[int, np.ndarray, tuple[np.ndarray, np.ndarray]], None]  # see Generator._step
 SCORE_CHUNK = 20_000
 
 
@@ -110,6 +111,15 @@ class Pin:
 
     HIGHEST = 0.995  # tanh(c) = 1 would need an infinite memory: "pinned high" is this close to it
 
+    def placed(self, layers: int, units: int) -> tuple[int, float]:
+        """(the layer counted from the first, the value to hold) in a model of `layers` x `units`; checked."""
+        if not -layers <= self.layer < layers or not 0 <= self.cell < units or not -1 <= self.value <= 1:
+            raise ConfigError(
+                f"A pinned cell must be one of the model's {units} cells (0 to {units - 1}) in one of its "
+                f"{layers} layer(s), held between -1 and 1."
+            )
+        return range(layers)[self.layer], float(np.clip(self.value, -self.HIGHEST, self.HIGHEST))
+
 
 @dataclass(frozen=True)
 class Score:
@@ -141,6 +151,12 @@ class _Layer:
             self.recurrent = recurrent.astype(np.float32)
             self.bias = bias[0].astype(np.float32)
             self.recurrent_bias = bias[1].astype(np.float32)
+
+    @classmethod
+    def of(cls, weights: Weights, i: int, config: TrainConfig) -> _Layer:
+        """Layer `i` of a model's weights (as `charlstm.weights` names them)."""
+        kernel, recurrent, bias = (weights[f"rnn{i}/{name}"] for name in ("kernel", "recurrent_kernel", "bias"))
+        return cls(config.cell, kernel, recurrent, bias, config.units)
 
     def gates(self, x_proj, h, c) -> dict[str, np.ndarray]:
         """One LSTM step taken apart (the same arithmetic as `step`): the input gate i (how much is written),
@@ -189,16 +205,7 @@ class Generator:
     def __init__(self, weights: Weights, config: TrainConfig, vocab: Vocabulary):
         check_weights(weights, config, len(vocab))
         self.config, self.vocab = config, vocab
-        self.layers = [
-            _Layer(
-                config.cell,
-                weights[f"rnn{i}/kernel"],
-                weights[f"rnn{i}/recurrent_kernel"],
-                weights[f"rnn{i}/bias"],
-                config.units,
-            )
-            for i in range(config.layers)
-        ]
+        self.layers = [_Layer.of(weights, i, config) for i in range(config.layers)]
         first = self.layers[0]
         # The first layer's input projection of every character, looked up instead of multiplied.
         embed = weights.get("input/embedding")
@@ -215,13 +222,7 @@ class Generator:
         pinned = copy.copy(self)
         pinned._pins = {}
         for pin in pins:
-            layer = range(len(self.layers))[pin.layer] if -len(self.layers) <= pin.layer < len(self.layers) else None
-            if layer is None or not 0 <= pin.cell < self.config.units or not -1 <= pin.value <= 1:
-                raise ConfigError(
-                    f"A pinned cell must be one of the model's {self.config.units} cells (0 to "
-                    f"{self.config.units - 1}) in one of its {len(self.layers)} layer(s), held between -1 and 1."
-                )
-            value = float(np.clip(pin.value, -Pin.HIGHEST, Pin.HIGHEST))
+            layer, value = pin.placed(len(self.layers), self.config.units)
             cells, values = pinned._pins.get(layer, (np.zeros(0, np.int64), np.zeros(0, np.float32)))
             pinned._pins[layer] = (np.append(cells, pin.cell), np.append(values, np.float32(value)))
         return pinned
@@ -231,12 +232,16 @@ class Generator:
         u = self.config.units
         return [(np.zeros((batch, u), np.float32), np.zeros((batch, u), np.float32)) for _ in self.layers]
 
-    def _step(self, state, ids: np.ndarray) -> np.ndarray:
-        """Advance every row by one character; returns the logits of the next one. Updates state."""
+    def _step(self, state, ids: np.ndarray, watch: Watch | None = None) -> np.ndarray:
+        """Advance every row by one character; returns the logits of the next one. Updates state.
+
+        `watch(layer, its input, its state before)` is called before each layer's step (to take one apart)."""
         x = self.input_table[ids]
         for i, layer in enumerate(self.layers):
             if i:
                 x = x @ layer.kernel + layer.bias
+            if watch is not None:
+                watch(i, x, state[i])
             h, c = layer.step(x, state[i][0], state[i][1], self._pins.get(i))
             state[i] = (h, c)
             x = h
@@ -277,9 +282,8 @@ class Generator:
         every = np.arange(k)
         for step in range(length):
             ids, fell_back = sampler.pick(logits, uniforms[step])
-            z = logits.astype(np.float64)
-            e = np.exp(z - z.max(axis=-1, keepdims=True))
-            yield ids, e[every, ids] / e.sum(axis=-1), fell_back  # the model's own probability (T = 1) of each
+            probs = softmax(logits.astype(np.float64))
+            yield ids, probs[every, ids], fell_back  # the model's own probability (T = 1) of each
             if step + 1 < length:
                 sampler.push(ids)
                 logits = self._step(state, ids)
@@ -372,21 +376,16 @@ class Generator:
         cleaned, _ = self.vocab.clean_prompt(text)
         target = range(len(self.layers))[layer]
         parts: dict[str, list[np.ndarray]] = {}
-        nexts = []
+
+        def keep_gates(k: int, x: np.ndarray, before: tuple[np.ndarray, np.ndarray]) -> None:
+            if k == target:
+                for name, value in self.layers[k].gates(x, *before).items():
+                    parts.setdefault(name, []).append(value[0])
+
         state = self._zero_state(1)
         with one_blas_thread():
-            for i in self.vocab.encode(cleaned):
-                x = self.input_table[np.array([i])]
-                for k, lay in enumerate(self.layers):
-                    if k:
-                        x = x @ lay.kernel + lay.bias
-                    if k == target:
-                        for name, value in lay.gates(x, *state[k]).items():
-                            parts.setdefault(name, []).append(value[0])
-                    h, c = lay.step(x, state[k][0], state[k][1], self._pins.get(k))
-                    state[k] = (h, c)
-                    x = h
-                nexts.append(softmax((x @ self.out_kernel + self.out_bias)[0].astype(np.float64)))
+            ids = self.vocab.encode(cleaned)
+            nexts = [softmax(self._step(state, np.array([i]), keep_gates)[0].astype(np.float64)) for i in ids]
         out = {name: np.array(values) for name, values in parts.items()}
         out["next"] = np.array(nexts)
         return out
@@ -410,8 +409,7 @@ class Generator:
                 for layer, (h, c) in enumerate(state):
                     hs[layer, t], cs[layer, t] = h[0], c[0]
                 if t + 1 < n:
-                    z = logits - logits.max()
-                    surprise[t + 1] = (np.log(np.exp(z).sum()) - z[ids[t + 1]]) / LN2
+                    surprise[t + 1] = -log_softmax(logits)[ids[t + 1]] / LN2
         return Trace(cleaned, hs, cs, surprise)
 
     # --- scoring -----------------------------------------------------------------------------
@@ -422,8 +420,7 @@ class Generator:
         into 20,000-character chunks scored side by side; each chunk starts from a fresh state.
         """
         cleaned = text.lower() if not any(c.isupper() for c in self.vocab.chars) else text
-        unknown = set(self.vocab.unknown_chars(cleaned))
-        known = "".join(c for c in cleaned if c not in unknown) if unknown else cleaned
+        known = self.vocab.known_only(cleaned)
         skipped = len(cleaned) - len(known)
         if len(known) < 2:
             raise ConfigError("The text needs at least two characters the model knows to be scored.")
@@ -441,9 +438,7 @@ class Generator:
         total, count = 0.0, 0
         with one_blas_thread():
             for t in range(width - 1):
-                logits = self._step(state, padded[:, t]).astype(np.float64)
-                z = logits - logits.max(axis=-1, keepdims=True)
-                logp = z[rows, padded[:, t + 1]] - np.log(np.exp(z).sum(axis=-1))
+                logp = log_softmax(self._step(state, padded[:, t]).astype(np.float64))[rows, padded[:, t + 1]]
                 live = mask[:, t + 1]
                 total -= float(logp[live].sum())
                 count += int(live.sum())

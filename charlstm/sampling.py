@@ -155,6 +155,13 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return probs
 
 
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """log(softmax) along the last axis, without overflow: what scoring a character needs."""
+    z = logits - logits.max(axis=-1, keepdims=True)
+    logp: np.ndarray = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    return logp
+
+
 class _Plan:
     """A comparison's settings as arrays, worked out once (not at every character). Rows must be checked."""
 

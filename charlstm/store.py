@@ -7,6 +7,7 @@ through `slugify`, so no name can point outside the models folder.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import time
@@ -15,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import TrainConfig
-from .errors import BundleError, CharlstmError
+from .errors import BundleError, CharlstmError, CorpusError
 from .estimate import check_memory
 from .generate import Generator
 from .identity import OPERATOR
-from .run import Run, RunSummary, summarize
+from .run import EpochRecord, Run, RunSummary, summarize
 from .text import Corpus, Vocabulary, check_trainable, check_vocabulary_size, prepare_text
 
 __all__ = ["Run", "RunSummary", "summarize"]
@@ -172,10 +173,7 @@ def new_run(
 def text_for(run: Run, corpus: Corpus) -> str:
     """A text a run can continue on: prepared as its settings say, minus characters its vocabulary lacks."""
     config, vocab = run.config(), run.vocab()
-    text = prepare_text(corpus.text, config.lowercase)
-    unknown = set(vocab.unknown_chars(text))
-    if unknown:
-        text = "".join(c for c in text if c not in unknown)
+    text = vocab.known_only(prepare_text(corpus.text, config.lowercase))
     check_trainable(text, config.min_corpus_chars())
     return text
 
@@ -194,3 +192,51 @@ def save_text_for(run: Run, corpus: Corpus, text: str | None = None) -> None:
             f"Could not write to {run.name} ({exc.strerror or exc}). Free disk space or make the folder "
             "writable, then continue training; nothing saved so far was changed."
         ) from None
+
+
+# --- a run trained further ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Continuation:
+    """What a job needs to train a run further, checked like a new run (text, vocabulary, memory)."""
+
+    text: str
+    config: TrainConfig  # the run's settings, with this training's budget
+    vocab: Vocabulary
+    history: list[EpochRecord]  # the epochs the checkpoint it starts from holds
+    checkpoint: str | None  # the tag it starts from; None: from scratch (no epoch has finished)
+    best_loss: float  # the best score so far on the text it trains on now (inf: none yet)
+
+
+def plan_continuation(run: Run, epochs: int | None = None, seconds: float | None = None) -> Continuation:
+    """Check that `run` can train `epochs` more (or for `seconds`), from its latest checkpoint."""
+    config, vocab, text = run.config(), run.vocab(), run.text()
+    if text is None:
+        raise CorpusError(
+            f"{run.name} has no saved training text (it was imported). Continue it with a text: give text "
+            "files or --builtin on the command line, or continue it in the studio on the text you chose."
+        )
+    tag = run.resume_tag()
+    done = run.checkpoint_epoch(tag) if tag else 0
+    history = [h for h in run.history() if done is None or h.epoch <= done]
+    overrides: dict = {"epochs": epochs or config.epochs}
+    if seconds is not None:
+        overrides["seconds"] = seconds
+    config = config.replace(**overrides).validated()
+    check_trainable(text, config.min_corpus_chars())
+    check_memory(config, len(vocab), len(text))  # a continued bundle is checked like a new run
+    since = run.text_since_epoch()  # a score on another text is not comparable: the best starts afresh
+    prior = [h.val_loss if h.val_loss is not None else h.loss for h in history if h.epoch > since]
+    return Continuation(text, config, vocab, history, tag, min(prior) if prior else math.inf)
+
+
+def open_to_continue(run_dir: Path, corpus: Corpus | None = None) -> Run:
+    """The run in `run_dir`, free to train (no job holds it), on `corpus` when one is given."""
+    run = Run(run_dir)
+    if not run.path.is_dir():
+        raise CharlstmError(f"{run.path} is not a run folder.")
+    busy = run.busy_message()  # names the process that holds it, or says it waits in the queue
+    if busy is not None:
+        raise CharlstmError(busy)
+    if corpus is not None:
+        save_text_for(run, corpus)
+    return run

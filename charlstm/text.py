@@ -249,6 +249,10 @@ class Vocabulary:
         """Characters of `text` the model never saw, in order of first appearance."""
         return list(dict.fromkeys(c for c in text if c not in self._index))
 
+    def known_only(self, text: str) -> str:
+        """`text` without the characters the model never saw (to score or train on the rest)."""
+        return "".join(c for c in text if c in self._index)
+
     def clean_prompt(self, prompt: str, replace_with: str | None = " ") -> tuple[str, list[str]]:
         """Make a prompt usable: unseen characters are replaced (or dropped) and reported.
 

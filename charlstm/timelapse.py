@@ -14,6 +14,7 @@ noise to words, and only the weights differ.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 from .generate import Generator
@@ -21,22 +22,31 @@ from .run import Run, SnapshotRecord
 from .sampling import check_temperature
 
 SNAPSHOT_POINTS = 20  # snapshots one job takes, evenly over its budget (the first at its first batch)
+SNAPSHOT_LOSS_BATCHES = 20  # a snapshot's loss: the mean of the batches just before it
 
 
 class TimeLapse:
-    """When a job keeps a snapshot: at its first batch, then each time another 1/points of its budget is spent."""
+    """When a job keeps a snapshot: at its first batch, then each time another 1/points of its budget is spent.
+
+    Used from the training thread only."""
 
     def __init__(self, run: Run, points: int = SNAPSHOT_POINTS):
         self.run, self.points = run, points
         self._next: float | None = 0.0  # the share of the budget at which the next snapshot is due
+        self._recent: deque[float] = deque(maxlen=SNAPSHOT_LOSS_BATCHES)
         self.last_at: float | None = None
+
+    def add_loss(self, loss: float) -> None:
+        """A batch's loss: a snapshot is labelled with the mean of the last few."""
+        self._recent.append(loss)
 
     def due(self, spent: float | None) -> bool:
         return self._next is not None and spent is not None and spent >= self._next
 
-    def take(self, spent: float, at_epoch: float, loss: float, weights) -> None:
+    def take(self, spent: float, at_epoch: float, weights) -> None:
         """Keep a snapshot now; the next one is due at the next 1/points of the budget."""
-        self.run.save_snapshot(at_epoch, loss, weights)
+        loss = sum(self._recent) / len(self._recent) if self._recent else 0.0
+        self.run.save_snapshot(at_epoch, loss if math.isfinite(loss) else 0.0, weights)
         self.last_at = at_epoch
         self._next = (math.floor(spent * self.points) + 1) / self.points
 

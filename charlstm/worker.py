@@ -17,7 +17,11 @@ import contextlib
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the studio imports this module: TensorFlow only loads in a worker, when it trains
+    from .run import Request, Run
+    from .training import TrainingJob
 
 THREADS_ENV = "CHARLSTM_TRAIN_THREADS"
 WORKER_NICENESS = 5  # below the studio (0), so a page stays quick; not so low that other work starves training
@@ -35,10 +39,8 @@ def train_run(path: str, token: str, *after: Any) -> dict:
     if request is None:
         return {"run": run.id, "state": "cancelled"}
     _prepare_process()
-    from .training import TrainingJob
-
     try:
-        job = TrainingJob.from_request(run, request, free_since=_free_since)
+        job = job_for(run, request)
     except Exception as exc:  # the run folder does not hold what a job needs: say so in the run, not here
         from .errors import CharlstmError
 
@@ -50,6 +52,26 @@ def train_run(path: str, token: str, *after: Any) -> dict:
     if snap.stop_reason == "interrupted":
         os._exit(0)  # orphaned by a studio that stopped: nothing else should run here
     return {"run": run.id, "state": snap.stop_reason, "epochs": len(snap.history)}
+
+
+def job_for(run: Run, request: Request) -> TrainingJob:
+    """The job for a queued request: a new run trains with its own settings' budget, a continuation with its own.
+
+    The person's wait counts from Start, or from when this worker became free for it (the end of the
+    training before it): starting the worker is part of the wait, other people's trainings ahead are not.
+    """
+    from .training import TrainingJob
+
+    more = request.action == "continue"
+    return TrainingJob.for_run(
+        run,
+        epochs=request.epochs if more else None,
+        seconds=request.seconds if more else None,
+        strategy=request.strategy,
+        max_seconds=request.max_seconds,
+        watch_parent=True,
+        waiting_since=max(request.submitted, _free_since),
+    )
 
 
 _free_since = 0.0  # when this worker process last finished a training (0: it has trained nothing yet)
