@@ -55,20 +55,9 @@ def home(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_config():
-    from charlstm.config import TrainConfig
+    from run_factory import TINY
 
-    return TrainConfig(
-        preset="quick",
-        units=24,
-        embedding_dim=8,
-        seq_len=24,
-        stride=24,
-        batch_size=32,
-        epochs=2,
-        seconds=None,
-        learning_rate=0.01,
-        sample_length=60,
-    )
+    return TINY
 
 
 @pytest.fixture(scope="session")

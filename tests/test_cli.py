@@ -13,22 +13,11 @@ from pathlib import Path
 
 import pytest
 from helpers import default_sigint, wait_for
+from run_factory import TINY as TINY_MODEL
+from run_factory import cli_settings
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = [
-    "--set",
-    "units=16",
-    "--set",
-    "embedding_dim=8",
-    "--set",
-    "seq_len=20",
-    "--set",
-    "stride=20",
-    "--set",
-    "batch_size=32",
-    "--set",
-    "sample_length=40",
-]
+TINY = cli_settings(TINY_MODEL.replace(units=16, seq_len=20, stride=20, sample_length=40))
 
 
 def cli(*args, env_home: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:

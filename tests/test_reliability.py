@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import pid_gone, wait_for
+from run_factory import TINY as TINY_MODEL
+from run_factory import cli_settings
 from run_factory import random_run as make_random_run
 
 from charlstm import store
@@ -40,8 +42,7 @@ from charlstm.text import MAX_VOCAB, Corpus, read_corpus
 from charlstm.training import TrainingJob
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = ["--set", "units=16", "--set", "embedding_dim=8", "--set", "seq_len=20", "--set", "stride=20"]
-TINY += ["--set", "batch_size=32", "--set", "sample_length=40"]
+TINY = cli_settings(TINY_MODEL.replace(units=16, seq_len=20, stride=20, sample_length=40))
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -93,15 +94,13 @@ def cjk_text(distinct: int, length: int, seed: int = 0) -> str:
 
 @pytest.fixture(scope="module")
 def tiny() -> TrainConfig:
-    return TrainConfig(
-        units=24, embedding_dim=8, seq_len=24, stride=24, batch_size=32, epochs=1, seconds=None, sample_length=30
-    )
+    return TINY_MODEL.replace(epochs=1, sample_length=30)
 
 
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory, english_text) -> Path:
     """A readable run with random weights (generation rows need a model, not a good one)."""
-    config = TrainConfig(units=12, embedding_dim=6, seq_len=24, stride=24, batch_size=16, epochs=1, seconds=None)
+    config = TINY_MODEL.replace(units=12, embedding_dim=6, batch_size=16, epochs=1)
     return random_run(tmp_path_factory.mktemp("runs"), english_text[:5000], config, "small")
 
 

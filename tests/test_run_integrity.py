@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import default_sigint, wait_for
-from run_factory import random_run
+from run_factory import TINY as TINY_MODEL
+from run_factory import cli_settings, random_run
 
 from charlstm import run as run_module
 from charlstm.config import MAX_SEED
@@ -207,8 +208,7 @@ def test_a_set_saved_while_it_is_read_is_read_again(tmp_path, monkeypatch):
 
 # === item 12: a killed trainer frees its run at once =============================================================
 ROOT = Path(__file__).resolve().parent.parent
-TINY = ["--set", "units=16", "--set", "embedding_dim=8", "--set", "seq_len=20", "--set", "stride=20"]
-TINY += ["--set", "batch_size=32", "--set", "sample_length=40"]
+TINY = cli_settings(TINY_MODEL.replace(units=16, seq_len=20, stride=20, sample_length=40))
 
 
 def python(code: str, *args: str, **kwargs) -> subprocess.Popen:

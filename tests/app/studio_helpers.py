@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 from helpers import wait_for
+from run_factory import STUDIO_SETTINGS, TINY
 
 from charlstm.run import FINAL_REASONS, NO_LEASE
 
@@ -23,7 +24,7 @@ TEXT = (
 )
 
 # Advanced settings that make a model train in a second or two on two cores.
-TINY_SETTINGS = {"train_units": 24, "train_seq_len": 24, "train_batch": 32, "train_minutes": 1.0}
+TINY_SETTINGS = {**STUDIO_SETTINGS, "train_minutes": 1.0}
 TRAIN_TIMEOUT = 180.0  # a first training also waits for the worker to start and import TensorFlow
 # The browser most tests play (an owner id, as ui/state.py makes from a signed cookie); `make_run` gives it
 # its runs. A test about strangers passes another (`stranger()`), or None for a browser never seen before.
@@ -63,10 +64,9 @@ def make_run(
     """A finished run with random weights, written like training writes one (no TensorFlow)."""
     from run_factory import random_run
 
-    from charlstm.config import TrainConfig
     from charlstm.run import EpochRecord, EpochSamples, Run
 
-    config = TrainConfig(units=units, embedding_dim=6, seq_len=24, stride=24, batch_size=16, epochs=2, seconds=None)
+    config = TINY.replace(units=units, embedding_dim=6, batch_size=16)
     run_dir = random_run(root, text, config, name=name, seed=seed, scale=0.5, corpus="test text", owner=owner)
     run = Run(run_dir)
     run.append_epoch(EpochRecord(1, 2.0, 2.2, 2.2 / np.log(2), 0.004, 10, 1.0, 1000.0, False))

@@ -11,6 +11,7 @@ import os
 
 import pytest
 from helpers import pid_gone, wait_for
+from run_factory import TINY as TINY_MODEL
 from run_factory import random_run
 
 from charlstm import store
@@ -23,9 +24,7 @@ from charlstm.text import Corpus
 
 USES_STUDIO = False  # tests/app/conftest.py: this module brings its own cluster, not the studio's
 TEXT = "The quick brown fox jumps over the lazy dog, and the lazy dog sleeps on in the sun. " * 60
-TINY = TrainConfig(
-    units=24, embedding_dim=8, seq_len=24, stride=24, batch_size=32, steps_per_epoch=4, epochs=1, seconds=None
-)
+TINY = TINY_MODEL.replace(steps_per_epoch=4, epochs=1)
 LONG = TINY.replace(epochs=10_000, seconds=120.0)  # trains until stopped (the time limit is a safety net)
 FINAL = ("completed", "time", "user", "diverged", "error", "interrupted")
 TIMEOUT = 180.0  # a first training also waits for its worker to import TensorFlow

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from helpers import free_port, serving  # tests/helpers.py: one polling helper, one way to start a studio
+from run_factory import STUDIO_SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -73,7 +74,7 @@ def shot(page, name: str) -> Path:
 
 
 # --- a user's clicks -----------------------------------------------------------------------------------
-TINY_SETTINGS = {"train_units": "32", "train_seq_len": "32", "train_batch": "32"}
+TINY_SETTINGS = {key: str(value) for key, value in STUDIO_SETTINGS.items()}  # typed into the boxes
 
 
 def key(name: str) -> str:
