@@ -50,12 +50,16 @@ def random_run(
     scale: float = 0.3,
     corpus: str = "test",
     owner: str = OPERATOR,
+    finished: bool = False,
 ) -> Path:
-    """A run folder with a random 'best' checkpoint (manifest included); status and history are the caller's."""
+    """A run folder with a random 'best' checkpoint (manifest included), read as completed when `finished`;
+    history and samples are the caller's."""
     vocab = Vocabulary.from_text(text)
     rng = np.random.default_rng(seed)
     weights = {k: rng.normal(0, scale, s).astype(np.float32) for k, s in expected_shapes(config, len(vocab)).items()}
     run_dir = store.new_run_dir(root, name)
     run = Run.create(run_dir, name=name, corpus=corpus, config=config, vocab=vocab, text=text, owner=owner)
     run.save_checkpoint("best", weights, None, epoch=1)
+    if finished:
+        run.write_status("completed", message="Finished.", epochs=1)
     return run_dir

@@ -26,8 +26,7 @@ import numpy as np
 import pytest
 from helpers import pid_gone, wait_for
 from run_factory import TINY as TINY_MODEL
-from run_factory import cli_settings
-from run_factory import random_run as make_random_run
+from run_factory import cli_settings, random_run
 
 from charlstm import store
 from charlstm.bundle import export_bundle, import_bundle
@@ -46,13 +45,6 @@ TINY = cli_settings(TINY_MODEL.replace(units=16, seq_len=20, stride=20, sample_l
 
 
 # --- helpers ---------------------------------------------------------------------------------------
-def random_run(root: Path, text: str, config: TrainConfig, name: str = "model", seed: int = 0) -> Path:
-    """A finished run with random weights of the right shapes, written as training writes one (no TF)."""
-    run_dir = make_random_run(root, text, config, name=name, seed=seed)
-    Run(run_dir).write_status("completed", message="Finished.", epochs=1)
-    return run_dir
-
-
 def tmp_files(folder: Path) -> list[str]:
     """Temporary files a write left behind (atomic writes use `.NAME.PID.tmp`)."""
     return sorted(p.name for p in Path(folder).iterdir() if p.name.endswith(".tmp"))
@@ -101,7 +93,7 @@ def tiny() -> TrainConfig:
 def small_run(tmp_path_factory, english_text) -> Path:
     """A readable run with random weights (generation rows need a model, not a good one)."""
     config = TINY_MODEL.replace(units=12, embedding_dim=6, batch_size=16, epochs=1)
-    return random_run(tmp_path_factory.mktemp("runs"), english_text[:5000], config, "small")
+    return random_run(tmp_path_factory.mktemp("runs"), english_text[:5000], config, "small", finished=True)
 
 
 # === bad input ===================================================================================
@@ -326,7 +318,9 @@ def test_a_models_folder_that_cannot_be_written_is_a_clear_error(tmp_path, tiny,
         TrainingJob.create(corpus, tiny)
     assert "CHARLSTM_HOME" in str(err.value)
     assert store.list_runs() == []  # the library page still opens
-    bundle = export_bundle(random_run(tmp_path / "elsewhere", english_text[:5000], tiny), tmp_path / "m.zip")
+    bundle = export_bundle(
+        random_run(tmp_path / "elsewhere", english_text[:5000], tiny, finished=True), tmp_path / "m.zip"
+    )
     with pytest.raises(CharlstmError, match="Could not write the imported model"):
         import_bundle(bundle)
     path = tmp_path / "docs.txt"
@@ -339,7 +333,7 @@ def test_a_models_folder_that_cannot_be_written_is_a_clear_error(tmp_path, tiny,
 
 def test_a_read_only_models_folder_keeps_every_model(tmp_path, tiny, english_text):
     root = tmp_path / "runs"
-    run = random_run(root, english_text[:5000], tiny, "kept")
+    run = random_run(root, english_text[:5000], tiny, "kept", finished=True)
     os.chmod(run, 0o555)
     os.chmod(root, 0o555)
     try:
@@ -371,7 +365,7 @@ def test_a_read_only_models_folder_keeps_every_model(tmp_path, tiny, english_tex
 def test_a_save_that_fails_changes_nothing_and_says_so(tmp_path, tiny, english_text, capsys):
     """Root-proof unwritable files: a folder stands where the next file must be written."""
     root = tmp_path / "runs"
-    run = random_run(root, english_text[:5000], tiny, "kept")
+    run = random_run(root, english_text[:5000], tiny, "kept", finished=True)
     folder = Run(run)
     saved = {p.name: p.read_bytes() for p in folder.files()}
     (run / tmp_name("meta.json")).mkdir()
@@ -393,7 +387,7 @@ def test_a_save_that_fails_changes_nothing_and_says_so(tmp_path, tiny, english_t
 
 
 def test_any_other_file_system_failure_is_still_one_line(tmp_path, tiny, english_text, capsys):
-    run = random_run(tmp_path / "runs", english_text[:5000], tiny, "odd")
+    run = random_run(tmp_path / "runs", english_text[:5000], tiny, "odd", finished=True)
     (run / "corpus.txt").unlink()
     (run / "corpus.txt").mkdir()  # something the code never expects
     code, _, err = run_cli(capsys, "resume", run, "--epochs", "1")
@@ -407,7 +401,7 @@ HOSTILE_NAMES = ["../../escape", "/etc/passwd", "..", "a/../../b", "..\\..\\wind
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
 def test_names_users_type_stay_inside_the_models_folder(tmp_path, tiny, english_text, name):
     root = tmp_path / "data" / "runs"
-    source = random_run(tmp_path / "src", english_text[:5000], tiny, "source")
+    source = random_run(tmp_path / "src", english_text[:5000], tiny, "source", finished=True)
     bundle = export_bundle(source, tmp_path / "b.zip")
     before = set(tmp_path.rglob("*"))
     job = TrainingJob.create(Corpus(english_text[:5000], name, "paste"), tiny, root=root, name=name)
@@ -514,7 +508,9 @@ def run_load(tmp_path: Path, english_text: str, measure_solo: bool) -> Load:
     train_config = TrainConfig(units=128, embedding_dim=32, seq_len=100, stride=100, batch_size=64)
     train_config = train_config.replace(epochs=1000, seconds=120.0, sample_length=200)
     trainer, _ = new_run(Corpus(english_text, "docs", "paste"), train_config, root=root, name="trainer", owner="t")
-    playground = random_run(root, english_text, TrainConfig(), "playground")  # quick preset size: 256 units
+    playground = random_run(
+        root, english_text, TrainConfig(), "playground", finished=True
+    )  # quick preset size: 256 units
     queue = JobQueue(root=root, workers=1)
     pids = queue.worker_pids()  # starts the cluster: one worker process, not this one
     assert pids and os.getpid() not in pids
