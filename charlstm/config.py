@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
+from .sampling import check_temperature
 
 SEED_TEMPERATURES = (0.2, 0.5, 1.0, 1.2)
 LN2 = math.log(2)  # nats per bit: bits per character = nats / LN2
@@ -130,7 +131,7 @@ class TrainConfig:
         if not self.sample_temperatures or len(self.sample_temperatures) > 8:
             raise ConfigError("Give between 1 and 8 sample temperatures.")
         for t in self.sample_temperatures:
-            _float_range("sample temperature", t, 0.0, 10.0)
+            check_temperature(t)  # the one range of temperatures (sampling.MAX_TEMPERATURE)
         return self
 
     def min_corpus_chars(self) -> int:

@@ -28,7 +28,7 @@ CHANGES: dict[str, tuple[str, tuple]] = {
 class RaceResult:
     seconds: float  # the training time both had reached
     bpc: tuple[float | None, float | None]  # each one's best held-out bits per character by then
-    winner: int | None  # 0 or 1; None when neither has a score yet or they tie
+    winner: int | None  # 0 or 1; None when they tie
 
 
 def challenger(config: TrainConfig, field: str, value) -> TrainConfig:
@@ -48,11 +48,12 @@ def best_by(history: list[EpochRecord], seconds: float) -> float | None:
 
 
 def race_result(first: list[EpochRecord], second: list[EpochRecord]) -> RaceResult | None:
-    """Both contenders judged at the training time both reached; None until each has an epoch."""
+    """Both contenders judged at the training time both reached; None until that time holds an epoch of each
+    (one that ended its first epoch after the other's last has nothing to be compared with yet)."""
     if not first or not second:
         return None
     seconds = min(first[-1].seconds, second[-1].seconds)
     bpc = (best_by(first, seconds), best_by(second, seconds))
-    if bpc[0] is None or bpc[1] is None or bpc[0] == bpc[1]:
-        return RaceResult(seconds, bpc, None)
-    return RaceResult(seconds, bpc, 0 if bpc[0] < bpc[1] else 1)
+    if bpc[0] is None or bpc[1] is None:
+        return None
+    return RaceResult(seconds, bpc, None if bpc[0] == bpc[1] else 0 if bpc[0] < bpc[1] else 1)

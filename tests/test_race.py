@@ -38,6 +38,8 @@ def test_the_race_is_judged_at_the_time_both_reached():
     assert result.bpc == (pytest.approx(2.0), pytest.approx(2.4)) and result.winner == 0
     assert race_result(fast, []) is None
     assert race_result([record(1, 5, 2.0)], [record(1, 5, 2.0)]).winner is None  # a tie
+    # the slower one's first epoch ended after the faster one's last: nothing to compare with yet, not a tie
+    assert race_result([record(1, 0.9, 3.0)], [record(1, 1.1, 2.9), record(2, 2.0, 2.5)]) is None
 
 
 def test_a_race_counts_as_two_trainings_and_leaves_nothing_when_refused(tmp_path, english_text):

@@ -20,7 +20,7 @@ from charlstm.text import Corpus
 
 from . import state, widgets
 
-RACE = "_race"  # this session's race: the two run ids
+RACE = "race"  # the race shown: its two run ids, "id,id" in the address (a reload keeps it; only yours show)
 COLOURS = ("#4c78a8", "#e45756")
 
 
@@ -61,7 +61,7 @@ def start(corpus: Corpus, config: TrainConfig, field: str, value) -> None:
     except (CharlstmError, ValueError) as exc:
         st.error(widgets.md(exc))
         return
-    st.session_state[RACE] = tuple(r.id for r in runs)
+    st.query_params[RACE] = ",".join(r.id for r in runs)
     st.rerun()
 
 
@@ -74,7 +74,7 @@ def race_chart(histories: list, names: list[str]) -> alt.Chart:
     ]
     df = pd.DataFrame(rows, columns=["seconds", "bits per character", "contender"])
     return (
-        alt.Chart(df, title="Held-out loss against training time (lower is better)")
+        alt.Chart(df, title="Held-out loss (lower is better)")
         .mark_line(point=True)
         .encode(
             x=alt.X("seconds:Q", title="seconds of training"),
@@ -82,7 +82,7 @@ def race_chart(histories: list, names: list[str]) -> alt.Chart:
             color=alt.Color(
                 "contender:N",
                 scale=alt.Scale(domain=names, range=list(COLOURS)),
-                legend=alt.Legend(orient="top", title=None),
+                legend=alt.Legend(orient="top", direction="vertical", title=None, labelLimit=0),  # fits a phone
             ),
         )
         .properties(height=260)
@@ -91,12 +91,10 @@ def race_chart(histories: list, names: list[str]) -> alt.Chart:
 
 def race_view() -> None:
     """The race this session started: live, then its result. Redrawn every second while either trains."""
-    ids = st.session_state.get(RACE)
-    if not ids:
-        return
-    runs = [state.run_of(i) for i in ids]
-    if any(r is None for r in runs):
-        st.session_state.pop(RACE, None)
+    ids = st.query_params.get(RACE, "").split(",")
+    runs = [state.run_of(i) for i in ids] if len(ids) == 2 else []
+    if not runs or any(r is None for r in runs):  # none, or not the person's: nothing is said about them
+        st.query_params.pop(RACE, None)
         return
     st.subheader("Your race")
 
@@ -131,5 +129,5 @@ def race_view() -> None:
 
     live()
     if st.button("Close the race view", key="race_close"):
-        st.session_state.pop(RACE, None)
+        st.query_params.pop(RACE, None)
         st.rerun()

@@ -249,26 +249,3 @@ def test_the_share_of_each_epochs_samples_it_copies_is_drawn(runs_root):
     run.append_samples(EpochSamples(3, "x", ((0.5, text[100:400]), (1.0, text[500:800]))))
     at.run()
     assert any("memorising the text" in w for w in texts(at, "warning"))
-
-
-def test_a_race_trains_both_settings_and_names_the_one_ahead_at_equal_time(runs_root):
-    """Two real trainings of one text, one setting changed; the page judges them at the time both reached."""
-    at = paste_and_open_train()
-    at.number_input(key="train_minutes").set_value(0.15).run()
-    at.selectbox(key="race_field").set_value("units").run()
-    at.selectbox(key="race_value").set_value(64).run()
-    at.button(key="race_start").click().run()
-    assert not at.exception and not at.error, texts(at, "error")
-    ids = at.session_state["_race"]
-    runs = [Run(runs_root / i) for i in ids]
-    assert [r.config().units for r in runs] == [24, 64] and all(r.owner == at.session_state["_owner"] for r in runs)
-    poll(
-        at,
-        lambda a: (
-            all(r.status().state in ("time", "completed") for r in runs)
-            and any("of training each" in m for m in texts(a, "markdown"))
-        ),
-    )
-    verdict = next(m for m in texts(at, "markdown") if "of training each" in m)
-    assert "the winner" in verdict or "a tie" in verdict
-    assert any("Held-out loss against training time" in c.proto.spec for c in at.get("vega_lite_chart"))

@@ -32,17 +32,24 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server_home(tmp_path_factory):
+    """The private data folder (CHARLSTM_HOME) of the module's studio: what it wrote can be read there."""
+    return tmp_path_factory.mktemp("e2e-home")
+
+
+@pytest.fixture(scope="module")
+def server(server_home):
     """`charlstm studio` with a private models folder; yields the base URL."""
-    with streamlit_server(tmp_path_factory.mktemp("e2e-home")) as (url, _port):
+    with streamlit_server(server_home) as (url, _port):
         yield url
 
 
 @pytest.fixture
-def page(browser, server):
+def page(browser, server, server_home):
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     pg = context.new_page()
     pg.set_default_timeout(30_000)
     pg.base_url = server
+    pg.home = server_home
     yield pg
     context.close()

@@ -300,7 +300,7 @@ def test_a_stranger_sees_nothing_of_yours_and_your_zip_becomes_theirs(studio, pe
     click(a, f"models_starter_copy_{STARTER}")
     a.get_by_text(re.compile("Copied: .* is now one of your models")).wait_for()
     fill(a, "models_more_epochs", "1")
-    fill(a, "models_more_minutes", "0.5")
+    fill(a, "models_more_minutes", "0.2")
     a.locator(f"{key('models_continue')} button").click()
     a.wait_for_url(re.compile(r"/train\?(.*&)?run="))
     wait_finished(a)
