@@ -56,7 +56,7 @@ def test_the_studios_cluster_is_closed(embedded):
 def test_a_killed_worker_reads_interrupted_keeps_its_checkpoint_and_continues(embedded, english_text, cluster_config):
     text = english_text[:20_000]
     victim = queue_run(embedded, text, cluster_config.replace(seconds=600.0), "alice", "victim")  # killed long before
-    bystander = queue_run(embedded, text, cluster_config.replace(seconds=25.0), "bob", "bystander")  # outlives the kill
+    bystander = queue_run(embedded, text, cluster_config.replace(seconds=15.0), "bob", "bystander")  # outlives the kill
     wait_for(
         lambda: len(victim.history()) >= 1 and victim.status().state == "running",
         180,
@@ -146,13 +146,14 @@ def test_an_external_cluster_trains_two_jobs_at_once(tmp_path, english_text, clu
     with dask_cluster(workers=2) as address:
         queue = JobQueue(root=tmp_path, scheduler=address)
         wait_for(lambda: _workers(queue) == 2, 60, what="two workers")
-        config = cluster_config.replace(seconds=15.0)  # long enough to be seen training side by side
+        config = cluster_config.replace(seconds=60.0)  # a safety net: both are stopped once seen side by side
         runs = [queue_run(queue, english_text[:20_000], config, owner, owner) for owner in ("gina", "hugo")]
         wait_for(lambda: all(r.status().state == "running" for r in runs), 120, 0.2, what="both jobs training at once")
         assert trainer_pid(runs[0]) != trainer_pid(runs[1])
-        wait_for(lambda: not any(r.status().active for r in runs), 120, what="both jobs to finish")
-        assert [r.status().state for r in runs] == ["time", "time"]
-        assert all(r.has_model for r in runs)
+        wait_for(lambda: all(r.has_model for r in runs), 60, 0.2, what="a saved model of each")
+        assert [queue.stop(r) for r in runs] == ["stopping", "stopping"]
+        wait_for(lambda: not any(r.status().active for r in runs), 60, what="both jobs to stop")
+        assert [r.status().state for r in runs] == ["user", "user"]
         queue.close()
 
 

@@ -31,15 +31,16 @@ def browser():
         b.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server_home(tmp_path_factory):
-    """The private data folder (CHARLSTM_HOME) of the module's studio: what it wrote can be read there."""
+    """The private data folder (CHARLSTM_HOME) of the shared studio: what it wrote can be read there."""
     return tmp_path_factory.mktemp("e2e-home")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(server_home):
-    """`charlstm studio` with a private models folder; yields the base URL."""
+    """`charlstm studio` with a private models folder, shared by the tests that need no studio of their own
+    (each test's browser is a new person, who sees only the ready-made models and their own); yields the base URL."""
     with streamlit_server(server_home) as (url, _port):
         yield url
 
