@@ -1,4 +1,4 @@
-"""Play first, look inside: the studio as a new person sees it (no models of their own), in a real browser (Debian chromium).
+"""Play first, look inside: the studio as a new person sees it (no models of their own), in Debian chromium.
 
 - First visit: the playground writes with a ready-made model at once; the temperature slider changes the text.
 - Inside the LSTM on a ready-made model, at desktop and phone sizes: charts drawn, another cell chosen, the text
