@@ -11,6 +11,7 @@ import pytest
 
 from charlstm.config import PRESETS, SEED_TEMPERATURES, TrainConfig, preset_config
 from charlstm.errors import ConfigError
+from charlstm.sampling import MAX_TEMPERATURE
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -98,10 +99,12 @@ def test_out_of_range_values_name_the_setting(setting, value):
     assert repr(value) in str(err.value) or str(value) in str(err.value)
 
 
-@pytest.mark.parametrize("temps", [(), (0.5,) * 9, (-0.1,), (math.nan,), (11.0,)])
+@pytest.mark.parametrize("temps", [(), (0.5,) * 9, (-0.1,), (math.nan,), (MAX_TEMPERATURE + 1,)])
 def test_sample_temperatures_are_checked(temps):
-    with pytest.raises(ConfigError, match="temperature"):
+    """One range of temperatures everywhere: the samples', generation's (sampling.MAX_TEMPERATURE)."""
+    with pytest.raises(ConfigError, match=r"(?i)temperature"):
         TrainConfig(sample_temperatures=temps).validated()
+    assert TrainConfig(sample_temperatures=(0.0, MAX_TEMPERATURE)).validated()
 
 
 def test_defaults_are_the_quick_preset_and_valid():

@@ -81,6 +81,13 @@ RANGES = {  # (low, high, step) of each number a URL may set: snapped to what it
 NO_REPEAT_STEPS = (0, *range(2, 41))  # a loop guard of 1 would forbid every character written before: no such step
 
 
+def bounds(key: str) -> dict:
+    """A number widget's min_value, max_value and step, as RANGES holds them (by name: a third positional
+    argument of st.slider would be its value, not its step)."""
+    low, high, step = RANGES[key]
+    return {"min_value": low, "max_value": high, "step": step}
+
+
 def new_seed() -> None:
     st.session_state["gen_seed"] = random.randrange(2**31 - 1)
 
@@ -332,8 +339,8 @@ def sampling_controls() -> None:
     on = any(st.session_state.get(k) != DEFAULTS[k] for k in ("gen_top_k", "gen_top_p", "gen_no_repeat"))
     with st.expander("More ways to pick the next character", expanded=on, icon=":material/tune:"):
         c1, c2, c3 = st.columns(3)
-        c1.slider("Top-k (0: off)", *RANGES["gen_top_k"], key="gen_top_k", help=widgets.TOOLTIP["top_k"])
-        c2.slider("Top-p (1: off)", *RANGES["gen_top_p"], key="gen_top_p", help=widgets.TOOLTIP["top_p"])
+        c1.slider("Top-k (0: off)", **bounds("gen_top_k"), key="gen_top_k", help=widgets.TOOLTIP["top_k"])
+        c2.slider("Top-p (1: off)", **bounds("gen_top_p"), key="gen_top_p", help=widgets.TOOLTIP["top_p"])
         c3.select_slider("Loop guard (0: off)", NO_REPEAT_STEPS, key="gen_no_repeat", help=widgets.TOOLTIP["no_repeat"])
         st.caption(
             "Top-k: only the k likeliest characters. Top-p: only the likeliest that together make up p of the "

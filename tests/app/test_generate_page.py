@@ -290,6 +290,9 @@ def test_the_loop_guard_and_top_p_write_what_the_core_writes(runs_root):
 
     gen = load_generator(make_run(runs_root))
     at = new_app(GENERATE)
+    top_k, top_p = at.slider(key="gen_top_k"), at.slider(key="gen_top_p")
+    assert (top_k.min, top_k.max, top_k.step, top_k.value) == (0, 40, 1, 0)  # off at first
+    assert (top_p.min, top_p.max, top_p.step, top_p.value) == (0.05, 1.0, 0.05, 1.0)
     at.slider(key="gen_temperature").set_value(0.2).run()
     at.select_slider(key="gen_no_repeat").set_value(8).run()
     at.slider(key="gen_top_p").set_value(0.9).run()

@@ -56,9 +56,21 @@ def streamlit_process(
     command = [sys.executable, "-m", "charlstm", "studio", "--port", str(port)]
     with serving(command, port, cwd=ROOT, env=env, log_path=log_path) as (url, proc):
         yield url, proc
-    text = log_path.read_text(errors="replace")
     if check_log:
-        assert "Traceback" not in text, text[-4000:]
+        assert_no_traceback(log_path.read_text(errors="replace"))
+
+
+# Dask's own shutdown race, not the studio's: a worker's heartbeat in flight as the closing scheduler drops the
+# connection logs this line and the connection's traceback (seen once in many runs, as the studio stopped).
+SHUTDOWN_NOISE = "Failed to communicate with scheduler during heartbeat"
+
+
+def assert_no_traceback(log: str) -> None:
+    """The server printed no traceback (after Dask's shutdown race, only that race's closed connections)."""
+    before, noise, after = log.partition(SHUTDOWN_NOISE)
+    assert "Traceback" not in before, before[-4000:]
+    for block in after.split("Traceback (most recent call last):")[1:] if noise else ():
+        assert "distributed/" in block and "Closed" in block, after[-4000:]
 
 
 def wait_idle(page, timeout: float = 30_000) -> None:

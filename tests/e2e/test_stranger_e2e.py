@@ -32,6 +32,7 @@ from e2e_helpers import (
     use_pasted_text,
     wait_idle,
 )
+from playwright.sync_api import expect
 
 from charlstm.identity import hashed
 from charlstm.starters import list_starters
@@ -118,7 +119,11 @@ def goto(page, path: str) -> str:
 
 
 def click(page, widget: str) -> None:
-    page.locator(f"{key(widget)} button").click()
+    """Click a button once the page has settled (during a rerun the old page's button may still be there)."""
+    wait_idle(page)
+    button = page.locator(f"{key(widget)} button")
+    expect(button).to_have_count(1)
+    button.click()
     wait_idle(page)
 
 
