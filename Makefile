@@ -7,7 +7,7 @@ PORT ?= 8501
 # Dependencies: pyproject.toml (what charlstm needs); constraints.txt (the exact versions tested, used here and in CI).
 INSTALL := $(PY) -m pip install -q -c constraints.txt
 
-.PHONY: run test test-fast fuzz lint constraints bench bench-quick bench-quality starter-models inside-report clean
+.PHONY: run test test-fast fuzz lint constraints bench bench-quick bench-machine bench-quality starter-models inside-report clean
 
 $(VENV)/.runtime: pyproject.toml requirements.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ bench: $(VENV)/.dev
 
 bench-quick: $(VENV)/.dev
 	$(PY) -m bench --quick
+
+# How close to the machine: product rates of this CPU, each preset's share, XLA and threads tried (~5 min)
+bench-machine: $(VENV)/.dev
+	$(PY) -m bench.machine --out docs/bench-runs/machine.json
 
 # quality's 15 minutes on each of the four kinds of text, beside quick and the plain baseline (~75 min)
 bench-quality: $(VENV)/.dev

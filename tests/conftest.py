@@ -15,6 +15,18 @@ ROOT = Path(__file__).resolve().parent.parent
 # The seed corpus beside the checkout (../shared/data), or where CHARLSTM_SHARED_DATA says: nowhere else.
 SHARED_NIETZSCHE = Path(os.environ.get("CHARLSTM_SHARED_DATA") or ROOT.parent / "shared" / "data") / "nietzsche.txt"
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# The files that take longest (a browser, a server, a cluster), in the order they start: with `make test`'s two
+# processes (pytest-xdist, one file at a time each) the long ones start first and the many short ones fill in
+# at the end, instead of one process finishing a long file alone.
+LONGEST_FIRST = ("tests/e2e/", "tests/test_cluster.py", "tests/test_cli.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item) -> int:
+        path = str(item.fspath).replace(os.sep, "/")
+        return next((i for i, part in enumerate(LONGEST_FIRST) if f"/{part}" in path), len(LONGEST_FIRST))
+
+    items.sort(key=rank)  # stable: each file keeps its own order
 
 
 @pytest.fixture(scope="session")
