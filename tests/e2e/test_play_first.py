@@ -154,6 +154,7 @@ def test_inside_on_a_ready_made_model(browser, server, size):
     wait_idle(page)
     page.get_by_text("is not in the text above").first.wait_for()
     assert not page.locator("[data-testid=stException]").count()
+    surgery_and_one_step(page, size["width"])
     context.close()
 
 
@@ -201,7 +202,20 @@ def test_every_page_on_a_phone(phone):
         open_page(phone, path)
         phone.wait_for_timeout(300)
         assert not phone.locator("[data-testid=stException]").count(), name
+        assert phone.evaluate("() => document.documentElement.scrollWidth") <= 400 + 1, name
         shot(phone, f"phone-{name}")
+        if name == "guess":  # the game with a phone's keyboard: a guess sent with its key, a line break tapped
+            phone.get_by_text("Character 1 of 50").first.wait_for(timeout=60_000)
+            box = phone.locator(f"{key('guess_input')} input")
+            box.fill("e")
+            box.press("Enter")
+            wait_idle(phone)
+            phone.locator(f"{key('guess_newline')} button").click()
+            wait_idle(phone)
+            phone.locator(f"{key('guess_tell')} button").click()
+            phone.get_by_text(re.compile(r"Character [2-4] of 50")).first.wait_for()
+            phone.get_by_text("The model: guesses per character").first.wait_for()
+            assert not phone.locator("[data-testid=stException]").count()
 
 
 SIDEBAR_COLLAPSED = "() => document.querySelector('[data-testid=stSidebar]').dataset.collapsed"
@@ -284,17 +298,53 @@ def test_after_a_rename_the_model_picker_stays_on_that_model(page):
 
 
 def test_the_guessing_game_in_a_browser(page):
-    """Shannon's game on a ready-made model: a guess typed and sent with Enter, a character told, the scores."""
+    """Shannon's game on a ready-made model: a guess typed and sent with Enter, a line break guessed with its
+    button (a phone keyboard cannot type one), a character told, the scores (the phone: test_every_page_on_a_phone).
+    """
     open_page(page, PAGES["guess"])
     page.get_by_text("Character 1 of 50").first.wait_for(timeout=60_000)
     box = page.locator(f"{key('guess_input')} input")
     box.fill("e")
     box.press("Enter")  # a phone keyboard's send key does the same
     wait_idle(page)
+    page.locator(f"{key('guess_newline')} button").click()  # a guess too: wrong or right, the game goes on
+    wait_idle(page)
     page.locator(f"{key('guess_tell')} button").click()
-    page.get_by_text(re.compile(r"Character 2 of 50|Character 3 of 50")).first.wait_for()
+    page.get_by_text(re.compile(r"Character [2-4] of 50")).first.wait_for()
     wait_idle(page)
     page.get_by_text("The model: guesses per character").first.wait_for()  # you and the model, side by side
     assert "bits per character" in page.locator("[data-testid=stMain]").inner_text()
     assert not page.locator("[data-testid=stException]").count()
     shot(page, "guess")
+
+
+def surgery_and_one_step(page, width: int) -> None:
+    """A suggested surgery sets its cell and writes both texts (the first difference said), and one step of the
+    LSTM steps forward with new guesses; nothing wider than the screen."""
+    page.get_by_text("Cell surgery: change one cell while it writes").first.wait_for(timeout=60_000)
+    wait_idle(page)
+    suggestion = page.locator("[class*=st-key-inside_cut_try_] button").first
+    suggestion.scroll_into_view_if_needed()
+    suggestion.click()
+    wait_idle(page)
+    chosen = page.locator(f"{key('inside_cut_cell')} input").first
+    cell = re.search(r"Cell (\d+)", chosen.input_value() or chosen.get_attribute("aria-label") or "").group(1)
+    page.get_by_text(re.compile(rf"Cell {cell}: (Pin it high|Pin it low|Switch it off)")).first.wait_for()
+    page.get_by_text(re.compile("The texts part after|The same text on both sides")).first.wait_for()
+    size = "phone" if width < 500 else "desktop"
+    shot(page, f"surgery-{size}")
+
+    at = page.locator(f"{key('inside_step_at')} input")
+    at.scroll_into_view_if_needed()
+    before = int(at.input_value())
+    came_out = page.locator("[data-testid=stMarkdownContainer]", has_text="likeliest next characters after this step")
+    guesses = came_out.first.inner_text()
+    page.locator(f"{key('inside_step_forward')} button").click()
+    page.wait_for_function(
+        "v => document.querySelector('.st-key-inside_step_at input').value === String(v)", arg=before + 1
+    )
+    wait_idle(page)
+    assert came_out.first.inner_text() != guesses  # another step's guesses
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= width + 1
+    assert not page.locator("[data-testid=stException]").count()
+    shot(page, f"step-{size}")
