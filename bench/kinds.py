@@ -40,6 +40,8 @@ def measure(args: dict[str, Any]) -> dict[str, Any]:
     kind = load_kind(args["kind"])
     if args.get("lowercase"):  # section 1's text and split, for tuning against its targets
         kind = replace(kind, text=kind.text.lower())
+    if args.get("chars"):  # a short text (a diary's size): its first characters, split the same way
+        kind = replace(kind, text=kind.text[: int(args["chars"])])
     reset_peak()
     base_rss = rss_mb()
     started = time.monotonic()
@@ -69,7 +71,12 @@ def _parameters(trained) -> int:
 
 
 def run_one(
-    kind: str, contender: str, budget: float, overrides: dict[str, Any] | None = None, lowercase: bool = False
+    kind: str,
+    contender: str,
+    budget: float,
+    overrides: dict[str, Any] | None = None,
+    lowercase: bool = False,
+    chars: int | None = None,
 ) -> dict[str, Any]:
     args = {
         "kind": kind,
@@ -77,6 +84,7 @@ def run_one(
         "budget": budget,
         "overrides": overrides or {},
         "lowercase": lowercase,
+        "chars": chars,
     }
     result = run_worker("kind_train", args, timeout=budget + 900)
     return {**args, **result}
@@ -186,12 +194,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", action="append", default=[], help="a preset override, key=value")
     p.add_argument("--log", type=Path, default=Path("/tmp/charlstm-kinds.jsonl"))
     p.add_argument("--lowercase", action="store_true", help="lowercase the text first, as section 1 does")
+    p.add_argument("--chars", type=int, help="only each text's first CHARS characters (90%% given, 10%% scored)")
     args = p.parse_args(argv)
     overrides = {k: _value(v) for k, v in (s.split("=", 1) for s in args.set)}
     for kind in args.kinds.split(","):
         for contender in args.contenders.split(","):
             extra = overrides if contender not in ("seed", "baseline") else {}
-            r = run_one(kind, contender, args.budget, extra, args.lowercase)
+            r = run_one(kind, contender, args.budget, extra, args.lowercase, args.chars)
             r["when"] = time.strftime("%H:%M:%S")
             with args.log.open("a") as fh:
                 fh.write(json.dumps(r) + "\n")
