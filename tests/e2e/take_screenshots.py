@@ -9,6 +9,7 @@ screenshots of a tiny model to test-results/screenshots/.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 import time
@@ -21,6 +22,31 @@ sys.path.insert(0, str(Path(__file__).parent))
 from e2e_helpers import CHROMIUM, CHROMIUM_ARGS, ROOT, streamlit_server
 
 OUT = ROOT / "docs" / "screenshots"
+
+
+def race(page, url: str) -> None:
+    """A new person races quick against quick with 64 units, 30 s each, on the default text; the race's view."""
+    page.set_default_timeout(60_000)
+
+    def idle():
+        page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]")
+
+    page.goto(url + "/train")
+    idle()
+    page.get_by_text("Advanced settings").click()
+    idle()
+    box = page.locator(".st-key-train_minutes input")
+    box.fill("0.5")
+    box.press("Enter")
+    idle()
+    page.get_by_text("Race two settings").click()
+    idle()
+    page.locator(".st-key-race_start button").click()
+    page.get_by_text(re.compile(r"of training each: .*(is the winner|a tie)")).first.wait_for(timeout=300_000)
+    idle()
+    page.get_by_text("Your race").first.scroll_into_view_if_needed()
+    time.sleep(1.5)  # let the chart finish drawing
+    page.screenshot(path=str(OUT / "race.png"), full_page=False)
 
 
 def main() -> None:
@@ -90,6 +116,7 @@ def main() -> None:
         idle()
         page.locator(".st-key-gen_text").scroll_into_view_if_needed()
         save("copies")
+        race(browser.new_page(viewport={"width": 1400, "height": 1000}), url)
         browser.close()
     print(f"saved screenshots to {OUT}")
 
