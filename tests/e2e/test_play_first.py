@@ -13,6 +13,7 @@ import re
 
 import pytest
 from e2e_helpers import WRITTEN, code_text, key, shot, wait_code_changes, wait_idle
+from helpers import wait_for
 
 from charlstm.starters import list_starters
 
@@ -328,8 +329,14 @@ def surgery_and_one_step(page, width: int) -> None:
     suggestion.click()
     wait_idle(page)
     chosen = page.locator(f"{key('inside_cut_cell')} input").first
-    cell = re.search(r"Cell (\d+)", chosen.input_value() or chosen.get_attribute("aria-label") or "").group(1)
-    page.get_by_text(re.compile(rf"Cell {cell}: (Pin it high|Pin it low|Switch it off)")).first.wait_for()
+    heading = page.get_by_text(re.compile(r"Cell \d+: (Pin it high|Pin it low|Switch it off)")).first
+
+    def same_cell() -> bool:  # the box and the changed text's heading name one cell (a late rerun may lag)
+        picked = re.search(r"Cell (\d+)", chosen.input_value() or chosen.get_attribute("aria-label") or "")
+        shown = re.match(r"Cell (\d+):", heading.inner_text()) if heading.count() else None
+        return bool(picked and shown and picked.group(1) == shown.group(1))
+
+    wait_for(same_cell, 30, 0.3, what="the surgery's cell in the box and in the heading")
     page.get_by_text(re.compile("The texts part after|The same text on both sides")).first.wait_for()
     size = "phone" if width < 500 else "desktop"
     shot(page, f"surgery-{size}")
