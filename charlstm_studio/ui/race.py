@@ -108,6 +108,11 @@ def race_view() -> None:
         if any(histories):
             st.altair_chart(race_chart(histories, names), width="stretch")
         result = race.race_result(*histories)
+        if result is None and any(histories) and not any(s.active for s in statuses):
+            st.markdown(
+                "No fair comparison: one of them finished its first epoch only after the other had stopped. "
+                "Race them again with a longer time limit."
+            )
         if result is not None:
             scores = " · ".join(
                 f"{widgets.md(n)}: {b:.3f} bits/char" if b is not None else f"{widgets.md(n)}: no score yet"
