@@ -27,7 +27,7 @@ CHANGES: dict[str, tuple[str, tuple]] = {
 @dataclass(frozen=True)
 class RaceResult:
     seconds: float  # the training time both had reached
-    bpc: tuple[float | None, float | None]  # each one's best held-out bits per character by then
+    bpc: tuple[float, float]  # each one's best held-out bits per character by then
     winner: int | None  # 0 or 1; None when they tie
 
 
@@ -53,7 +53,7 @@ def race_result(first: list[EpochRecord], second: list[EpochRecord]) -> RaceResu
     if not first or not second:
         return None
     seconds = min(first[-1].seconds, second[-1].seconds)
-    bpc = (best_by(first, seconds), best_by(second, seconds))
-    if bpc[0] is None or bpc[1] is None:
+    a, b = best_by(first, seconds), best_by(second, seconds)
+    if a is None or b is None:
         return None
-    return RaceResult(seconds, bpc, None if bpc[0] == bpc[1] else 0 if bpc[0] < bpc[1] else 1)
+    return RaceResult(seconds, (a, b), None if a == b else 0 if a < b else 1)

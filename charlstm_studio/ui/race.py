@@ -114,10 +114,7 @@ def race_view() -> None:
                 "Race them again with a longer time limit."
             )
         if result is not None:
-            scores = " · ".join(
-                f"{widgets.md(n)}: {b:.3f} bits/char" if b is not None else f"{widgets.md(n)}: no score yet"
-                for n, b in zip(names, result.bpc, strict=True)
-            )
+            scores = " · ".join(f"{widgets.md(n)}: {b:.3f} bits/char" for n, b in zip(names, result.bpc, strict=True))
             ahead = "ahead" if any(s.active for s in statuses) else "the winner"
             verdict = "a tie" if result.winner is None else f"**{widgets.md(names[result.winner])}** is {ahead}"
             st.markdown(f"After {result.seconds:.0f} s of training each: {scores}. {verdict}.")
