@@ -9,6 +9,7 @@ time the shorter of the two trainings ran.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .config import LN2, TrainConfig
@@ -47,13 +48,21 @@ def best_by(history: list[EpochRecord], seconds: float) -> float | None:
     return min(scores) if scores else None
 
 
-def race_result(first: list[EpochRecord], second: list[EpochRecord]) -> RaceResult | None:
+def race_result(
+    first: list[EpochRecord], second: list[EpochRecord], time_limit: float | None = None
+) -> RaceResult | None:
     """Both contenders judged at the training time both reached; None until that time holds an epoch of each
-    (one that ended its first epoch after the other's last has nothing to be compared with yet)."""
+    (one that ended its first epoch after the other's last has nothing to be compared with yet).
+
+    `time_limit`: both ran out this same time limit. Each is then judged on its whole training: the last epoch
+    of each ends at the limit, a moment before or after it (the last epoch's check runs when time is up), and a
+    busy machine could otherwise leave a slow contender's only epoch a moment after the other's last.
+    """
     if not first or not second:
         return None
-    seconds = min(first[-1].seconds, second[-1].seconds)
-    a, b = best_by(first, seconds), best_by(second, seconds)
+    seconds = time_limit or min(first[-1].seconds, second[-1].seconds)
+    judged_by = math.inf if time_limit else seconds
+    a, b = best_by(first, judged_by), best_by(second, judged_by)
     if a is None or b is None:
         return None
     return RaceResult(seconds, (a, b), None if a == b else 0 if a < b else 1)

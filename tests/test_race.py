@@ -42,6 +42,15 @@ def test_the_race_is_judged_at_the_time_both_reached():
     assert race_result([record(1, 0.9, 3.0)], [record(1, 1.1, 2.9), record(2, 2.0, 2.5)]) is None
 
 
+def test_two_that_ran_out_one_time_limit_are_judged_on_their_whole_training():
+    """The last epoch of each ends at the limit, a moment either side of it: a slow contender whose only epoch
+    ended just after the other's last is still judged, on everything it did within the limit."""
+    slow, fast = [record(1, 18.4, 2.9)], [record(1, 9, 3.1), record(2, 18.1, 2.8)]
+    assert race_result(slow, fast) is None  # judged by time alone: the slow one had nothing by 18.1 s
+    result = race_result(slow, fast, time_limit=18)
+    assert result.seconds == 18 and result.bpc == (pytest.approx(2.9), pytest.approx(2.8)) and result.winner == 1
+
+
 def test_a_race_counts_as_two_trainings_and_leaves_nothing_when_refused(tmp_path, english_text):
     root = tmp_path / "runs"
     alice = Library("browser-alice", JobQueue(root=root), root)  # never connected: refusals come first

@@ -89,6 +89,13 @@ def race_chart(histories: list, names: list[str]) -> alt.Chart:
     )
 
 
+def shared_time_limit(runs: list, statuses: list) -> float | None:
+    """The time limit both contenders ran out (None while either trains, or when one ended another way)."""
+    limits = {r.config().seconds for r in runs}
+    timed_out = all(s.state == "time" for s in statuses)
+    return limits.pop() if timed_out and len(limits) == 1 else None
+
+
 def race_view() -> None:
     """The race this session started: live, then its result. Redrawn every second while either trains."""
     ids = st.query_params.get(RACE, "").split(",")
@@ -107,7 +114,7 @@ def race_view() -> None:
             st.caption(f"{widgets.md(run.name)}: {status.state}, {len(run.history())} epoch(s)")
         if any(histories):
             st.altair_chart(race_chart(histories, names), width="stretch")
-        result = race.race_result(*histories)
+        result = race.race_result(*histories, time_limit=shared_time_limit(runs, statuses))
         if result is None and any(histories) and not any(s.active for s in statuses):
             st.markdown(
                 "No fair comparison: one of them finished its first epoch only after the other had stopped. "

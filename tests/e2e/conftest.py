@@ -8,13 +8,33 @@ from __future__ import annotations
 import os
 
 import pytest
-from e2e_helpers import CHROMIUM, CHROMIUM_ARGS, streamlit_server
+from e2e_helpers import CHROMIUM, CHROMIUM_ARGS, SHOTS, streamlit_server
+
+PAGE_TEXT_SHOWN = 3_000  # characters of a failed test's page text in its report (the CI log is all one sees)
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/e2e/" in str(item.fspath).replace(os.sep, "/"):
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed browser test's report shows what its pages showed (their text and a screenshot): a timing
+    failure on a busy CI machine can then be read from the log, not guessed."""
+    report = (yield).get_result()
+    if report.when != "call" or not report.failed:
+        return
+    pages = [v for v in item.funcargs.values() if hasattr(v, "screenshot") and hasattr(v, "url")]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for i, pg in enumerate(pages):
+        try:
+            pg.screenshot(path=str(SHOTS / f"FAILED-{item.name}-{i}.png"), full_page=True, timeout=5_000)
+            text = pg.locator("body").inner_text(timeout=5_000)
+        except Exception as exc:  # a closed page must not hide the test's own failure
+            text = f"(the page could not be read: {exc})"
+        report.sections.append((f"page {i} at {pg.url}", text[-PAGE_TEXT_SHOWN:]))
 
 
 @pytest.fixture(scope="session")
