@@ -34,8 +34,9 @@ RANGES: dict[str, tuple[float, float]] = {
     "val_fraction": (0.0, 0.5),
     "learning_rate": (1e-7, 100.0),
     "seconds": (1.0, 7 * 24 * 3600.0),
+    "patience": (1, 10_000),
 }
-OPTIONAL = ("steps_per_epoch", "max_chars", "seconds")  # None means "no limit"
+OPTIONAL = ("steps_per_epoch", "max_chars", "seconds", "patience")  # None means "no limit"
 PRESET_NAME = re.compile(r"[a-z0-9_-]{1,32}")
 
 
@@ -75,6 +76,9 @@ class TrainConfig:
     seconds: float | None = 150.0
     steps_per_epoch: int | None = None
     on_divergence: str = "lower_lr"  # or "stop"
+    # With the falling rate: epochs without a better held-out score before the trainer goes back to its best
+    # model and ends with a short fall of the rate (trainer.SETTLE_SHARE); None trains to the limit.
+    patience: int | None = 10
     seed: int = 1337
     # samples shown after every epoch
     sample_temperatures: tuple[float, ...] = SEED_TEMPERATURES
@@ -207,6 +211,7 @@ PRESETS: dict[str, Preset] = {
             batch_size=128,
             epochs=60,
             seconds=None,
+            patience=None,
         ),
     ),
     "quality": Preset(

@@ -34,6 +34,12 @@ LR_WARMUP = 0.03  # "budget" schedule: the share of the budget over which the ra
 LR_WARMUP_STEPS = 50  # ... and at least this many steps: RMSprop's running average of squared gradients starts
 # at zero, so its first steps are several times larger than the rate says (a short budget's warm-up was too short)
 LR_FLOOR = 0.01  # ... and the share of it left when the budget ends (a job may run a moment past its estimate)
+# Settling: when the held-out score has not improved for `patience` epochs, a short text is being memorised, not
+# learnt (a 50,000-character text's best epoch came after 28-54 of 320 readings in 150 s). The trainer goes back
+# to the best model and lets the rate fall to LR_FLOOR over this share of the steps taken so far, then stops:
+# what a whole budget's fall did for a fixed number of readings, without knowing that number beforehand
+# (docs/tuning.md, rows S1-S18 and P1-).
+SETTLE_SHARE = 0.5
 
 
 def scheduled_lr(base: float, schedule: str, progress: float | None, step: int | None = None) -> float:
@@ -96,6 +102,32 @@ class EpochResult:
     improved: bool  # the best model so far (by validation loss, else training loss)
 
 
+@dataclass(frozen=True)
+class Settle:
+    """The rate's last fall: from `lr` at step `start` to the floor `steps` steps later, then stop."""
+
+    start: int
+    steps: int
+    lr: float
+    floor: float
+
+    def lr_at(self, step: int) -> float:
+        done = min(1.0, (step - self.start) / self.steps)
+        return self.lr + (self.floor - self.lr) * done
+
+    def over(self, step: int) -> bool:
+        return step >= self.start + self.steps
+
+
+def settle_steps(steps: int, spent: float | None) -> int:
+    """How many steps the last fall takes: SETTLE_SHARE of those taken so far, and no more than the budget leaves
+    (at the pace so far; `spent` is the share of the budget used, None when there is no budget)."""
+    wanted = SETTLE_SHARE * steps
+    if spent is not None and 0 < spent < 1:
+        wanted = min(wanted, steps * (1 - spent) / spent)
+    return max(1, round(wanted))
+
+
 class TrainerHook:
     """Override what you need. Methods run on the training thread, between batches."""
 
@@ -150,6 +182,8 @@ class Trainer:
         self._divergences = 0
         self._lr_scale = 1.0  # lowered by LR_CUT after each divergence
         self._steps = 0  # steps this job has taken, for the warm-up
+        self._since_best = 0  # epochs of this job since the held-out score last improved
+        self._settle: Settle | None = None  # the final fall of the rate, once the score stopped improving
 
     def stop(self, reason: str = "user") -> None:
         """Stop after the current batch (from any thread)."""
@@ -271,7 +305,10 @@ class Trainer:
 
     def _set_lr(self, hook: TrainerHook) -> None:
         cfg = self.config
-        lr = scheduled_lr(cfg.learning_rate, cfg.lr_schedule, hook.budget_spent(), self._steps) * self._lr_scale
+        if self._settle is not None:
+            lr = self._settle.lr_at(self._steps)
+        else:
+            lr = scheduled_lr(cfg.learning_rate, cfg.lr_schedule, hook.budget_spent(), self._steps) * self._lr_scale
         self._steps += 1
         self._model.optimizer.learning_rate.assign(lr)
 
@@ -283,6 +320,8 @@ class Trainer:
         self._epoch_losses.append(loss)
         if hook.on_batch(len(self._epoch_losses), loss):
             self.stop(self.stop_reason or "user")
+        if self._settle is not None and self._settle.over(self._steps):
+            self.stop("settled")
         return self._stop.is_set()
 
     def _recover(self, hook: TrainerHook, loss: float) -> bool:
@@ -322,6 +361,7 @@ class Trainer:
         if improved:
             self._best, self._best_epoch = measure, epoch
             self._best_state = (self.weights(), self.optimizer_state())
+        self._since_best = 0 if improved else self._since_best + 1
         result = EpochResult(
             epoch=epoch,
             train_loss=train_loss,
@@ -333,7 +373,34 @@ class Trainer:
         )
         if hook.on_epoch_end(result, self):
             self.stop(self.stop_reason or "user")
+        elif self._should_settle(val_loss):
+            self._begin_settling(hook)
         return self._stop.is_set()
+
+    def _should_settle(self, val_loss: float | None) -> bool:
+        cfg = self.config
+        return (
+            self._settle is None
+            and cfg.patience is not None
+            and cfg.lr_schedule == "budget"
+            and val_loss is not None
+            and self._since_best >= cfg.patience
+        )
+
+    def _begin_settling(self, hook: TrainerHook) -> None:
+        """The held-out score stopped improving: back to the best model, then the rate's last fall."""
+        lr = float(self._model.optimizer.learning_rate.numpy())  # before the restore: the state holds a rate too
+        weights, opt_state = self._best_state
+        self._M.set_weights(self._model, weights, self.config, len(self.vocab))
+        self._M.set_optimizer_state(self._model, opt_state)
+        floor = self.config.learning_rate * LR_FLOOR * self._lr_scale
+        steps = settle_steps(self._steps, hook.budget_spent())
+        self._settle = Settle(self._steps, steps, max(lr, floor), floor)
+        hook.on_notice(
+            f"No better on text it never trained on for {self._since_best} epochs: it has learnt what it can "
+            f"from this text and began to memorise it. Went back to the best model (epoch {self._best_epoch}) "
+            "and is lowering the learning rate to finish."
+        )
 
 
 def _sum_loss(model: Any, x: Any, y: Any) -> Any:

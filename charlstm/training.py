@@ -42,6 +42,8 @@ __all__ = ["LR_CUT", "MAX_WAIT_SHARE", "EpochRecord", "EpochSamples", "Outcome",
 
 FINAL_MESSAGES = {
     "completed": "Finished {all}{n} epoch{s}.",
+    "settled": "Finished after {n} epoch{s}: it had stopped improving on text it never trained on, so it went back "
+    "to its best model and let the learning rate fall.",
     "time": "Reached the time limit after {n} epoch{s}.",
     "user": "Stopped by you after {n} epoch{s}.",
     "diverged": "Stopped because training became unstable.",
@@ -371,12 +373,12 @@ class TrainingJob(TrainerHook):
         best = self._best if trainer is not None else None
         done = len(self._history) - self.initial_epoch
         message = message or self._error_message or final_message(reason, done, best, best_epoch, validated)
-        state = "interrupted" if reason == "interrupted" else reason
+        state = "completed" if reason == "settled" else reason  # settled: completed, said in its own words
         with contextlib.suppress(OSError, CharlstmError):  # nothing more can be saved; the lease runs out
             self.run_folder.add_trained_seconds(self.clock.elapsed)
         with contextlib.suppress(OSError):
             self.run_folder.write_status(state, message, epochs=len(self._history), best_val_loss=self._best)
             self.run_folder.clear_stop()
-        self._stop_reason = reason
+        self._stop_reason = state
         self.live.change(message, FINISHED)
         self.live.flush(force=True)

@@ -20,9 +20,12 @@ from charlstm.trainer import (
     LR_FLOOR,
     LR_WARMUP,
     LR_WARMUP_STEPS,
+    SETTLE_SHARE,
     VALIDATION_BATCH_CHARS,
     VALIDATION_MAX_CHARS,
+    Settle,
     scheduled_lr,
+    settle_steps,
     validation_batch,
     validation_config,
 )
@@ -251,6 +254,48 @@ def test_divergence_lowers_the_learning_rate(tmp_path, corpus, tiny_config):
     assert run.best_tag() is not None
     weights, _ = run.load_checkpoint(run.best_tag())
     assert all(np.isfinite(a).all() for a in weights.values())
+
+
+def test_the_last_fall_takes_a_share_of_the_steps_so_far_and_fits_in_the_budget():
+    assert settle_steps(100, None) == round(SETTLE_SHARE * 100)  # an epoch budget: the share alone
+    assert settle_steps(100, 0.2) == round(SETTLE_SHARE * 100)  # plenty of time left
+    assert settle_steps(100, 0.9) == 11  # 100 steps took 90% of the budget: about 11 more fit
+    assert settle_steps(1, 0.999) == 1
+    fall = Settle(start=40, steps=10, lr=0.02, floor=0.0002)
+    assert fall.lr_at(40) == 0.02 and fall.lr_at(45) == pytest.approx(0.0101) and fall.lr_at(60) == pytest.approx(0.0002)
+    assert not fall.over(49) and fall.over(50)
+
+
+def test_a_text_it_stops_learning_from_ends_early_on_its_best_model(tmp_path, english_text, tiny_config):
+    """Held-out text unlike the training text (random letters) stops improving at once: after `patience` epochs
+    the job goes back to its best model, lets the rate fall, and finishes long before its time limit."""
+    rng = np.random.default_rng(0)
+    train = english_text[:18_000]
+    noise = "".join(rng.choice(sorted(set(train)), 2_000))
+    config = tiny_config.replace(epochs=10_000, seconds=120.0, steps_per_epoch=3, patience=3, sample_length=0)
+    start = time.monotonic()
+    snap = TrainingJob.create(Corpus(train + noise, "noise", "paste"), config, root=tmp_path).run()
+    assert time.monotonic() - start < 100  # not the time limit
+    run = Run(snap.run_dir)
+    assert snap.stop_reason == run.status().state == "completed"
+    assert "stopped improving" in snap.message and "best model" in snap.message
+    settled = [n for n in snap.notices if "Went back to the best model" in n]
+    assert len(settled) == 1, snap.notices
+    best = min(snap.history, key=lambda h: h.val_loss)
+    began = best.epoch + config.patience  # the epoch after which the fall began
+    assert f"(epoch {best.epoch})" in settled[0] and len(snap.history) > began
+    rates = [h.learning_rate for h in snap.history[began:]]
+    assert rates == sorted(rates, reverse=True) and rates[-1] < 0.3 * config.learning_rate, rates
+    assert run.best_tag() is not None
+
+
+def test_patience_off_trains_to_the_limit(tmp_path, english_text, tiny_config):
+    rng = np.random.default_rng(0)
+    train = english_text[:18_000]
+    noise = "".join(rng.choice(sorted(set(train)), 2_000))
+    config = tiny_config.replace(epochs=12, steps_per_epoch=3, patience=None, sample_length=0)
+    snap = TrainingJob.create(Corpus(train + noise, "noise", "paste"), config, root=tmp_path).run()
+    assert len(snap.history) == 12 and not [n for n in snap.notices if "Went back" in n]
 
 
 @pytest.mark.parametrize(
