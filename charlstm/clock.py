@@ -42,6 +42,7 @@ class TrainingClock:
         self._epoch_end_seconds: float | None = None  # how long the last epoch's end took
         self._checking_since: float | None = None
         self._spent = 0.0
+        self._early_end: float | None = None  # seconds from Start when a settling trainer will stop
 
     # --- the trainer's events ------------------------------------------------------------------------------
     def waited(self) -> float:
@@ -86,6 +87,14 @@ class TrainingClock:
         with self._lock:
             if self._checking_since is not None:
                 self._epoch_end_seconds, self._checking_since = time.monotonic() - self._checking_since, None
+
+    def finish_early(self, steps: int) -> None:
+        """The trainer will stop after `steps` more steps (it is settling): the progress line counts down to
+        that end, at the pace of its steps and epoch ends so far. The budget and the rate's schedule stay."""
+        with self._lock:
+            per_step = self._train_seconds / max(1, self.batches)
+            epoch_ends = steps / max(1, self.steps_per_epoch) * (self._epoch_end_seconds or 0.0)
+            self._early_end = time.monotonic() - self._t0 + steps * per_step + epoch_ends
 
     def pause(self, seconds: float) -> None:
         """`seconds` that were not training (a benchmark scoring the model) leave the budget and speed alone."""
@@ -154,10 +163,12 @@ class TrainingClock:
         with self._lock:
             fraction = self._step_share()
             elapsed = time.monotonic() - self._t0
-            if self.budget:
-                fraction = max(fraction, elapsed / self.budget if self.fitting else 0.0)
+            ends = [e for e in (self.budget, self._early_end) if e]
+            end = min(ends) if ends else None  # seconds from Start: the time limit, or a settling trainer's end
+            if end:
+                fraction = max(fraction, elapsed / end if self.fitting else 0.0)
         fraction = 1.0 if finished else min(1.0, fraction)
         eta = None
         if active and fraction > 0.01:
-            eta = max(0.0, self.budget - elapsed) if self.budget else max(0.0, elapsed * (1 - fraction) / fraction)
+            eta = max(0.0, end - elapsed) if end else max(0.0, elapsed * (1 - fraction) / fraction)
         return fraction, eta

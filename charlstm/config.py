@@ -36,7 +36,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "seconds": (1.0, 7 * 24 * 3600.0),
     "patience": (1, 10_000),
 }
-OPTIONAL = ("steps_per_epoch", "max_chars", "seconds", "patience")  # None means "no limit"
+OPTIONAL = ("steps_per_epoch", "max_chars", "seconds", "patience", "dropout")  # None: no limit (dropout: chosen)
 PRESET_NAME = re.compile(r"[a-z0-9_-]{1,32}")
 
 
@@ -65,7 +65,7 @@ class TrainConfig:
     layers: int = 1
     units: int = 192
     embedding_dim: int = 32  # 0 = one-hot input, as in the seed
-    dropout: float = 0.0
+    dropout: float | None = None  # None: chosen for the text and the time when the run is planned (sizing.py)
     # optimisation
     optimizer: str = "rmsprop"
     learning_rate: float = 0.03
@@ -190,7 +190,7 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "quick": Preset(
         "quick",
-        "Fast start: writes real-looking words within a minute, done in 2.5 minutes. Best for trying things out.",
+        "Fast start: real-looking words within a minute, done in 2.5 minutes at most. Best for trying things out.",
         TrainConfig(),
     ),
     "classic": Preset(
@@ -212,6 +212,7 @@ PRESETS: dict[str, Preset] = {
             epochs=60,
             seconds=None,
             patience=None,
+            dropout=0.0,
         ),
     ),
     "quality": Preset(

@@ -36,6 +36,10 @@ RECENT_RUNS = 5
 # time-lapse). A small text trained for many epochs is mostly this: 50 epochs of it once read "about 2 s".
 START_SECONDS = 3.0
 EPOCH_END_SECONDS = 0.16
+# A text read more often than this in its budget is usually learnt sooner: the held-out score of a 50,000- or
+# 300,000-character text stopped improving after 18-54 readings (docs/tuning.md), and with `patience` the
+# training then settles and finishes early.
+SOONER_AFTER_READINGS = 60
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class Estimate:
     readable_seconds: float  # until the samples look like words
     chars_per_sec: float
     measured: bool  # False: a typical laptop's speed, not this machine's
+    may_end_sooner: bool = False  # the text is short for the time: it will likely settle and finish early
 
 
 def measured_speed(runs: Iterable[Run], config: TrainConfig) -> float | None:
@@ -94,7 +99,9 @@ def estimate(config: TrainConfig, n_chars: int, speed: float | None) -> Estimate
     if config.seconds:
         seconds = min(seconds, config.seconds)  # the budget is Start to finished, the last check included
     readable = READABLE_AFTER_CHARS[config.mode] / chars_per_sec
-    return Estimate(seconds, readable, chars_per_sec, speed is not None)
+    readings = seconds / (per_epoch + checking + EPOCH_END_SECONDS)
+    settles = config.patience is not None and config.lr_schedule == "budget" and config.val_fraction > 0
+    return Estimate(seconds, readable, chars_per_sec, speed is not None, settles and readings > SOONER_AFTER_READINGS)
 
 
 # --- memory: checked before a job starts, so settings that cannot fit are refused with the reason ---------

@@ -15,6 +15,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import sizing
 from .config import TrainConfig
 from .errors import BundleError, CharlstmError, CorpusError
 from .estimate import check_memory
@@ -118,6 +119,7 @@ def plan_run(corpus: Corpus, config: TrainConfig) -> RunPlan:
     if config.max_chars:
         text = text[: config.max_chars]
     check_trainable(text, config.min_corpus_chars())
+    config = sizing.fitted(config, len(text))  # what the person left to the studio, chosen for this text
     vocab = Vocabulary.from_text(text)
     check_vocabulary_size(len(vocab))
     check_memory(config, len(vocab), len(text))  # before anything is written or queued

@@ -36,9 +36,9 @@ LR_WARMUP_STEPS = 50  # ... and at least this many steps: RMSprop's running aver
 LR_FLOOR = 0.01  # ... and the share of it left when the budget ends (a job may run a moment past its estimate)
 # Settling: when the held-out score has not improved for `patience` epochs, a short text is being memorised, not
 # learnt (a 50,000-character text's best epoch came after 28-54 of 320 readings in 150 s). The trainer goes back
-# to the best model and lets the rate fall to LR_FLOOR over this share of the steps taken so far, then stops:
-# what a whole budget's fall did for a fixed number of readings, without knowing that number beforehand
-# (docs/tuning.md, rows S1-S18 and P1-).
+# to the best model and lets the rate fall to LR_FLOOR over this share of the steps taken so far, then stops. A
+# 50,000-character text then finishes in 30-60 s of its 150 with the score its best epoch had; on 300,000
+# characters the fall found a better model (docs/tuning.md, rows S1-S18 and P1-P10).
 SETTLE_SHARE = 0.5
 
 
@@ -154,6 +154,9 @@ class TrainerHook:
 
     def on_notice(self, text: str) -> None:
         """Something the user should read (the trainer recovered from a divergence)."""
+
+    def on_settle(self, steps: int) -> None:
+        """The held-out score stopped improving: training ends after `steps` more steps (the rate's last fall)."""
 
 
 class Trainer:
@@ -396,6 +399,7 @@ class Trainer:
         floor = self.config.learning_rate * LR_FLOOR * self._lr_scale
         steps = settle_steps(self._steps, hook.budget_spent())
         self._settle = Settle(self._steps, steps, max(lr, floor), floor)
+        hook.on_settle(steps)
         hook.on_notice(
             f"No better on text it never trained on for {self._since_best} epochs: it has learnt what it can "
             f"from this text and began to memorise it. Went back to the best model (epoch {self._best_epoch}) "

@@ -319,6 +319,9 @@ class TrainingJob(TrainerHook):
     def on_epoch_start(self, epoch: int) -> None:
         self.clock.epoch_started(epoch)
 
+    def on_settle(self, steps: int) -> None:
+        self.clock.finish_early(steps)
+
     def on_batch(self, step: int, loss: float) -> bool:
         self.clock.batch_done(step)
         self.live.add_loss(loss)

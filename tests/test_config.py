@@ -232,6 +232,21 @@ def test_the_estimate_grows_with_every_size_setting():
     assert estimate_memory_bytes(base.replace(max_chars=1000), 85, 60_000_000) < need
 
 
+def test_a_short_text_for_its_time_is_said_to_end_sooner():
+    """A text read dozens of times in its budget settles (patience) and finishes early: the estimate says
+    "at most", not "about"; a long text, the seed's constant rate and patience off keep the whole budget."""
+    from charlstm.estimate import SOONER_AFTER_READINGS, epoch_chars, estimate
+
+    quick, speed = preset_config("quick"), 75_000.0
+    assert estimate(quick, 50_000, speed).may_end_sooner  # a diary: read hundreds of times in 150 s
+    assert not estimate(quick, 10_000_000, speed).may_end_sooner
+    assert not estimate(quick.replace(patience=None), 50_000, speed).may_end_sooner
+    assert not estimate(preset_config("classic"), 50_000, speed).may_end_sooner
+    edge = epoch_chars(quick, 1_000_000) / speed
+    assert quick.seconds / edge < SOONER_AFTER_READINGS  # 1 M characters: about 12 readings, no early end
+    assert not estimate(quick, 1_000_000, speed).may_end_sooner
+
+
 def test_the_memory_limit_comes_from_the_environment_or_the_machine(monkeypatch):
     from charlstm.estimate import MEMORY_LIMIT_ENV, check_memory, memory_limit_bytes
 

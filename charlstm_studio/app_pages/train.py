@@ -39,6 +39,7 @@ from typing import Any
 
 import streamlit as st
 
+from charlstm import sizing
 from charlstm.config import LR_SCHEDULES, OPTIMIZERS, PRESETS, RANGES, TrainConfig, preset_config
 from charlstm.copies import MIN_COPY
 from charlstm.errors import CharlstmError
@@ -541,6 +542,9 @@ def new_run_form(shown_run: bool) -> None:
             f"({parameter_count(config, vocab_size):,} numbers to learn), trained {budget_words(config)}."
         )
         st.caption(time_words(config, len(corpus.text)))
+        chosen = sizing.why(config, len(corpus.text))
+        if chosen:
+            st.caption(chosen)
         if problem:
             st.warning(widgets.md(problem), icon=":material/block:")
     st.text_input("Model name (optional)", key="train_name", max_chars=80, placeholder="e.g. My first model")
@@ -574,7 +578,13 @@ def time_words(config: TrainConfig, n_chars: int) -> str:
     words = f"about {widgets.duration(guess.readable_seconds)} to readable words"
     if guess.readable_seconds > guess.seconds:
         words = "it may end before its words look like words: give it more time"
-    return f"On this computer: about {widgets.duration(guess.seconds)} in all; {words} ({where})."
+    sooner = " (a text this short is usually learnt sooner: it finishes once it stops improving)"
+    total = (
+        f"at most {widgets.duration(guess.seconds)}{sooner}"
+        if guess.may_end_sooner
+        else (f"about {widgets.duration(guess.seconds)} in all")
+    )
+    return f"On this computer: {total}; {words} ({where})."
 
 
 def start_training(config: TrainConfig) -> None:

@@ -182,6 +182,7 @@ def test_one_time_estimate_from_this_machine(runs_root):
     at = paste_and_open_train()
     caption = next(c for c in texts(at, "caption") if c.startswith("On this computer"))
     assert "typical laptop" in caption and "readable words" in caption  # nothing measured here yet
+    assert "at most" in caption and "learnt sooner" in caption  # a pasted paragraph settles long before 2.5 min
     run = make_run(runs_root, name="measured")
     from charlstm.run import EpochRecord
 

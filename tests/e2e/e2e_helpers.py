@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -140,6 +141,27 @@ WRITTEN = ".st-key-gen_text"  # Generate's text: a code block, or HTML when copi
 def code_text(page) -> str:
     """The text Generate wrote, as shown."""
     return page.locator(WRITTEN).first.inner_text()
+
+
+def written_text(page, timeout: float = 30_000) -> str:
+    """The text Generate wrote, once written: its page run has ended and the text is there (between two runs
+    the page is briefly idle with the text's place still empty)."""
+    page.wait_for_function(
+        "() => { const e = document.querySelector('.st-key-gen_text'); const app = document.querySelector("
+        "'[data-testid=stApp]'); return e !== null && e.innerText.trim() !== '' && app !== null "
+        "&& app.getAttribute('data-test-script-state') === 'notRunning'; }",
+        timeout=timeout,
+    )
+    return code_text(page)
+
+
+def wait_written_at(page, temperature: float, timeout: float = 30_000) -> None:
+    """Wait until the text at `temperature` is written: the address holds it (the page run that writes it sets
+    it), then that run ends. A slider's label can show the value before its run starts, and a busy machine may
+    finish a run for a step in between first."""
+    shown = re.escape(f"{temperature:g}")
+    page.wait_for_url(re.compile(rf"[?&]t={shown}(\.0)?(&|$)"), timeout=timeout)
+    wait_idle(page, timeout)
 
 
 def wait_code_changes(page, before: str, timeout: float = 15_000) -> None:

@@ -24,6 +24,7 @@ from e2e_helpers import (
     use_pasted_text,
     wait_code_changes,
     wait_idle,
+    wait_written_at,
 )
 
 from charlstm.run import Run
@@ -56,10 +57,8 @@ def test_main_flow_train_stop_generate_download(page, english_text):
     slider.focus()
     for _ in range(8):
         slider.press("ArrowRight")
-    wait_idle(page)
     wait_code_changes(page, before)
-    page.locator(key("gen_temperature")).get_by_text("0.90").wait_for()  # all eight steps, not the first few
-    wait_idle(page)  # the text streams in: read it once the run has finished
+    wait_written_at(page, 0.9)  # all eight steps, not the first few; the text streams in: read it once written
     after = code_text(page)
     assert after != before and len(after) > 100
     page.locator(key("gen_compare")).get_by_text("Compare temperatures").click()

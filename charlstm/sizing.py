@@ -1,0 +1,55 @@
+"""Fitting the model to the text and the time: what the studio chooses for a person, and why, in one place.
+
+A setting left to the studio is None in the settings a person asks for (today: `dropout`, in `quick`); it is
+decided here when a run is planned (`store.plan_run`), from how many times the time limit lets the model read
+the text, and the run folder keeps the value chosen. A short text read hundreds of times is learnt and then
+memorised: dropout keeps the model from leaning on any one of its signals, which slows memorising more than
+learning. A long text read a dozen times is still being learnt when the time ends, and dropout only slows that.
+
+The rule comes from measurements (docs/tuning.md, rows P11-P22), 150-s trainings of `quick` on the first
+50,000, 300,000 and 600,000 characters of German verse, Python source and Nietzsche.
+"""
+
+from __future__ import annotations
+
+from .config import TrainConfig
+from .estimate import epoch_chars, typical_speed
+
+# (readings at least, dropout): the first row whose readings the text reaches. A reading is one pass over the
+# training text at a 2-core laptop's speed, within the time limit (or the epochs, without one).
+DROPOUT_BY_READINGS = ((150, 0.5), (30, 0.3), (0, 0.0))
+
+
+def readings(config: TrainConfig, n_chars: int) -> float:
+    """How many times the budget lets the model read a text of `n_chars` characters (a laptop's speed)."""
+    if not config.seconds:
+        return float(config.epochs)
+    per_epoch = epoch_chars(config, n_chars) / typical_speed(config)
+    return min(float(config.epochs), config.seconds / max(per_epoch, 1e-9))
+
+
+def dropout_for(reads: float) -> float:
+    return next(dropout for at_least, dropout in DROPOUT_BY_READINGS if reads >= at_least)
+
+
+def fitted(config: TrainConfig, n_chars: int) -> TrainConfig:
+    """`config` with every setting left to the studio decided for this text (the rest as given)."""
+    if config.dropout is None:
+        config = config.replace(dropout=dropout_for(readings(config, n_chars)))
+    return config
+
+
+def why(config: TrainConfig, n_chars: int) -> str | None:
+    """The choice `fitted` makes, in one sentence a newcomer can read; None when nothing is left to choose."""
+    if config.dropout is not None:
+        return None
+    reads = readings(config, n_chars)
+    times = f"about {reads:,.0f} times" if reads >= 2 else "about once"
+    chosen = dropout_for(reads)
+    if chosen:
+        return (
+            f"Your text will be read {times} in this time, so the model switches off {chosen:.0%} of its "
+            "signals at random while it trains (dropout): it then learns the text's patterns instead of "
+            "memorising its sentences."
+        )
+    return f"Your text will be read {times} in this time, too few to memorise it: no dropout (it would slow learning)."
