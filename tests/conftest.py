@@ -30,11 +30,17 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
-def english_text() -> str:
-    """About 60,000 characters of real English prose (Python's docstrings: offline, always there)."""
+def python_docs() -> bytes:
+    """The built-in python-docs corpus, read once per test process (it parses the standard library: seconds)."""
     from charlstm.corpora import load_python_docs
 
-    return load_python_docs().decode("utf-8")[:60_000]
+    return load_python_docs()
+
+
+@pytest.fixture(scope="session")
+def english_text(python_docs) -> str:
+    """About 60,000 characters of real English prose (Python's docstrings: offline, always there)."""
+    return python_docs.decode("utf-8")[:60_000]
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,8 @@ from charlstm.text import decode_bytes
 UNREACHABLE = "http://127.0.0.1:9/nietzsche.txt"  # the discard port: nothing listens, fails at once
 
 
-def test_python_docs_is_large_deterministic_text():
-    first = corpora.load_python_docs()
+def test_python_docs_is_large_deterministic_text(python_docs):
+    first = python_docs  # read earlier in this process, by the session's fixture
     second = corpora.load_builtin("python-docs")
     assert first == second
     decoded = decode_bytes(first, name="python-docs")

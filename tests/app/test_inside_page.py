@@ -128,9 +128,8 @@ def test_a_generated_text_source(runs_root, no_starters):
     assert len(backgrounds(coloured(at))) == at.slider(key="inside_length").value
 
 
-def test_typing_a_stretch_lists_its_cells_in_words_and_finds_them_again():
+def test_typing_a_stretch_lists_its_cells_in_words_and_finds_them_again(python_docs):
     """Python's documentation starter on its own held-out text: the stretch's cells and their matches, recomputed."""
-    from charlstm.corpora import load_python_docs
     from charlstm.starters import starter_dir
 
     at = new_app(INSIDE)
@@ -139,7 +138,7 @@ def test_typing_a_stretch_lists_its_cells_in_words_and_finds_them_again():
     at.text_input(key="inside_find").input("the bound").run()
     assert not at.exception
     gen = load_generator(starter_dir("python-docs"))
-    corpus = load_python_docs().decode("utf-8")
+    corpus = python_docs.decode("utf-8")
     start, length = at.slider(key="inside_start").value, at.slider(key="inside_length").value
     text = corpus[start : start + length]
     acts = inside.activations(gen.trace(text), "lstm")
