@@ -47,8 +47,15 @@ def test_a_round_counts_your_guesses_beside_the_models(runs_root):
 def test_a_round_ends_and_a_new_one_starts(runs_root):
     make_run(runs_root)
     at = new_app(GUESS)
-    for _ in range(guessing.ROUND_CHARS):
+    for _ in range(3):  # the button, a few times ...
         at.button(key="guess_tell").click().run()
+    game = at.session_state["_guess_game"]
+    told = game["done"][0]  # a character told counts as the most guesses
+    assert game["done"] == [told] * 3 and len(game["target"]) == guessing.ROUND_CHARS
+    # ... the same answers up to the last character
+    last = guessing.ROUND_CHARS - 1
+    at.session_state["_guess_game"] = {**game, "done": [told] * last, "told": [True] * last}
+    at.button(key="guess_tell").click().run()
     assert any("Round over" in s for s in texts(at, "success")) and not has(at, "button", "guess_tell")
     at.button(key="guess_new_round").click().run()
     assert at.session_state["_guess_game"]["done"] == [] and has(at, "button", "guess_tell")
