@@ -37,9 +37,15 @@ def test_a_missing_text_is_skipped_with_what_to_do(monkeypatch, tmp_path):
     assert "apt-get install fortunes-de" in missing["german"]
 
 
+@pytest.fixture(scope="module")
+def docs_kind():
+    """Python's docstrings as a benchmark text, read once for both contenders (it parses the standard library)."""
+    return load_kind("python-docs")
+
+
 @pytest.mark.parametrize("contender", ["baseline", "quick"])
-def test_a_contender_keeps_to_its_budget_and_its_weights_score_in_charlstm(contender):
-    kind = load_kind("python-docs")
+def test_a_contender_keeps_to_its_budget_and_its_weights_score_in_charlstm(contender, docs_kind):
+    kind = docs_kind
     text, heldout = kind.train[:60_000], kind.heldout[:4_000]
     budget = 6.0
     started = time.monotonic()
