@@ -523,9 +523,14 @@ def settings_words(cfg: TrainConfig, history: list[EpochRecord], seconds: float)
         f"{cfg.preset.capitalize()} preset · {cfg.layers} layer(s) of {cfg.units} units · sequences of {cfg.seq_len} "
         f"characters, predicting {mode} · batches of {cfg.batch_size} · {cfg.optimizer} with learning rate "
         f"{cfg.learning_rate:g}{' (falling to near zero by the end)' if cfg.lr_schedule == 'budget' else ''} · "
-        f"{cfg.val_fraction:.0%} held out · seed {cfg.seed} · {trained_words(cfg, history, seconds)}"
-        + (" · lowercased" if cfg.lowercase else "")
+        f"{cfg.val_fraction:.0%} held out · {dropout_words(cfg)}seed {cfg.seed} · "
+        f"{trained_words(cfg, history, seconds)}" + (" · lowercased" if cfg.lowercase else "")
     )
+
+
+def dropout_words(cfg: TrainConfig) -> str:
+    """The dropout a run trains with (chosen for its text when it was planned: sizing.py), or nothing."""
+    return f"dropout {cfg.dropout:.0%} · " if cfg.dropout else ""
 
 
 def new_run_form(shown_run: bool) -> None:

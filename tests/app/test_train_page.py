@@ -250,3 +250,16 @@ def test_the_share_of_each_epochs_samples_it_copies_is_drawn(runs_root):
     run.append_samples(EpochSamples(3, "x", ((0.5, text[100:400]), (1.0, text[500:800]))))
     at.run()
     assert any("memorising the text" in w for w in texts(at, "warning"))
+
+
+def test_the_settings_line_names_the_dropout_chosen_for_the_text(runs_root):
+    from run_factory import TINY, random_run
+    from studio_helpers import ME
+
+    chosen = random_run(runs_root, TEXT * 20, TINY.replace(dropout=0.5), name="chosen", owner=ME, finished=True)
+    at = new_app(TRAIN, query={"run": chosen.name})
+    assert any("dropout 50%" in c for c in texts(at, "caption")), texts(at, "caption")
+    plain = random_run(runs_root, TEXT * 20, TINY.replace(dropout=0.0), name="plain", owner=ME, finished=True)
+    at = new_app(TRAIN, query={"run": plain.name})
+    line = next(c for c in texts(at, "caption") if "held out ·" in c)
+    assert "dropout" not in line  # none chosen, none named
