@@ -128,7 +128,10 @@ def click(page, widget: str) -> None:
 
 
 def fill(page, widget: str, value: str) -> None:
+    """Type into a box once the page has settled (during a rerun the old page's box may still be there)."""
+    wait_idle(page)
     box = page.locator(f"{key(widget)} input")
+    expect(box).to_have_count(1)
     box.fill(value)
     box.press("Enter")
     wait_idle(page)

@@ -1,0 +1,87 @@
+"""The grid (issue 19): texts of several sizes and kinds x time budgets, `quick` beside the plain baseline.
+
+Each cell trains both contenders on the same text's first 90% (one `bench.kinds` run: the same split), each in
+a fresh process, and scores both on the last 10% as `charlstm score` does; results go to a log, one line per
+training. A size a kind's text does not reach is skipped, and said. `--table LOG` prints a log's table.
+
+    make bench-grid                                   # the whole grid: hours (15-min budgets on every text)
+    python -m bench.grid --sizes 50000,300000 --budgets 150 --log docs/bench-runs/<date>-grid.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from . import kinds
+from .texts import load_kind
+
+SIZES = (50_000, 300_000, 1_200_000, 10_000_000)  # a diary, a short book, a long one, a corpus
+BUDGETS = (30.0, 150.0, 900.0)
+KINDS = ("nietzsche", "german", "python-source")  # prose; verse, jokes and dialogue; source code
+TARGET_AT_150 = 0.10  # quick must beat the baseline by this many nats at 150 s, on every text
+
+
+def cells(sizes, budgets, kind_keys) -> tuple[list[tuple[str, int, float]], list[str]]:
+    """The (kind, size, budget) cells to train, and a line for each size a text does not reach."""
+    todo, skipped = [], []
+    for key in kind_keys:
+        length = len(load_kind(key).text)
+        for size in sizes:
+            if size > length:
+                skipped.append(f"{key}: {size:,} characters asked, its text has {length:,}")
+                continue
+            todo.extend((key, size, budget) for budget in budgets)
+    return todo, skipped
+
+
+def table(log: Path) -> str:
+    """The log as a Markdown table: one row a text and budget, both contenders side by side."""
+    by_cell: dict[tuple, dict] = defaultdict(dict)
+    for line in log.read_text().splitlines():
+        r = json.loads(line)
+        by_cell[(r["kind"], r["chars"], r["budget"])][r["contender"]] = r
+    rows = [
+        "| text (characters) | budget | baseline nats | quick nats | quick − baseline | quick waited | best epoch |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for (key, size, budget), both in sorted(by_cell.items()):
+        base, quick = both.get("baseline"), both.get("quick")
+        if not base or not quick:
+            continue
+        gap = quick["nats"] - base["nats"]
+        rows.append(
+            f"| {key} ({size:,}) | {budget:.0f} s | {base['nats']:.3f} | {quick['nats']:.3f} | {gap:+.3f} | "
+            f"{quick['waited']:.0f} s | {quick['detail'].replace('best epoch ', '')} |"
+        )
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.grid")
+    p.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    p.add_argument("--budgets", default=",".join(f"{b:g}" for b in BUDGETS))
+    p.add_argument("--kinds", default=",".join(KINDS))
+    p.add_argument("--log", type=Path, default=Path("/tmp/charlstm-grid.jsonl"))
+    p.add_argument("--table", type=Path, help="print this log's table and stop")
+    args = p.parse_args(argv)
+    if args.table:
+        print(table(args.table))
+        return 0
+    sizes = [int(s) for s in args.sizes.split(",")]
+    budgets = [float(b) for b in args.budgets.split(",")]
+    todo, skipped = cells(sizes, budgets, args.kinds.split(","))
+    for line in skipped:
+        print(f"skipped: {line}", flush=True)
+    for key, size, budget in todo:
+        kinds.main(["--kinds", key, "--contenders", "baseline,quick", "--budget", f"{budget:g}",
+                    "--chars", str(size), "--log", str(args.log)])  # fmt: skip
+    print(table(args.log))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

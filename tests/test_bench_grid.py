@@ -1,0 +1,28 @@
+"""The grid's cells and table (bench/grid.py): the sizes a text reaches, both contenders side by side."""
+
+from __future__ import annotations
+
+import json
+
+from bench import grid
+
+
+def test_a_size_the_text_does_not_reach_is_skipped_and_said():
+    todo, skipped = grid.cells([50_000, 10**9], [30.0, 150.0], ["python-source"])
+    assert todo == [("python-source", 50_000, 30.0), ("python-source", 50_000, 150.0)]
+    assert len(skipped) == 1 and "1,000,000,000 characters asked" in skipped[0]
+
+
+def test_the_table_puts_both_contenders_of_a_cell_side_by_side(tmp_path):
+    log = tmp_path / "grid.jsonl"
+    rows = [
+        {"kind": "german", "chars": 50_000, "budget": 150.0, "contender": "baseline", "nats": 2.5, "waited": 150.1,
+         "detail": ""},
+        {"kind": "german", "chars": 50_000, "budget": 150.0, "contender": "quick", "nats": 2.2, "waited": 41.0,
+         "detail": "best epoch 60 of 88"},
+        {"kind": "german", "chars": 300_000, "budget": 150.0, "contender": "quick", "nats": 1.9, "waited": 150.0,
+         "detail": ""},  # its baseline is missing: no row
+    ]  # fmt: skip
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    lines = grid.table(log).splitlines()
+    assert len(lines) == 3 and lines[2] == "| german (50,000) | 150 s | 2.500 | 2.200 | -0.300 | 41 s | 60 of 88 |"
