@@ -48,7 +48,8 @@ class Estimate:
     readable_seconds: float  # until the samples look like words
     chars_per_sec: float
     measured: bool  # False: a typical laptop's speed, not this machine's
-    may_end_sooner: bool = False  # the text is short for the time: it will likely settle and finish early
+    readings: float  # how many times the training reads the text in that time
+    may_end_sooner: bool  # the text is short for the time: it will likely settle and finish early
 
 
 def measured_speed(runs: Iterable[Run], config: TrainConfig) -> float | None:
@@ -99,9 +100,10 @@ def estimate(config: TrainConfig, n_chars: int, speed: float | None) -> Estimate
     if config.seconds:
         seconds = min(seconds, config.seconds)  # the budget is Start to finished, the last check included
     readable = READABLE_AFTER_CHARS[config.mode] / chars_per_sec
-    readings = seconds / (per_epoch + checking + EPOCH_END_SECONDS)
+    readings = max(0.0, seconds - START_SECONDS) / (per_epoch + checking + EPOCH_END_SECONDS)
     settles = config.patience is not None and config.lr_schedule == "budget" and config.val_fraction > 0
-    return Estimate(seconds, readable, chars_per_sec, speed is not None, settles and readings > SOONER_AFTER_READINGS)
+    sooner = settles and readings > SOONER_AFTER_READINGS
+    return Estimate(seconds, readable, chars_per_sec, speed is not None, readings, sooner)
 
 
 # --- memory: checked before a job starts, so settings that cannot fit are refused with the reason ---------

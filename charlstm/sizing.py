@@ -13,7 +13,7 @@ The rule comes from measurements (docs/tuning.md, rows P11-P22), 150-s trainings
 from __future__ import annotations
 
 from .config import TrainConfig
-from .estimate import epoch_chars, typical_speed
+from .estimate import estimate
 
 # (readings at least, dropout): the first row whose readings the text reaches. A reading is one pass over the
 # training text at a 2-core laptop's speed, within the time limit (or the epochs, without one).
@@ -21,11 +21,9 @@ DROPOUT_BY_READINGS = ((150, 0.5), (30, 0.3), (0, 0.0))
 
 
 def readings(config: TrainConfig, n_chars: int) -> float:
-    """How many times the budget lets the model read a text of `n_chars` characters (a laptop's speed)."""
-    if not config.seconds:
-        return float(config.epochs)
-    per_epoch = epoch_chars(config, n_chars) / typical_speed(config)
-    return min(float(config.epochs), config.seconds / max(per_epoch, 1e-9))
+    """How many times the budget lets the model read a text of `n_chars` characters (a laptop's speed, so the
+    same text and settings get the same choice on every machine)."""
+    return estimate(config, n_chars, speed=None).readings
 
 
 def dropout_for(reads: float) -> float:

@@ -327,13 +327,19 @@ class Trainer:
             self.stop("settled")
         return self._stop.is_set()
 
+    def _restore_best(self) -> float:
+        """Back to the best weights and optimizer state; returns the learning rate just before (the saved
+        state holds a rate too, which the caller replaces)."""
+        lr = float(self._model.optimizer.learning_rate.numpy())
+        weights, opt_state = self._best_state
+        self._M.set_weights(self._model, weights, self.config, len(self.vocab))
+        self._M.set_optimizer_state(self._model, opt_state)
+        return lr
+
     def _recover(self, hook: TrainerHook, loss: float) -> bool:
         """Divergence: go back to the best weights, then lower the learning rate or stop."""
-        model, M = self._model, self._M
-        lr = float(model.optimizer.learning_rate.numpy())  # before the restore: the state holds a learning rate too
-        weights, opt_state = self._best_state
-        M.set_weights(model, weights, self.config, len(self.vocab))
-        M.set_optimizer_state(model, opt_state)
+        model = self._model
+        lr = self._restore_best()
         self._divergences += 1
         best = f"epoch {self._best_epoch}" if self._best_epoch else "the start"
         shown = "NaN" if not math.isfinite(loss) else f"{loss:.2f}"
@@ -392,10 +398,7 @@ class Trainer:
 
     def _begin_settling(self, hook: TrainerHook) -> None:
         """The held-out score stopped improving: back to the best model, then the rate's last fall."""
-        lr = float(self._model.optimizer.learning_rate.numpy())  # before the restore: the state holds a rate too
-        weights, opt_state = self._best_state
-        self._M.set_weights(self._model, weights, self.config, len(self.vocab))
-        self._M.set_optimizer_state(self._model, opt_state)
+        lr = self._restore_best()
         floor = self.config.learning_rate * LR_FLOOR * self._lr_scale
         steps = settle_steps(self._steps, hook.budget_spent())
         self._settle = Settle(self._steps, steps, max(lr, floor), floor)

@@ -584,11 +584,8 @@ def time_words(config: TrainConfig, n_chars: int) -> str:
     if guess.readable_seconds > guess.seconds:
         words = "it may end before its words look like words: give it more time"
     sooner = " (a text this short is usually learnt sooner: it finishes once it stops improving)"
-    total = (
-        f"at most {widgets.duration(guess.seconds)}{sooner}"
-        if guess.may_end_sooner
-        else (f"about {widgets.duration(guess.seconds)} in all")
-    )
+    duration = widgets.duration(guess.seconds)
+    total = f"at most {duration}{sooner}" if guess.may_end_sooner else f"about {duration} in all"
     return f"On this computer: {total}; {words} ({where})."
 
 

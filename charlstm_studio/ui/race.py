@@ -91,9 +91,10 @@ def race_chart(histories: list, names: list[str]) -> alt.Chart:
 
 def shared_time_limit(runs: list, statuses: list) -> float | None:
     """The time limit both contenders ran out (None while either trains, or when one ended another way)."""
+    if not all(s.state == "time" for s in statuses):
+        return None  # checked first: the view is redrawn every second while they train
     limits = {r.config().seconds for r in runs}
-    timed_out = all(s.state == "time" for s in statuses)
-    return limits.pop() if timed_out and len(limits) == 1 else None
+    return limits.pop() if len(limits) == 1 else None
 
 
 def race_view() -> None:
@@ -110,8 +111,8 @@ def race_view() -> None:
         statuses = [r.status() for r in runs]
         names = [r.name for r in runs]
         histories = [r.history() for r in runs]
-        for run, status in zip(runs, statuses, strict=True):
-            st.caption(f"{widgets.md(run.name)}: {status.state}, {len(run.history())} epoch(s)")
+        for name, status, history in zip(names, statuses, histories, strict=True):
+            st.caption(f"{widgets.md(name)}: {status.state}, {len(history)} epoch(s)")
         if any(histories):
             st.altair_chart(race_chart(histories, names), width="stretch")
         result = race.race_result(*histories, time_limit=shared_time_limit(runs, statuses))
