@@ -239,12 +239,8 @@ class TrainingJob(TrainerHook):
         return self._thread is not None and not self._done.is_set()
 
     def off_the_clock(self, fn: Callable[[dict], Any]) -> Any:
-        """Call `fn` with the model's current weights; the time it takes is not training time.
-
-        For benchmarks that score the model between batches: call it from a hook method (on the
-        training thread, after `on_fit_start`). The time `fn` takes counts neither toward the time
-        budget nor toward the elapsed time and characters per second the job reports.
-        """
+        """Call `fn` with the model's current weights, off the clock: for benchmarks that score the model
+        between batches, from a hook method (the training thread, after `on_fit_start`)."""
         if self._trainer is None:
             raise RuntimeError("off_the_clock() is for hook methods, once the model is built.")
         started = time.monotonic()

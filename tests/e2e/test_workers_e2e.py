@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -116,7 +115,8 @@ def test_a_restarted_server_reattaches_to_a_job_on_an_external_cluster(
         run = the_run(home)
         server.kill()  # SIGKILL: no clean-up of any kind
         server.wait()
-    time.sleep(3)
+        epochs = len(run.history())
+    wait_for(lambda: len(run.history()) > epochs, 30, 0.2, what="an epoch trained after the studio died")
     assert run.status().state == "running"  # the cluster trains on without the studio
 
     with streamlit_process(home, env=cluster, log_name="second.log") as (url, _server):
