@@ -7,7 +7,7 @@ PORT ?= 8501
 # Dependencies: pyproject.toml (what charlstm needs); constraints.txt (the exact versions tested, used here and in CI).
 INSTALL := $(PY) -m pip install -q -c constraints.txt
 
-.PHONY: run test test-fast fuzz lint constraints bench bench-quick bench-machine bench-quality bench-grid starter-models inside-report clean
+.PHONY: run test test-fast fuzz lint constraints bench bench-quick bench-machine bench-quality bench-grid bench-device starter-models inside-report clean
 
 $(VENV)/.runtime: pyproject.toml requirements.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,11 +61,16 @@ bench-machine: $(VENV)/.dev
 bench-quality: $(VENV)/.dev
 	$(PY) -m bench --quality --sections kinds
 
-# The ready-made models in assets/models/ (about 10-15 minutes on 2 cores; fixed seeds and step budgets).
-# The grid (issue 19): 3 kinds x 4 sizes x 30 s / 150 s / 15 min, quick beside the baseline: hours, quiet machine
+# The grid (issue 19): 3 kinds x 4 sizes x 30 s / 150 s / 15 min; quick beside the baseline, quality beside quick
+# (hours, on a quiet machine)
 bench-grid: $(VENV)/.dev
 	$(PY) -m bench.grid --log docs/bench-runs/grid.jsonl
 
+# Training through a Dask worker on whatever it has (a GPU when one is there): quick 150 s, quality 15 min (~20 min)
+bench-device: $(VENV)/.dev
+	$(PY) -m bench.device --out docs/bench-runs/device.json
+
+# The ready-made models in assets/models/ (about 10-15 minutes on 2 cores; fixed seeds and step budgets).
 starter-models: $(VENV)/.runtime
 	$(PY) tools/make_starter_models.py
 

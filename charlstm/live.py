@@ -21,6 +21,7 @@ FLUSH_SECONDS = 0.5  # how often the live progress and batch losses reach the ru
 # A job's states: preparing -> running -> (stopping) -> finished. The run folder shows "running" until the
 # final status is written, which tells a reader the job has ended.
 PREPARING, RUNNING, STOPPING, FINISHED = "preparing", "running", "stopping", "finished"
+TRAINING = "Training…"  # the words of a training that goes as planned: the page shows no caption for them
 
 
 class LiveView:

@@ -403,11 +403,6 @@ class Trainer:
         steps = settle_steps(self._steps, hook.budget_spent())
         self._settle = Settle(self._steps, steps, max(lr, floor), floor)
         hook.on_settle(steps)
-        hook.on_notice(
-            f"No better on text it never trained on for {self._since_best} epochs: it has learnt what it can "
-            f"from this text and began to memorise it. Went back to the best model (epoch {self._best_epoch}) "
-            "and is lowering the learning rate to finish."
-        )
 
 
 def _sum_loss(model: Any, x: Any, y: Any) -> Any:

@@ -31,7 +31,7 @@ from .config import LN2, TrainConfig
 from .errors import CharlstmError
 from .generate import Generator
 from .identity import OPERATOR
-from .live import FINISHED, PREPARING, RUNNING, STOPPING, Heartbeat, LiveView
+from .live import FINISHED, PREPARING, RUNNING, STOPPING, TRAINING, Heartbeat, LiveView
 from .run import EpochRecord, EpochSamples, Run
 from .store import Continuation, new_run, open_to_continue, plan_continuation
 from .text import Corpus, Vocabulary
@@ -49,6 +49,16 @@ FINAL_MESSAGES = {
     "diverged": "Stopped because training became unstable.",
     "interrupted": "Interrupted: the studio that started this training stopped, after {n} epoch{s}.",
 }
+
+# The progress line once a training settles (the held-out score stopped improving): the run ends soon, on purpose
+SETTLING_WORDS = (
+    "Finishing: no better on text it never trained on for {patience} epochs, so it has learnt what this text can "
+    "teach. It went back to its best model (epoch {best}) and takes smaller and smaller steps to end."
+)
+UNEXPECTED = (
+    "Training failed unexpectedly ({kind}: {exc}). Details are in error.log in the run folder; the best model so "
+    "far is kept."
+)
 
 
 @dataclass(frozen=True)
@@ -171,6 +181,7 @@ class TrainingJob(TrainerHook):
         self._plan: FitPlan | None = None
         self._timelapse = TimeLapse(run)
         self._best = plan.best_loss
+        self._words = TRAINING  # what the progress line says while it trains (settling changes it)
 
     @property
     def run_dir(self) -> Path:
@@ -271,11 +282,7 @@ class TrainingJob(TrainerHook):
             self._finish("user")
         except Exception as exc:  # a bug: keep the details in the run folder, tell the user plainly
             self.run_folder.write_error_log(traceback.format_exc())
-            self._finish(
-                "error",
-                f"Training failed unexpectedly ({type(exc).__name__}: {exc}). "
-                "Details are in error.log in the run folder; the best model so far is kept.",
-            )
+            self._finish("error", UNEXPECTED.format(kind=type(exc).__name__, exc=exc))
         finally:
             self.outcome = Outcome(self.run_dir, self._stop_reason or "error", self.live.message)
             self._done.set()
@@ -309,14 +316,18 @@ class TrainingJob(TrainerHook):
     def on_fit_start(self, plan: FitPlan) -> None:
         self._plan = plan
         self.clock.fit_started(plan.steps_per_epoch, plan.chars_per_step)  # the clock runs from Start: run()
-        self.live.change("Training…", RUNNING, only_from=(PREPARING,))
+        self.live.change(self._words, RUNNING, only_from=(PREPARING,))
         self.live.flush(force=True)
 
     def on_epoch_start(self, epoch: int) -> None:
         self.clock.epoch_started(epoch)
 
     def on_settle(self, steps: int) -> None:
+        """Good news, said as the progress line's words (not a warning): the rest is a short, planned finish."""
         self.clock.finish_early(steps)
+        best = self._trainer.best_epoch if self._trainer is not None else 0
+        self._words = SETTLING_WORDS.format(patience=self.config.patience, best=best)
+        self.live.change(self._words, only_from=(RUNNING,))
 
     def on_batch(self, step: int, loss: float) -> bool:
         self.clock.batch_done(step)
@@ -361,7 +372,7 @@ class TrainingJob(TrainerHook):
             return True
         self.clock.epoch_ended()
         self._history.append(record)
-        self.live.change("Training…", only_from=(RUNNING,))
+        self.live.change(self._words, only_from=(RUNNING,))
         self.live.flush(force=True)
         return self._stop_reason is not None
 

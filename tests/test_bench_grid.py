@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import json
 
-from bench import grid
+from bench import grid, texts
+from bench.texts import load_kind
 
 
 def test_a_size_the_text_does_not_reach_is_skipped_and_said():
     todo, skipped = grid.cells([50_000, 10**9], [30.0, 150.0], ["python-source"])
     assert todo == [("python-source", 50_000, 30.0), ("python-source", 50_000, 150.0)]
     assert len(skipped) == 1 and "1,000,000,000 characters asked" in skipped[0]
+
+
+def test_a_corpus_sized_cell_reads_the_same_source_going_on():
+    """10 MB of code: python-source's text (what the smaller cells read), then the standard library's packages."""
+    todo, skipped = grid.cells([10_000_000], [150.0], ["python-source"])
+    assert todo == [("python-library", 10_000_000, 150.0)] and skipped == []
+    library, source = load_kind("python-library").text, load_kind("python-source").text
+    assert len(library) == texts.LIBRARY_CHARS and library.startswith(source)
 
 
 def test_the_table_puts_both_contenders_of_a_cell_side_by_side(tmp_path):

@@ -15,6 +15,7 @@ from charlstm.clock import TrainingClock
 from charlstm.config import preset_config
 from charlstm.data import window_count
 from charlstm.errors import CharlstmError, CorpusError
+from charlstm.live import TRAINING
 from charlstm.run import Request, Run, append_line, read_jsonl
 from charlstm.text import Corpus
 from charlstm.trainer import (
@@ -269,6 +270,19 @@ def test_the_last_fall_takes_a_share_of_the_steps_so_far_and_fits_in_the_budget(
     assert not fall.over(49) and fall.over(50)
 
 
+class Watched(TrainingJob):
+    """A job that notes what its progress line said after each epoch, as the Train page reads it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.said: list[str] = []
+
+    def on_epoch_end(self, result, trainer):
+        stop = super().on_epoch_end(result, trainer)
+        self.said.append(self.run_folder.progress().message)
+        return stop
+
+
 def test_a_text_it_stops_learning_from_ends_early_on_its_best_model(tmp_path, english_text, tiny_config):
     """Held-out text unlike the training text (random letters) stops improving at once: after `patience` epochs
     the job goes back to its best model, lets the rate fall, and finishes long before its time limit."""
@@ -277,16 +291,19 @@ def test_a_text_it_stops_learning_from_ends_early_on_its_best_model(tmp_path, en
     noise = "".join(rng.choice(sorted(set(train)), 2_000))
     config = tiny_config.replace(epochs=10_000, seconds=120.0, steps_per_epoch=3, patience=3, sample_length=0)
     start = time.monotonic()
-    snap = TrainingJob.create(Corpus(train + noise, "noise", "paste"), config, root=tmp_path).run()
+    job = Watched.create(Corpus(train + noise, "noise", "paste"), config, root=tmp_path)
+    snap = job.run()
     assert time.monotonic() - start < 100  # not the time limit
     run = Run(snap.run_dir)
     assert snap.stop_reason == run.status().state == "completed"
     assert "stopped improving" in snap.message and "best model" in snap.message
-    settled = [n for n in snap.notices if "Went back to the best model" in n]
-    assert len(settled) == 1, snap.notices
+    assert snap.notices == ()  # good news, not a warning
     best = min(snap.history, key=lambda h: h.val_loss)
     began = best.epoch + config.patience  # the epoch after which the fall began
-    assert f"(epoch {best.epoch})" in settled[0] and len(snap.history) > began
+    assert len(snap.history) > began
+    finishing = [words for words in job.said if words.startswith("Finishing")]
+    assert finishing and f"best model (epoch {best.epoch})" in finishing[0]
+    assert job.said[: began - 1] == [TRAINING] * (began - 1)
     rates = [h.learning_rate for h in snap.history[began:]]
     assert rates == sorted(rates, reverse=True) and rates[-1] < 0.3 * config.learning_rate, rates
     assert run.best_tag() is not None
@@ -309,8 +326,8 @@ def test_patience_off_trains_to_the_limit(tmp_path, english_text, tiny_config):
     train = english_text[:18_000]
     noise = "".join(rng.choice(sorted(set(train)), 2_000))
     config = tiny_config.replace(epochs=12, steps_per_epoch=3, patience=None, sample_length=0)
-    snap = TrainingJob.create(Corpus(train + noise, "noise", "paste"), config, root=tmp_path).run()
-    assert len(snap.history) == 12 and not [n for n in snap.notices if "Went back" in n]
+    job = Watched.create(Corpus(train + noise, "noise", "paste"), config, root=tmp_path)
+    assert len(job.run().history) == 12 and job.said == [TRAINING] * 12
 
 
 @pytest.mark.parametrize(

@@ -45,6 +45,7 @@ from charlstm.copies import MIN_COPY
 from charlstm.errors import CharlstmError
 from charlstm.estimate import estimate
 from charlstm.jobs import DEFAULT_MAX_SECONDS, OWNER_MAX_WAITING, STUDIO_MAX_EPOCHS
+from charlstm.live import TRAINING
 from charlstm.run import ACTIVE_STATES, EpochRecord, EpochSamples, Progress, Run, Status
 from charlstm.text import Corpus, check_trainable, prepare_text
 from charlstm.weights import parameter_count
@@ -360,7 +361,7 @@ def draw_progress(progress: Progress, timed: bool) -> None:
         st.progress(0.0, text="Preparing the data and building the model…")
     else:
         st.progress(progress.fraction, text=progress_line(progress, timed))
-        if progress.state == "stopping" or progress.message != "Training…":
+        if progress.state == "stopping" or progress.message != TRAINING:
             st.caption(widgets.md(progress.message))
 
 
