@@ -14,12 +14,26 @@ on (1.2 M characters of source code: 0.08 nats), and loses nothing where it does
 
 from __future__ import annotations
 
-from .config import TrainConfig
+import dataclasses
+
+from .config import PRESETS, TrainConfig
 from .estimate import estimate
 
 # (readings at least, dropout): the first row whose readings the text reaches. A reading is one pass over the
 # training text at a 2-core laptop's speed, within the time limit (or the epochs, without one).
 DROPOUT_BY_READINGS = ((150, 0.5), (10, 0.3), (0, 0.0))
+
+# A text the bigger model would read this many times in its time is too short for it: it memorises the text
+# (docs/benchmarks.md section 8: 15 minutes of `quality` on 50,000 characters scored worse than 150 s of
+# `quick`). Such a text gets the small model, which learns it in a minute or two and settles.
+SHORT_FOR_BIG_READINGS = 150
+BIG, SMALL = PRESETS["quality"].config, PRESETS["quick"].config
+# The settings that make the bigger model bigger (its shape and how it is fed and stepped), not its time
+SHAPE = tuple(
+    f.name
+    for f in dataclasses.fields(TrainConfig)
+    if f.name not in ("preset", "epochs", "seconds") and getattr(BIG, f.name) != getattr(SMALL, f.name)
+)
 
 
 def readings(config: TrainConfig, n_chars: int) -> float:
@@ -32,24 +46,47 @@ def dropout_for(reads: float) -> float:
     return next(dropout for at_least, dropout in DROPOUT_BY_READINGS if reads >= at_least)
 
 
+def too_short_for_big(config: TrainConfig, n_chars: int) -> bool:
+    """The bigger preset's own model, unchanged by the person, on a text it would only memorise in its time."""
+    untouched = all(getattr(config, name) == getattr(BIG, name) for name in SHAPE)
+    return config.preset == BIG.preset and untouched and readings(config, n_chars) >= SHORT_FOR_BIG_READINGS
+
+
+def small(config: TrainConfig) -> TrainConfig:
+    """`config` with the small model's shape (its time and everything else kept)."""
+    return config.replace(**{name: getattr(SMALL, name) for name in SHAPE})
+
+
 def fitted(config: TrainConfig, n_chars: int) -> TrainConfig:
     """`config` with every setting left to the studio decided for this text (the rest as given)."""
+    if too_short_for_big(config, n_chars):
+        config = small(config)
     if config.dropout is None:
         config = config.replace(dropout=dropout_for(readings(config, n_chars)))
     return config
 
 
 def why(config: TrainConfig, n_chars: int) -> str | None:
-    """The choice `fitted` makes, in one sentence a newcomer can read; None when nothing is left to choose."""
+    """The choice `fitted` makes, in a sentence or two a newcomer can read; None when nothing is left to choose."""
+    smaller = ""
+    if too_short_for_big(config, n_chars):
+        smaller = (
+            f"Your text is short for this time: the bigger model would read it about "
+            f"{readings(config, n_chars):,.0f} times and memorise it, so the studio trains the smaller model "
+            "of quick, which learns it in a minute or two and then finishes. "
+        )
+        config = small(config)
     if config.dropout is not None:
-        return None
+        return smaller.strip() or None
     reads = readings(config, n_chars)
     times = f"about {reads:,.0f} times" if reads >= 2 else "about once"
     chosen = dropout_for(reads)
     if chosen:
-        return (
+        return smaller + (
             f"Your text will be read {times} in this time, so the model switches off {chosen:.0%} of its "
             "signals at random while it trains (dropout): it then learns the text's patterns instead of "
             "memorising its sentences."
         )
-    return f"Your text will be read {times} in this time, too few to memorise it: no dropout (it would slow learning)."
+    return smaller + (
+        f"Your text will be read {times} in this time, too few to memorise it: no dropout (it would slow learning)."
+    )

@@ -29,8 +29,9 @@ def test_the_more_often_a_text_is_read_the_more_dropout():
 @pytest.mark.parametrize("name", ["classic", "quality"])
 def test_a_setting_given_is_kept(name):
     config = preset_config(name)
-    assert config.dropout is not None and sizing.fitted(config, 50_000) == config
-    assert sizing.why(config, 50_000) is None  # nothing chosen, nothing to explain
+    n_chars = 600_000 if name == "quality" else 50_000  # (a shorter text gets the small model: below)
+    assert config.dropout is not None and sizing.fitted(config, n_chars) == config
+    assert sizing.why(config, n_chars) is None  # nothing chosen, nothing to explain
     no_dropout = preset_config("quick", dropout=0.0)
     assert sizing.fitted(no_dropout, 5_000).dropout == 0.0  # asked for by name: kept, however short the text
 
@@ -47,3 +48,21 @@ def test_the_reason_reads_as_a_sentence():
     short, long = sizing.why(quick, 50_000), sizing.why(quick, 10_000_000)
     assert "dropout" in short and f"{MOST:.0%}" in short and "times" in short
     assert "about once" in long and "no dropout" in long
+
+
+def test_a_text_too_short_for_the_bigger_model_gets_the_small_one_and_its_time():
+    """15 minutes of `quality` memorise 50,000 characters (benchmarks section 8): the studio trains quick's model
+    for that time instead (it settles within minutes), and says so; a longer text keeps the bigger model."""
+    quality = preset_config("quality", epochs=10_000)
+    short, long = sizing.fitted(quality, 50_000), sizing.fitted(quality, 600_000)
+    quick = preset_config("quick")
+    assert (short.layers, short.units, short.batch_size) == (quick.layers, quick.units, quick.batch_size)
+    assert short.seconds == quality.seconds and short.preset == "quality" and short.dropout == MOST
+    assert long == quality  # its own model and its own dropout
+    assert "the smaller model of quick" in sizing.why(quality, 50_000)
+    assert sizing.why(quality, 600_000) is None
+
+
+def test_the_bigger_model_changed_by_the_person_is_kept_on_any_text():
+    wider = preset_config("quality", epochs=10_000, units=300)
+    assert sizing.fitted(wider, 50_000) == wider and sizing.why(wider, 50_000) is None

@@ -543,11 +543,12 @@ def new_run_form(shown_run: bool) -> None:
     problem = None
     if config is not None:
         vocab_size, problem = text_facts(corpus, config.lowercase, config.min_corpus_chars())
+        planned = sizing.fitted(config, len(corpus.text))  # what Start will train: the studio's choices made
         st.caption(
-            f"A {config.layers}-layer model with {config.units} units per layer "
-            f"({parameter_count(config, vocab_size):,} numbers to learn), trained {budget_words(config)}."
+            f"A {planned.layers}-layer model with {planned.units} units per layer "
+            f"({parameter_count(planned, vocab_size):,} numbers to learn), trained {budget_words(planned)}."
         )
-        st.caption(time_words(config, len(corpus.text)))
+        st.caption(time_words(planned, len(corpus.text)))
         chosen = sizing.why(config, len(corpus.text))
         if chosen:
             st.caption(chosen)
