@@ -27,8 +27,9 @@ FAULT_NOTICED_SECONDS = 15.0
 
 @pytest.fixture(scope="module")
 def cluster_config(tiny_config):
-    """Small epochs, so the first checkpoint comes within seconds, and a time limit as a safety net."""
-    return tiny_config.replace(steps_per_epoch=15, epochs=100_000, seconds=90.0)
+    """Small epochs, so the first checkpoint comes within seconds, and a time limit as a safety net. No settling:
+    a tiny model on 20,000 characters stops improving within seconds and would end before the tests look."""
+    return tiny_config.replace(steps_per_epoch=15, epochs=100_000, seconds=90.0, patience=None)
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +153,12 @@ def test_an_external_cluster_trains_two_jobs_at_once(tmp_path, english_text, clu
         wait_for(lambda: _workers(queue) == 2, 60, what="two workers")
         config = cluster_config.replace(seconds=60.0)  # a safety net: both are stopped once seen side by side
         runs = [queue_run(queue, english_text[:20_000], config, owner, owner) for owner in ("gina", "hugo")]
-        wait_for(lambda: all(r.status().state == "running" for r in runs), 120, 0.2, what="both jobs training at once")
+        wait_for(
+            lambda: all(r.status().state == "running" for r in runs),
+            120,
+            0.2,
+            what=lambda: f"both jobs training at once: {[(r.status().state, r.status().message) for r in runs]}",
+        )
         assert trainer_pid(runs[0]) != trainer_pid(runs[1])
         wait_for(lambda: all(r.has_model for r in runs), 60, 0.2, what="a saved model of each")
         assert [queue.stop(r) for r in runs] == ["stopping", "stopping"]
