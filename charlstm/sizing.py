@@ -6,7 +6,7 @@ the text, and the run folder keeps the value chosen. A short text read hundreds 
 memorised: dropout keeps the model from leaning on any one of its signals, which slows memorising more than
 learning. A long text read a dozen times is still being learnt when the time ends, and dropout only slows that.
 
-The rule comes from measurements (docs/tuning.md, rows P11-P22 and W1-W9), 150-s trainings of `quick` on the
+The rule comes from measurements (docs/tuning.md, rows P11-P22 and W1-W8), 150-s trainings of `quick` on the
 first 50,000, 300,000, 600,000 and 1,200,000 characters of German verse, Python source and Nietzsche. Even a
 text read only a dozen times gains from some dropout when its held-out part differs from what the model trains
 on (1.2 M characters of source code: 0.08 nats), and loses nothing where it does not (all of Nietzsche).
