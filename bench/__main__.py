@@ -25,7 +25,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 from . import app_response, generation, kinds, learning, memory, report
 from .common import Section, machine_info
 from .corpus import ROOT, load_bench_text
-from .modes import MODES
+from .modes import MODES, with_contenders
 from .texts import LOADERS
 
 SECTIONS = {
@@ -71,8 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.kinds:
         mode = replace(mode, kinds=args.kinds)
     if args.contenders:
-        wanted = {c.strip() for c in args.contenders.split(",")}
-        mode = replace(mode, kind_contenders=tuple(c for c in mode.kind_contenders if c[0] in wanted))
+        mode = with_contenders(mode, [c.strip() for c in args.contenders.split(",") if c.strip()])
     started = time.monotonic()
     machine = machine_info()
     bench = load_bench_text()

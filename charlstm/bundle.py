@@ -1,7 +1,8 @@
 """Export a model as one zip, and import zips from anyone without trusting them.
 
 A bundle holds only data: `manifest.json`, `config.json`, `vocab.json`, `weights.npz` and
-optionally `meta.json`, `history.jsonl`, `samples.jsonl`. Import rebuilds the architecture from
+optionally `meta.json`, `history.jsonl`, `samples.jsonl`, and the time-lapse (`snapshots.jsonl` with
+`snapshots.npz`, every snapshot's float16 weights under `<index>/<weight name>`). Import rebuilds the architecture from
 our own code and reads weights with `allow_pickle=False`; it checks every entry name, every size
 (against zip bombs) and that the weights fit the config and vocabulary. Nothing in a bundle is
 ever executed or deserialised as code.
@@ -9,6 +10,7 @@ ever executed or deserialised as code.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -26,7 +28,7 @@ import numpy as np
 from .config import TrainConfig
 from .errors import BundleError, CharlstmError, ConfigError
 from .identity import OPERATOR
-from .run import HISTORY, META, SAMPLES, EpochRecord, EpochSamples, Run
+from .run import HISTORY, MAX_SNAPSHOTS, META, SAMPLES, SNAPSHOTS, EpochRecord, EpochSamples, Run, SnapshotRecord
 from .store import new_run_dir, runs_root
 from .text import Vocabulary
 from .weights import ZIP_ERRORS, check_weights, npz_bytes, read_npz
@@ -34,9 +36,10 @@ from .weights import ZIP_ERRORS, check_weights, npz_bytes, read_npz
 FORMAT = "charlstm-bundle"
 VERSION = 1
 REQUIRED = ("manifest.json", "config.json", "vocab.json", "weights.npz")
-OPTIONAL = ("meta.json", "history.jsonl", "samples.jsonl")
+SNAPSHOT_WEIGHTS = "snapshots.npz"
+OPTIONAL = ("meta.json", "history.jsonl", "samples.jsonl", SNAPSHOTS, SNAPSHOT_WEIGHTS)
 MAX_BUNDLE_BYTES = 300_000_000
-MAX_ENTRY_BYTES = {"weights.npz": 250_000_000}
+MAX_ENTRY_BYTES = {"weights.npz": 250_000_000, SNAPSHOT_WEIGHTS: 250_000_000}
 MAX_OTHER_BYTES = 20_000_000
 MAX_RATIO = 100  # uncompressed / compressed; real weights compress about 1.1x
 
@@ -44,11 +47,14 @@ MAX_RATIO = 100  # uncompressed / compressed; real weights compress about 1.1x
 EXPORTED_META = ("name",)  # what an export says about the model; never the owner, a path or the text's name
 
 
-def export_bundle(run_dir: Path, zip_path: Path) -> Path:
+def export_bundle(run_dir: Path, zip_path: Path, timelapse: bool = False) -> Path:
     """Write the run's best model (weights, vocabulary, settings, epoch numbers) to one zip file.
 
     Built from a whitelist, never by copying the folder's files: the owner's id, the training text, the
     samples (their prompts are cut from the text), the text's file name and any server path stay behind.
+    With `timelapse`, the snapshots of its training travel too (weights and losses only, so the ready-made
+    models show how they learned); they make a bundle about ten times larger, so only when asked, and they
+    are left out when they would pass the size an import accepts.
     """
     run, zip_path = Run(run_dir), Path(zip_path)
     tag = run.best_tag()
@@ -70,6 +76,9 @@ def export_bundle(run_dir: Path, zip_path: Path) -> Path:
         META: json.dumps({key: run.meta().get(key) for key in EXPORTED_META}),
         HISTORY: "".join(json.dumps(asdict(record)) + "\n" for record in run.history()),
     }
+    if timelapse:
+        room = MAX_BUNDLE_BYTES - sum(array.nbytes for array in weights.values()) - MAX_OTHER_BYTES
+        entries |= _timelapse_entries(run, min(room, MAX_ENTRY_BYTES[SNAPSHOT_WEIGHTS]))
     tmp = zip_path.with_name(zip_path.name + ".tmp")
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -81,6 +90,23 @@ def export_bundle(run_dir: Path, zip_path: Path) -> Path:
         tmp.unlink(missing_ok=True)
         raise CharlstmError(f"Could not write {zip_path}: {exc.strerror or exc}.") from None
     return zip_path
+
+
+def _timelapse_entries(run: Run, room: int) -> dict[str, str | bytes]:
+    """The run's snapshots as two bundle entries, renumbered from 0; none when it has fewer than two (no
+    time-lapse to show) or when they need more than `room` bytes (an import would refuse the bundle)."""
+    shots = run.snapshots()
+    if len(shots) < 2:
+        return {}
+    arrays = {}
+    for index, shot in enumerate(shots):
+        half = {name: value.astype(np.float16) for name, value in run.load_snapshot(shot.number).items()}
+        arrays |= {f"{index}/{name}": value for name, value in half.items()}
+    blob = npz_bytes(arrays)
+    if len(blob) > room:
+        return {}
+    records = [dataclasses.replace(shot, number=index) for index, shot in enumerate(shots)]
+    return {SNAPSHOTS: "".join(json.dumps(asdict(r)) + "\n" for r in records), SNAPSHOT_WEIGHTS: blob}
 
 
 def unpacked_bytes(source: bytes | Path) -> int:
@@ -257,7 +283,28 @@ def _write_run(
         if samples is not None:
             run.append_samples(samples)
     run.save_checkpoint("best", weights, None, epoch=_weights_epoch(entries, history))
+    _write_snapshots(run, entries, config, len(vocab))
     run.write_status("completed", "Imported from a bundle.")
+
+
+def _write_snapshots(run: Run, entries: dict[str, bytes], config: TrainConfig, vocab_size: int) -> None:
+    """The bundle's time-lapse, when it has one whose every snapshot fits the model; else none. It is only
+    a view of the training, so a damaged or forged one is left out, never a reason to refuse the model."""
+    if SNAPSHOTS not in entries or SNAPSHOT_WEIGHTS not in entries:
+        return
+    records = [r for r in map(SnapshotRecord.from_dict, _json_lines(entries[SNAPSHOTS])) if r is not None]
+    try:
+        arrays = read_npz(entries[SNAPSHOT_WEIGHTS], SNAPSHOT_WEIGHTS, MAX_ENTRY_BYTES[SNAPSHOT_WEIGHTS])
+        shots = []
+        for record in sorted(records, key=lambda r: r.number)[:MAX_SNAPSHOTS]:
+            prefix = f"{record.number}/"
+            weights = {k.removeprefix(prefix): v.astype(np.float32) for k, v in arrays.items() if k.startswith(prefix)}
+            check_weights(weights, config, vocab_size)
+            shots.append((record, weights))
+    except (CharlstmError, ValueError, TypeError):  # TypeError: arrays of text, not numbers
+        return
+    for record, weights in shots:
+        run.save_snapshot(record.at_epoch, record.loss, weights)
 
 
 def _weights_epoch(entries: dict[str, bytes], history: list[EpochRecord]) -> int:

@@ -109,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="write a model bundle (.zip) to share")
     export.add_argument("run_dir", type=Path)
     export.add_argument("bundle", type=Path)
+    export.add_argument(
+        "--timelapse", action="store_true", help="also carry the training's snapshots (about ten times larger)"
+    )
 
     share = sub.add_parser("share", help="show a model to every visitor of the studio (weights only, no text)")
     share.add_argument("run_dir", type=Path)
@@ -431,7 +434,7 @@ def cmd_info(args) -> int:
 def cmd_export(args) -> int:
     from .bundle import export_bundle
 
-    path = export_bundle(args.run_dir, args.bundle)
+    path = export_bundle(args.run_dir, args.bundle, timelapse=args.timelapse)
     print(f"wrote {path} ({path.stat().st_size:,} bytes)")
     return 0
 

@@ -52,15 +52,24 @@ class Estimate:
     may_end_sooner: bool  # the text is short for the time: it will likely settle and finish early
 
 
+# What sets the speed of a training: the network's shape and how it is fed, never the preset's name (a
+# `quality` training on a short text trains quick's model, at quick's speed: sizing.too_short_for_big)
+SPEED_FIELDS = ("mode", "cell", "layers", "units", "embedding_dim", "seq_len", "batch_size")
+
+
+def same_speed(a: TrainConfig, b: TrainConfig) -> bool:
+    return all(getattr(a, name) == getattr(b, name) for name in SPEED_FIELDS)
+
+
 def measured_speed(runs: Iterable[Run], config: TrainConfig) -> float | None:
-    """The median speed of the latest trainings here with the same preset and mode."""
+    """The median speed of the latest trainings here of a model shaped and fed as `config`'s."""
     speeds = []
     for run in runs:
         try:
             theirs = run.config()
         except CharlstmError:  # an unreadable run says nothing about speed
             continue
-        if (theirs.preset, theirs.mode) != (config.preset, config.mode):
+        if not same_speed(theirs, config):
             continue
         history = run.history()
         if history and history[-1].chars_per_sec > 0:

@@ -1,8 +1,8 @@
 """Ready-made models shipped with the studio, so the playground works before anyone has trained.
 
-They live in `assets/models/` as weights-only bundles (`<name>.zip`, made by `make starter-models`),
-each beside a model card (`<name>.md`, and the same facts as `<name>.json`). They are read-only: the
-studio and the CLI unpack a bundle once per process into a private temporary folder and read it from
+They live in `assets/models/` as weights-only bundles with their time-lapse (`<name>.zip`, made by
+`make starter-models`), each beside a model card (`<name>.md`, and the same facts as `<name>.json`). They
+are read-only: the studio and the CLI unpack a bundle once per process into a private temporary folder and read it from
 there; "Copy to continue training" imports the bundle into the user's own models folder. An installed
 charlstm (`pip install .`) carries them as package data in `charlstm/starter_models/`.
 
@@ -211,6 +211,6 @@ def share(run_dir: Path, title: str | None = None) -> Path:
     stem = slugify(shown, "shared-model")
     if stem in {spec.name for spec in SPECS}:
         stem = f"shared-{stem}"
-    bundle = export_bundle(run.path, folder / f"{stem}.zip")
+    bundle = export_bundle(run.path, folder / f"{stem}.zip", timelapse=True)  # visitors see how it learned
     write_json(bundle.with_suffix(".json"), {"title": shown})
     return bundle

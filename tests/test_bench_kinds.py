@@ -57,3 +57,35 @@ def test_a_contender_keeps_to_its_budget_and_its_weights_score_in_charlstm(conte
     score = Generator(trained.weights, trained.config, trained.vocab).score(heldout)
     # better than a uniform guess: the arrays landed where charlstm's network expects them
     assert score.nats < math.log(len(trained.vocab)) - 0.5
+
+
+def test_make_bench_leaves_the_seed_to_section_1_and_a_flag_brings_it_back():
+    """`make bench` within an hour: section 5 trains the baseline and quick; `--contenders` may add the seed."""
+    from bench.modes import MODES, with_contenders
+
+    full = MODES["full"]
+    assert [name for name, _ in full.kind_contenders] == ["baseline", "quick"]
+    chosen = with_contenders(full, ["seed", "quick"]).kind_contenders
+    assert chosen == (("seed", 150), ("quick", 150))
+    with pytest.raises(SystemExit, match="quality is not a contender of full mode"):
+        with_contenders(full, ["quality"])
+
+
+def test_the_accelerator_script_cuts_sequences_as_the_studio_and_trains_our_model(tmp_path):
+    """bench/device_keras.py: a target at every position, the next character; a short real training scores."""
+    import json
+
+    import numpy as np
+
+    from bench.device_keras import main, sequences
+
+    x, y = sequences(np.arange(11), 4)
+    assert x.tolist() == [[0, 1, 2, 3], [4, 5, 6, 7]] and y.tolist() == [[1, 2, 3, 4], [5, 6, 7, 8]]
+    text = tmp_path / "text.txt"
+    words = "the cat sat on the mat. " * 2000
+    text.write_text(words, encoding="utf-8")
+    out = tmp_path / "out.json"
+    assert main(["--text", str(text), "--budget", "1", "--presets", "quick", "--out", str(out)]) == 0
+    (row,) = json.loads(out.read_text())["rows"]
+    guessing = math.log(len(set(words)))  # nats a character when every character is as likely
+    assert row["preset"] == "quick" and row["chars_per_sec"] > 0 and 0 < row["heldout_nats"] < guessing

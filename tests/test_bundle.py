@@ -90,6 +90,41 @@ def test_export_of_a_run_without_weights_is_refused(tmp_path):
     assert not (tmp_path / "out.zip").exists()
 
 
+# --- the time-lapse ------------------------------------------------------------------------------------
+def snapshot_pairs(run: Run) -> list[tuple[float, float]]:
+    return [(shot.at_epoch, shot.loss) for shot in run.snapshots()]
+
+
+def test_the_time_lapse_travels_only_when_asked(trained_run, exported, tmp_path):
+    original = Run(trained_run)
+    assert len(original.snapshots()) >= 2
+    assert not {run_module.SNAPSHOTS, bundle.SNAPSHOT_WEIGHTS} & set(zipfile.ZipFile(exported).namelist())
+    assert Run(bundle.import_bundle(exported, root=tmp_path / "plain")).snapshots() == []
+    carried = bundle.export_bundle(trained_run, tmp_path / "with-lapse.zip", timelapse=True)
+    copy = Run(bundle.import_bundle(carried, root=tmp_path / "runs"))
+    assert snapshot_pairs(copy) == snapshot_pairs(original)
+    for mine, theirs in zip(original.snapshots(), copy.snapshots(), strict=True):
+        before, after = original.load_snapshot(mine.number), copy.load_snapshot(theirs.number)
+        assert all(np.array_equal(before[name], after[name]) for name in before)
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"0/input/embedding": np.zeros((2, 2), np.float16)},  # the wrong shape for this model
+        {"0/input/embedding": np.array(["not", "numbers"])},  # text where numbers belong
+    ],
+)
+def test_a_time_lapse_that_does_not_fit_is_left_out_and_the_model_kept(trained_run, tmp_path, forged):
+    carried = bundle.export_bundle(trained_run, tmp_path / "with-lapse.zip", timelapse=True)
+    with zipfile.ZipFile(carried) as zf:
+        parts = {name: zf.read(name) for name in zf.namelist()}
+    parts[bundle.SNAPSHOT_WEIGHTS] = npz_bytes(forged)
+    copy = Run(bundle.import_bundle(make_zip(parts), root=tmp_path / "runs"))
+    assert copy.snapshots() == [] and copy.has_model
+    assert store.load_generator(copy.path).generate("The", [0.5], length=20, seed=1)[0].text
+
+
 # --- refusals -----------------------------------------------------------------------------------------
 def refused(data: bytes, tmp_path: Path, *phrases: str) -> str:
     """Import must fail with a BundleError naming the problem, and write nothing anywhere under tmp_path."""

@@ -55,3 +55,27 @@ def test_many_epochs_of_a_small_text_cost_their_epoch_ends():
     assert guess.seconds >= START_SECONDS + 50 * EPOCH_END_SECONDS
     timed = estimate(preset_config("quick").replace(epochs=10_000), 2_500, speed=65_000.0)  # as the Train page asks
     assert timed.seconds == preset_config("quick").seconds  # a time limit still ends it first
+
+
+def test_the_measured_speed_is_read_from_models_of_the_same_shape_whatever_their_preset(tmp_path):
+    """`quality` on a short text trains quick's model (sizing.too_short_for_big), so quick's trainings time it."""
+    from run_factory import random_run
+
+    from charlstm import sizing
+    from charlstm.estimate import measured_speed
+    from charlstm.run import EpochRecord, Run
+
+    def trained_at(config, chars_per_sec: float) -> Run:
+        run = Run(
+            random_run(tmp_path, "abcdefgh " * 200, config.replace(units=8, embedding_dim=4), seed=len(config.preset))
+        )
+        run.append_epoch(EpochRecord(1, 2.0, 2.1, 3.0, 0.01, 10, 1.0, chars_per_sec, False))
+        return run
+
+    runs = [trained_at(preset_config("quick"), 90_000.0), trained_at(preset_config("quality"), 15_000.0)]
+    quick_shape = preset_config("quick", units=8, embedding_dim=4)
+    big_shape = preset_config("quality", units=8, embedding_dim=4)
+    assert measured_speed(runs, quick_shape) == 90_000.0
+    assert measured_speed(runs, big_shape) == 15_000.0
+    assert measured_speed(runs, sizing.small(big_shape).replace(units=8, embedding_dim=4)) == 90_000.0
+    assert measured_speed(runs, quick_shape.replace(units=16)) is None

@@ -16,7 +16,7 @@ from charlstm.library import Library
 from charlstm.run import Run
 from charlstm.store import list_runs, load_generator, runs_root
 
-MAX_TOTAL_BYTES = 15_000_000
+MAX_TOTAL_BYTES = 25_000_000  # two models with their time-lapses (20 float16 snapshots each, about 8 MB a model)
 
 
 @pytest.fixture
@@ -51,6 +51,15 @@ def test_a_starter_is_read_only_and_outside_the_library(shelf, trained_run):
     assert starters.starter_dir("nietzsche") == folder  # unpacked once per process
 
 
+def test_a_starter_shows_how_it_learned_and_a_copy_keeps_it(shelf, trained_run):
+    """A ready-made model made with its time-lapse (`make starter-models`) shows it on the first visit."""
+    export_bundle(trained_run, starters.bundle_path("nietzsche", shelf), timelapse=True)
+    shots = len(Run(trained_run).snapshots())
+    assert shots >= 2 and len(starters.starter_run("nietzsche").snapshots()) == shots
+    copy = Library("browser-" + "e" * 32).copy_starter("starter:nietzsche")
+    assert len(copy.snapshots()) == shots
+
+
 def test_copy_to_continue_training_gives_distinct_library_models(shelf):
     library = Library("browser-" + "c" * 32)
     first, second = library.copy_starter("starter:nietzsche"), library.copy_starter("starter:nietzsche")
@@ -73,7 +82,7 @@ def test_the_cli_names_starters(shelf, trained_run, capsys):
 
 
 def test_the_shipped_starters_are_small_complete_and_honest():
-    """The committed bundles: within 15 MB together, each valid, each card matching its bundle's history."""
+    """The committed bundles: within 25 MB together, each valid, each card matching its bundle's history."""
     shipped = starters.list_starters(starters.STARTERS_DIR)
     assert {s.name for s in shipped} == {s.name for s in starters.SPECS}, "run: make starter-models"
     assert sum(s.bundle.stat().st_size for s in shipped) <= MAX_TOTAL_BYTES
@@ -83,4 +92,6 @@ def test_the_shipped_starters_are_small_complete_and_honest():
         assert s.card["held_out_bpc"] == pytest.approx(min(h["val_bpc"] for h in history), abs=1e-3)
         assert s.card["settings"]["seed"] == config.seed and s.card["preset"] == config.preset
         assert {"text", "training_seconds", "date", "command"} <= set(s.card) and s.card_text.startswith("# ")
-        assert "corpus.txt" not in zipfile.ZipFile(s.bundle).namelist()  # weights only, never the text
+        names = zipfile.ZipFile(s.bundle).namelist()
+        assert "corpus.txt" not in names  # weights only, never the text
+        assert {"snapshots.jsonl", "snapshots.npz"} <= set(names), "how it learned ships too: make starter-models"

@@ -62,7 +62,7 @@ def make_one(spec: StarterSpec, out: Path, env: dict, work: Path) -> dict:
     stdout = run_cli(command, env)
     seconds = time.monotonic() - start
     result = json.loads(stdout.strip().splitlines()[-1])
-    run_cli(["python", "-m", "charlstm", "export", str(run_dir), str(bundle_path(spec.name, out))], env)
+    run_cli(["python", "-m", "charlstm", "export", str(run_dir), str(bundle_path(spec.name, out)), "--timelapse"], env)
     run = Run(run_dir)  # run.py alone names the files of a run folder
     config, history = run.config().to_dict(), run.history()
     card = {

@@ -16,7 +16,7 @@ Widget keys (for tests and the browser suite):
     gen_download     download_button  the text as a .txt file
     gen_next_<i>     button         add the i-th likeliest next character to the prompt (step-by-step writing)
     gen_score_text   text_area      your own text, shaded by how surprising the model finds it
-    gen_timelapse    select_slider  how it learned: the moment of its training that writes (your models only)
+    gen_timelapse    select_slider  how it learned: the moment of its training that writes
 
 The whole setup sits in the URL (?p=…&t=…&n=…&seed=…&k=…&tp=…&nr=…&c=…), so a reload or a copied link writes the
 same text again (with the same model: yours stay yours, a stranger's page falls back to a ready-made one).
@@ -30,7 +30,7 @@ import time
 import numpy as np
 import streamlit as st
 
-from charlstm import limits, starters
+from charlstm import limits
 from charlstm.config import SEED_TEMPERATURES
 from charlstm.errors import CharlstmError
 from charlstm.generate import Generator
@@ -384,8 +384,7 @@ def playground(model_id: str, gen: Generator) -> None:
     )
     if show_compare:
         compare(model_id, gen, cleaned, sampling, length, seed)
-    if not starters.is_ref(model_id):  # ready-made models come without their training's snapshots
-        how_it_learned(state.model_run(model_id), cleaned, temperature, seed, "gen_timelapse")
+    how_it_learned(state.model_run(model_id), cleaned, temperature, seed, "gen_timelapse")
     next_characters(gen, prompt, sampling)
     score_your_text(gen)
     widgets.help_box("temperature", "bpc")

@@ -28,7 +28,7 @@ def _frame(_run: Run, run_dir: str, number: int, prompt: str, seed: int, tempera
 
 def how_it_learned(run: Run, prompt: str, temperature: float, seed: int, key: str) -> None:
     """The scrubber, the text at the chosen moment and the moment on the loss curve; nothing for a run
-    without a time-lapse (a ready-made model, or one trained before there were time-lapses)."""
+    without a time-lapse (one trained before there were time-lapses, or imported without one)."""
     shots = run.snapshots()
     if len(shots) < 2:
         return

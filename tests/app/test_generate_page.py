@@ -262,6 +262,25 @@ def test_how_it_learned_scrubs_through_the_snapshots(runs_root):
     assert any("Where that moment is" in c.proto.spec for c in at.get("vega_lite_chart"))
 
 
+def test_a_ready_made_model_shows_how_it_learned_on_the_first_visit(runs_root, tmp_path, monkeypatch):
+    """`make starter-models` exports each with its time-lapse: a newcomer can scrub it before training."""
+    from charlstm import starters
+    from charlstm.bundle import export_bundle
+    from charlstm.run import Run
+
+    made = Run(make_run(tmp_path / "maker"))
+    best, _ = made.load_checkpoint("best")
+    for at_epoch in (0.1, 1.0):
+        made.save_snapshot(at_epoch, 3.0 - at_epoch, {k: v * at_epoch for k, v in best.items()})
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    export_bundle(made.path, starters.bundle_path("nietzsche", shelf), timelapse=True)
+    monkeypatch.setenv("CHARLSTM_STARTERS", str(shelf))
+    at = new_app(GENERATE)
+    assert not at.exception
+    assert at.select_slider(key="gen_timelapse").value == 1  # the end of its training first
+
+
 def test_no_scrubber_without_snapshots(runs_root):
     make_run(runs_root)
     at = new_app(GENERATE)

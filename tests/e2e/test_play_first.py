@@ -58,6 +58,7 @@ def test_first_visit_writes_with_a_ready_made_model_and_the_slider_works(page):
     assert before.startswith("The meaning of ") and len(before) > 200
     chosen = page.locator(f"{key('gen_model')} input").first
     assert "ready-made" in (chosen.input_value() or chosen.get_attribute("aria-label") or "")
+    page.locator(key("gen_timelapse")).wait_for()  # how the ready-made model learned, before anyone trains
     slider = page.locator(f"{key('gen_temperature')} input[type=range]")
     slider.focus()
     for _ in range(10):

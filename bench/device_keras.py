@@ -1,0 +1,128 @@
+"""The studio's models on an accelerator without TensorFlow (issue 19, part 5): the same Keras model, any backend.
+
+The GPU machine lent to a session (an NVIDIA H200) holds JAX and PyTorch but no TensorFlow, and a call to it
+carries at most 64 MiB, a tenth of TensorFlow's wheel: the studio's worker (tf.data, tf.function; run by
+`bench/device.py`) cannot train there. This script trains the studio's own network (`charlstm.model.build_model`,
+plain Keras 3) with the studio's optimiser, clipping, batch, sequence length, dropout (chosen by `sizing`) and
+falling rate (`trainer.scheduled_lr`), on a text's first 90% for a fixed time, and scores the last 10%.
+Run once with KERAS_BACKEND=jax on the GPU and once here with TensorFlow on the CPU, on the same text file,
+it compares the two machines, not two trainers. What the studio's trainer adds (held-out checks, settling
+on the best epoch) is left out on both.
+
+    KERAS_BACKEND=jax python -m bench.device_keras --text FILE --budget 150 --presets quick,quality --out PATH
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FIRST_STEPS_UNTIMED = 3  # the backend compiles the step on the first call: its time is reported apart
+
+
+def sequences(ids: np.ndarray, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Non-overlapping sequences with a target at every position, as the studio's "sequence" mode cuts them."""
+    n = (len(ids) - 1) // seq_len
+    return ids[: n * seq_len].reshape(n, seq_len), ids[1 : n * seq_len + 1].reshape(n, seq_len)
+
+
+def device_names() -> list[str]:
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return [str(d) for d in jax.devices()]
+    import tensorflow as tf
+
+    return [d.name for d in tf.config.list_physical_devices()]
+
+
+def train_for(preset: str, text: str, budget: float) -> dict[str, Any]:
+    """One preset trained for `budget` seconds after its compiled first steps; scored on the held-out tail."""
+    import keras
+
+    from charlstm import sizing
+    from charlstm.config import preset_config
+    from charlstm.model import build_model
+    from charlstm.text import Vocabulary
+    from charlstm.trainer import scheduled_lr
+
+    cut = int(len(text) * 0.9)
+    config = sizing.fitted(preset_config(preset, seconds=budget), cut)
+    vocab = Vocabulary.from_text(text)
+    x, y = sequences(vocab.encode(text[:cut]).astype(np.int32), config.seq_len)
+    vx, vy = sequences(vocab.encode(text[cut:]).astype(np.int32), config.seq_len)
+    keras.utils.set_random_seed(config.seed)
+    model = build_model(config, len(vocab))
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(config.learning_rate, clipnorm=config.clipnorm),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    rng = np.random.default_rng(config.seed)
+    batches = len(x) // config.batch_size
+    step, compile_seconds, started, losses = 0, 0.0, None, []
+    while started is None or time.monotonic() - started < budget:
+        order = rng.permutation(len(x))
+        for b in range(batches):
+            rows = order[b * config.batch_size : (b + 1) * config.batch_size]
+            spent = 0.0 if started is None else (time.monotonic() - started) / budget
+            model.optimizer.learning_rate.assign(scheduled_lr(config.learning_rate, config.lr_schedule, spent, step))
+            t0 = time.monotonic()
+            loss = float(model.train_on_batch(x[rows], y[rows]))
+            step += 1
+            losses.append(loss)
+            if started is None:
+                compile_seconds += time.monotonic() - t0
+                if step == FIRST_STEPS_UNTIMED:
+                    started, timed_from = time.monotonic(), step
+            elif time.monotonic() - started >= budget:
+                break
+    seconds = time.monotonic() - started
+    chars = (step - timed_from) * config.batch_size * config.seq_len
+    heldout = float(model.evaluate(vx, vy, batch_size=config.batch_size, verbose=0))
+    return {
+        "preset": preset,
+        "budget": budget,
+        "layers": config.layers,
+        "units": config.units,
+        "dropout": config.dropout,
+        "steps": step,
+        "compile_seconds": round(compile_seconds, 2),
+        "chars_per_sec": chars / seconds,
+        "readings": chars / cut,
+        "train_nats_last_100": float(np.mean(losses[-100:])),
+        "heldout_nats": heldout,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.device_keras")
+    p.add_argument("--text", type=Path, required=True, help="a UTF-8 text file (the same one on both machines)")
+    p.add_argument("--budget", type=float, default=150.0)
+    p.add_argument("--presets", default="quick,quality")
+    p.add_argument("--out", type=Path, required=True)
+    args = p.parse_args(argv)
+    import keras
+
+    text = args.text.read_text(encoding="utf-8")
+    result = {"backend": keras.backend.backend(), "devices": device_names(), "chars": len(text), "rows": []}
+    print(f"backend {result['backend']} on {', '.join(result['devices'])}; {len(text):,} characters", flush=True)
+    for preset in args.presets.split(","):
+        row = train_for(preset, text, args.budget)
+        result["rows"].append(row)
+        args.out.write_text(json.dumps(result, indent=1))  # what finished survives a later failure
+        print(json.dumps(row), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    sys.exit(main())
