@@ -190,11 +190,12 @@ class Library:
         run = self.open(run_id)
         store.delete_run(run.path, self.root)
 
-    def export(self, run_id: str) -> bytes:
-        """The model as a bundle's bytes (a whitelist: no owner, no text, no samples, no paths)."""
+    def export(self, run_id: str, timelapse: bool = False) -> bytes:
+        """The model as a bundle's bytes (a whitelist: no owner, no text, no samples, no paths), with the
+        snapshots of its training when asked."""
         run = self.open(run_id)
         with tempfile.TemporaryDirectory() as tmp:
-            return bundle.export_bundle(run.path, Path(tmp) / "model.zip").read_bytes()
+            return bundle.export_bundle(run.path, Path(tmp) / "model.zip", timelapse=timelapse).read_bytes()
 
 
 def _label(name: str | None) -> str | None:

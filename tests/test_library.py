@@ -108,6 +108,22 @@ def test_an_export_carries_no_owner_no_text_and_no_samples(root, english_text):
     assert theirs.keys() == mine.keys() and all(np.array_equal(theirs[k], mine[k]) for k in mine)
 
 
+def test_an_export_with_its_time_lapse_adds_only_the_snapshots(root, english_text):
+    """Asked for, the training's snapshots travel (numbers only); still no owner, text or samples."""
+    alice, bob = libraries(root)
+    run = alices_run(root, english_text)
+    best, _ = run.load_checkpoint("best")
+    for at_epoch in (0.1, 1.0):
+        run.save_snapshot(at_epoch, 2.5 - at_epoch, {k: v * at_epoch for k, v in best.items()})
+    plain, carried = alice.export(run.id), alice.export(run.id, timelapse=True)
+    with zipfile.ZipFile(io.BytesIO(plain)) as a, zipfile.ZipFile(io.BytesIO(carried)) as b:
+        assert set(b.namelist()) - set(a.namelist()) == {"snapshots.jsonl", "snapshots.npz"}
+        everything = b"".join(b.read(n) for n in b.namelist())
+    for personal in (ALICE, "secret diary", "dear diary", str(root), english_text[:40]):
+        assert personal.encode() not in everything
+    assert [s.at_epoch for s in bob.upload(carried).snapshots()] == [0.1, 1.0]
+
+
 def test_the_quota_refuses_new_runs_uploads_and_copies_plainly(root, english_text, monkeypatch):
     alice, _ = libraries(root)
     run = alices_run(root, english_text)

@@ -9,6 +9,7 @@ Widget keys (for tests and the browser suite):
     models_delete_confirm  button         yes, delete it
     models_delete_cancel   button         keep it
     models_download        download_button  the model as a .zip bundle
+    models_with_timelapse  checkbox       the download carries how it learned (runs with a time-lapse)
     models_more_epochs     number_input   epochs to add
     models_more_minutes    number_input   time limit for them (minutes)
     models_continue        button         continue training
@@ -160,9 +161,15 @@ def use_and_share(run: RunSummary) -> None:
     if st.button("Write with this model →", key="models_use", type="primary"):
         state.set_playground_model(run.path.name)
         st.switch_page(pages.GENERATE)
+    timelapse = len(run.run.snapshots()) >= 2 and st.checkbox(
+        "With how it learned",
+        key="models_with_timelapse",
+        help="The snapshots of its training travel too, so whoever opens it can watch it learn. The file is "
+        "about ten times larger. Like the model, they hold numbers only, never your text.",
+    )
     st.download_button(
         "Download as a file (.zip)",
-        data=functools.partial(state.library().export, run.path.name),
+        data=functools.partial(state.library().export, run.path.name, timelapse=timelapse),
         file_name=f"{store.slugify(run.name)}.zip",
         mime="application/zip",
         key="models_download",

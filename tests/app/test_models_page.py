@@ -88,6 +88,18 @@ def test_download_and_upload_a_bundle(runs_root, tmp_path):
     assert [u.value for u in at.get("file_uploader")] == [None]  # its file no longer sits in the uploader
 
 
+def test_the_download_offers_how_it_learned_only_when_there_is_one(runs_root):
+    plain = make_run(runs_root, name="plain")
+    at = new_app(MODELS)
+    assert not has(at, "checkbox", "models_with_timelapse")
+    run = Run(plain)
+    best, _ = run.load_checkpoint("best")
+    for at_epoch in (0.1, 1.0):
+        run.save_snapshot(at_epoch, 2.0, best)
+    at.run()
+    assert not at.exception and at.checkbox(key="models_with_timelapse").value is False
+
+
 def test_a_hostile_or_broken_bundle_is_refused_with_a_reason(runs_root):
     at = new_app(MODELS)
     at.file_uploader(key="models_upload").set_value(("pic.zip", b"\x89PNG not a zip", "application/zip")).run()
