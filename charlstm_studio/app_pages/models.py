@@ -161,12 +161,12 @@ def use_and_share(run: RunSummary) -> None:
     if st.button("Write with this model →", key="models_use", type="primary"):
         state.set_playground_model(run.path.name)
         st.switch_page(pages.GENERATE)
-    timelapse = len(run.run.snapshots()) >= 2 and st.checkbox(
-        "With how it learned",
-        key="models_with_timelapse",
-        help="The snapshots of its training travel too, so whoever opens it can watch it learn. The file is "
-        "about ten times larger. Like the model, they hold numbers only, never your text.",
-    )
+    timelapse = len(run.run.snapshots()) >= 2 and st.checkbox("With how it learned", key="models_with_timelapse")
+    if timelapse:
+        st.caption(
+            "The snapshots of its training travel too, so whoever opens it can watch it learn. The file is about "
+            "ten times larger. Like the model, they hold numbers only, never your text."
+        )
     st.download_button(
         "Download as a file (.zip)",
         data=functools.partial(state.library().export, run.path.name, timelapse=timelapse),

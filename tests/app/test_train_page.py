@@ -183,10 +183,18 @@ def test_one_time_estimate_from_this_machine(runs_root):
     caption = next(c for c in texts(at, "caption") if c.startswith("On this computer"))
     assert "typical laptop" in caption and "readable words" in caption  # nothing measured here yet
     assert "at most" in caption and "learnt sooner" in caption  # a pasted paragraph settles long before 2.5 min
-    run = make_run(runs_root, name="measured")
+    from run_factory import TINY, random_run
+    from studio_helpers import ME
+
     from charlstm.run import EpochRecord
 
-    Run(run).append_epoch(EpochRecord(1, 2.0, 2.1, 3.0, 0.004, 10, 5.0, 12_345.0, False))
+    other = make_run(runs_root, name="another shape")  # 12 units: its speed says nothing about 24
+    Run(other).append_epoch(EpochRecord(2, 2.0, 2.1, 3.0, 0.004, 10, 5.0, 99_999.0, False))
+    at.run()
+    assert "typical laptop" in next(c for c in texts(at, "caption") if c.startswith("On this computer"))
+    shaped = TINY.replace(embedding_dim=PRESETS["quick"].config.embedding_dim)  # the page's: quick, tiny settings
+    run = random_run(runs_root, TEXT * 20, shaped, name="measured", owner=ME, finished=True)
+    Run(run).append_epoch(EpochRecord(2, 2.0, 2.1, 3.0, 0.004, 10, 5.0, 12_345.0, False))
     at.run()
     caption = next(c for c in texts(at, "caption") if c.startswith("On this computer"))
     assert "measured here: 12,345 characters/s" in caption
