@@ -61,7 +61,7 @@ def export_bundle(run_dir: Path, zip_path: Path, timelapse: bool = False) -> Pat
     if tag is None:
         raise BundleError(f"{run.name} has no saved model yet, so there is nothing to export.")
     weights, _ = run.load_checkpoint(tag)
-    entries = {
+    entries: dict[str, str | bytes] = {
         "manifest.json": json.dumps(
             {
                 "format": FORMAT,
@@ -98,7 +98,7 @@ def _timelapse_entries(run: Run, room: int) -> dict[str, str | bytes]:
     shots = run.snapshots()
     if len(shots) < 2:
         return {}
-    arrays = {}
+    arrays: dict[str, np.ndarray] = {}
     for index, shot in enumerate(shots):
         half = {name: value.astype(np.float16) for name, value in run.load_snapshot(shot.number).items()}
         arrays |= {f"{index}/{name}": value for name, value in half.items()}
