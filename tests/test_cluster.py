@@ -36,7 +36,9 @@ def cluster_config(tiny_config):
 def embedded(tmp_path_factory):
     """The studio's default: a LocalCluster of two worker processes (one training slot each)."""
     queue = JobQueue(root=tmp_path_factory.mktemp("cluster-runs"), workers=2)
-    queue.client()
+    # Both workers joined before the first test: Dask gives a job to a worker that has joined and keeps it
+    # there, so two jobs sent while a busy machine still starts the second worker would train one by one.
+    queue.client().wait_for_workers(2, timeout=180)
     yield queue
     queue.close()
 
@@ -63,7 +65,7 @@ def test_a_killed_worker_reads_interrupted_keeps_its_checkpoint_and_continues(em
         lambda: len(victim.history()) >= 1 and victim.status().state == "running",
         180,
         0.2,
-        what="a first epoch of the victim",
+        what=lambda: f"a first epoch of the victim: {victim.status().state}, {bystander.status().state}",
     )
     epochs_before = len(victim.history())
 
