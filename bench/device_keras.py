@@ -4,10 +4,10 @@ The GPU machine lent to a session (an NVIDIA H200) holds JAX and PyTorch but no 
 carries at most 64 MiB, a tenth of TensorFlow's wheel: the studio's worker (tf.data, tf.function; run by
 `bench/device.py`) cannot train there. This script trains the studio's own network (`charlstm.model.build_model`,
 plain Keras 3) with the studio's optimiser, clipping, batch, sequence length, dropout (chosen by `sizing`) and
-falling rate (`trainer.scheduled_lr`), on a text's first 90% for a fixed time, and scores the last 10%.
-Run once with KERAS_BACKEND=jax on the GPU and once here with TensorFlow on the CPU, on the same text file,
-it compares the two machines, not two trainers. What the studio's trainer adds (held-out checks, settling
-on the best epoch) is left out on both.
+falling rate (`trainer.scheduled_lr`), on a text's first 90% for a fixed time, in batches cut by the studio's
+own `data.iterate_batches`, and scores the last 10%. Run once with KERAS_BACKEND=jax on the GPU and once
+here with TensorFlow on the CPU, on the same text file, it compares the two machines, not two trainers. What
+the studio's trainer adds (held-out checks, settling on the best epoch) is left out on both.
 
     KERAS_BACKEND=jax python -m bench.device_keras --text FILE --budget 150 --presets quick,quality --out PATH
 """
@@ -27,12 +27,6 @@ import numpy as np
 FIRST_STEPS_UNTIMED = 3  # the backend compiles the step on the first call: its time is reported apart
 
 
-def sequences(ids: np.ndarray, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
-    """Non-overlapping sequences with a target at every position, as the studio's "sequence" mode cuts them."""
-    n = (len(ids) - 1) // seq_len
-    return ids[: n * seq_len].reshape(n, seq_len), ids[1 : n * seq_len + 1].reshape(n, seq_len)
-
-
 def device_names() -> list[str]:
     import keras
 
@@ -50,16 +44,15 @@ def train_for(preset: str, text: str, budget: float) -> dict[str, Any]:
     import keras
 
     from charlstm import sizing
-    from charlstm.config import preset_config
+    from charlstm.config import PRESETS, preset_config
+    from charlstm.data import iterate_batches, split_ids
     from charlstm.model import build_model
     from charlstm.text import Vocabulary
     from charlstm.trainer import scheduled_lr
 
-    cut = int(len(text) * 0.9)
-    config = sizing.fitted(preset_config(preset, seconds=budget), cut)
     vocab = Vocabulary.from_text(text)
-    x, y = sequences(vocab.encode(text[:cut]).astype(np.int32), config.seq_len)
-    vx, vy = sequences(vocab.encode(text[cut:]).astype(np.int32), config.seq_len)
+    split = split_ids(vocab.encode(text), PRESETS[preset].config.val_fraction)  # as the studio's trainer cuts it
+    config = sizing.fitted(preset_config(preset, seconds=budget), len(text))  # as the Train page fits it
     keras.utils.set_random_seed(config.seed)
     model = build_model(config, len(vocab))
     model.compile(
@@ -67,18 +60,14 @@ def train_for(preset: str, text: str, budget: float) -> dict[str, Any]:
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     rng = np.random.default_rng(config.seed)
-    batches = len(x) // config.batch_size
-    step, compile_seconds, started, losses = 0, 0.0, None, []
+    step, compile_seconds, started, timed_from, losses = 0, 0.0, None, 0, []
     while started is None or time.monotonic() - started < budget:
-        order = rng.permutation(len(x))
-        for b in range(batches):
-            rows = order[b * config.batch_size : (b + 1) * config.batch_size]
+        for x, y in iterate_batches(split.train, config, training=True, rng=rng, batch_size=config.batch_size):
             spent = 0.0 if started is None else (time.monotonic() - started) / budget
             model.optimizer.learning_rate.assign(scheduled_lr(config.learning_rate, config.lr_schedule, spent, step))
             t0 = time.monotonic()
-            loss = float(model.train_on_batch(x[rows], y[rows]))
+            losses.append(float(model.train_on_batch(x, y)))
             step += 1
-            losses.append(loss)
             if started is None:
                 compile_seconds += time.monotonic() - t0
                 if step == FIRST_STEPS_UNTIMED:
@@ -87,7 +76,9 @@ def train_for(preset: str, text: str, budget: float) -> dict[str, Any]:
                 break
     seconds = time.monotonic() - started
     chars = (step - timed_from) * config.batch_size * config.seq_len
-    heldout = float(model.evaluate(vx, vy, batch_size=config.batch_size, verbose=0))
+    held = list(iterate_batches(split.val, config, training=False, rng=rng, batch_size=config.batch_size))
+    x, y = np.concatenate([b[0] for b in held]), np.concatenate([b[1] for b in held])
+    heldout = float(model.evaluate(x, y, batch_size=config.batch_size, verbose=0))
     return {
         "preset": preset,
         "budget": budget,
@@ -97,7 +88,7 @@ def train_for(preset: str, text: str, budget: float) -> dict[str, Any]:
         "steps": step,
         "compile_seconds": round(compile_seconds, 2),
         "chars_per_sec": chars / seconds,
-        "readings": chars / cut,
+        "readings": chars / len(split.train),
         "train_nats_last_100": float(np.mean(losses[-100:])),
         "heldout_nats": heldout,
     }

@@ -28,7 +28,18 @@ import numpy as np
 from .config import TrainConfig
 from .errors import BundleError, CharlstmError, ConfigError
 from .identity import OPERATOR
-from .run import HISTORY, MAX_SNAPSHOTS, META, SAMPLES, SNAPSHOTS, EpochRecord, EpochSamples, Run, SnapshotRecord
+from .run import (
+    HISTORY,
+    MAX_SNAPSHOTS,
+    META,
+    MIN_SNAPSHOTS,
+    SAMPLES,
+    SNAPSHOTS,
+    EpochRecord,
+    EpochSamples,
+    Run,
+    SnapshotRecord,
+)
 from .store import new_run_dir, runs_root
 from .text import Vocabulary
 from .weights import ZIP_ERRORS, check_weights, npz_bytes, read_npz
@@ -96,7 +107,7 @@ def _timelapse_entries(run: Run, room: int) -> dict[str, str | bytes]:
     """The run's snapshots as two bundle entries, renumbered from 0; none when it has fewer than two (no
     time-lapse to show) or when they need more than `room` bytes (an import would refuse the bundle)."""
     shots = run.snapshots()
-    if len(shots) < 2:
+    if len(shots) < MIN_SNAPSHOTS:
         return {}
     arrays: dict[str, np.ndarray] = {}
     for index, shot in enumerate(shots):

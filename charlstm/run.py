@@ -72,6 +72,7 @@ PROGRESS, BATCHES, HISTORY, SAMPLES, ERROR_LOG = (
 )
 SNAPSHOTS = "snapshots.jsonl"  # the time-lapse: one line per kept snapshot, each with its weights file
 MAX_SNAPSHOTS = 20  # snapshots a run keeps of its training; more are thinned, keeping first and last
+MIN_SNAPSHOTS = 2  # snapshots a time-lapse needs to show anything: a start and an end
 SIGNATURE_FILES = (META, CONFIG, VOCAB, STATUS, HISTORY, REQUEST, "best.json", "last.json", "best.weights.npz")
 
 # Bounds on what a record may hold, each far beyond anything a trainer writes: a line outside them is

@@ -71,16 +71,12 @@ def test_make_bench_leaves_the_seed_to_section_1_and_a_flag_brings_it_back():
         with_contenders(full, ["quality"])
 
 
-def test_the_accelerator_script_cuts_sequences_as_the_studio_and_trains_our_model(tmp_path):
-    """bench/device_keras.py: a target at every position, the next character; a short real training scores."""
+def test_the_accelerator_script_trains_our_model_for_its_time_and_scores_it(tmp_path):
+    """bench/device_keras.py: a short real training of the studio's model learns more than guessing."""
     import json
 
-    import numpy as np
+    from bench.device_keras import main
 
-    from bench.device_keras import main, sequences
-
-    x, y = sequences(np.arange(11), 4)
-    assert x.tolist() == [[0, 1, 2, 3], [4, 5, 6, 7]] and y.tolist() == [[1, 2, 3, 4], [5, 6, 7, 8]]
     text = tmp_path / "text.txt"
     words = "the cat sat on the mat. " * 2000
     text.write_text(words, encoding="utf-8")

@@ -29,7 +29,7 @@ from charlstm.corpora import BUILTINS
 from charlstm.errors import CharlstmError
 from charlstm.estimate import estimate
 from charlstm.jobs import DEFAULT_MAX_SECONDS, STUDIO_MAX_EPOCHS
-from charlstm.run import ACTIVE_STATES, Run, RunSummary
+from charlstm.run import ACTIVE_STATES, MIN_SNAPSHOTS, Run, RunSummary
 from charlstm_studio.ui import pages, state, widgets
 
 STATES = {
@@ -161,7 +161,8 @@ def use_and_share(run: RunSummary) -> None:
     if st.button("Write with this model →", key="models_use", type="primary"):
         state.set_playground_model(run.path.name)
         st.switch_page(pages.GENERATE)
-    timelapse = len(run.run.snapshots()) >= 2 and st.checkbox("With how it learned", key="models_with_timelapse")
+    has_timelapse = len(run.run.snapshots()) >= MIN_SNAPSHOTS
+    timelapse = has_timelapse and st.checkbox("With how it learned", key="models_with_timelapse")
     if timelapse:
         st.caption(
             "The snapshots of its training travel too, so whoever opens it can watch it learn. The file is about "

@@ -11,7 +11,7 @@ import streamlit as st
 from charlstm import timelapse
 from charlstm.errors import CharlstmError
 from charlstm.generate import Generator
-from charlstm.run import Run
+from charlstm.run import MIN_SNAPSHOTS, Run
 
 from . import widgets
 from .charts import timelapse_chart
@@ -30,7 +30,7 @@ def how_it_learned(run: Run, prompt: str, temperature: float, seed: int, key: st
     """The scrubber, the text at the chosen moment and the moment on the loss curve; nothing for a run
     without a time-lapse (one trained before there were time-lapses, or imported without one)."""
     shots = run.snapshots()
-    if len(shots) < 2:
+    if len(shots) < MIN_SNAPSHOTS:
         return
     st.subheader("How it learned")
     st.caption(
@@ -63,7 +63,7 @@ def pick_moment(run: Run, gen: Generator, key: str) -> tuple[Generator, str]:
     """On Inside: the model as it was at one moment of its training (the model kept, by default), so a person
     can see when a cell appeared. Returns the generator and a name for caches ("" for the model kept)."""
     shots = run.snapshots()
-    if len(shots) < 2:
+    if len(shots) < MIN_SNAPSHOTS:
         return gen, ""
     kept = len(shots)  # the last option: the model kept, its best weights
     chosen = st.select_slider(
