@@ -6,8 +6,8 @@ carries at most 64 MiB, a tenth of TensorFlow's wheel: the studio's worker (tf.d
 plain Keras 3) with the studio's optimiser, clipping, batch, sequence length, dropout (chosen by `sizing`) and
 falling rate (`trainer.scheduled_lr`), on a text's first 90% for a fixed time, in batches cut by the studio's
 own `data.iterate_batches`, and scores the last 10%. Run once with KERAS_BACKEND=jax on the GPU and once
-here with TensorFlow on the CPU, on the same text file, it compares the two machines, not two trainers. What
-the studio's trainer adds (held-out checks, settling on the best epoch) is left out on both.
+here with TensorFlow on the CPU, on the same text file, it compares the two machines, not two trainers. The held-out
+tail is scored at each tenth of the budget (`best_heldout_nats`), as the studio's trainer keeps its best epoch.
 
     KERAS_BACKEND=jax python -m bench.device_keras --text FILE --budget 150 --presets quick,quality --out PATH
 """
@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 FIRST_STEPS_UNTIMED = 3  # the backend compiles the step on the first call: its time is reported apart
+CURVE_POINTS = 10  # held-out checks in a budget: the studio keeps its best epoch, and a GPU reaches it early
 
 
 def device_names() -> list[str]:
@@ -60,7 +61,14 @@ def train_for(preset: str, text: str, budget: float) -> dict[str, Any]:
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     rng = np.random.default_rng(config.seed)
+    held = list(iterate_batches(split.val, config, training=False, rng=rng, batch_size=config.batch_size))
+    held_x, held_y = np.concatenate([b[0] for b in held]), np.concatenate([b[1] for b in held])
+
+    def heldout_nats() -> float:
+        return float(model.evaluate(held_x, held_y, batch_size=config.batch_size, verbose=0))
+
     step, compile_seconds, started, timed_from, losses = 0, 0.0, None, 0, []
+    curve: list[dict[str, float]] = []  # held-out loss at each tenth of the budget: its clock stops meanwhile
     while started is None or time.monotonic() - started < budget:
         for x, y in iterate_batches(split.train, config, training=True, rng=rng, batch_size=config.batch_size):
             spent = 0.0 if started is None else (time.monotonic() - started) / budget
@@ -72,13 +80,16 @@ def train_for(preset: str, text: str, budget: float) -> dict[str, Any]:
                 compile_seconds += time.monotonic() - t0
                 if step == FIRST_STEPS_UNTIMED:
                     started, timed_from = time.monotonic(), step
-            elif time.monotonic() - started >= budget:
+                continue
+            if spent >= (len(curve) + 1) / CURVE_POINTS:
+                paused = time.monotonic()
+                curve.append({"spent": round(spent, 2), "heldout_nats": heldout_nats()})
+                started += time.monotonic() - paused
+            if time.monotonic() - started >= budget:
                 break
     seconds = time.monotonic() - started
     chars = (step - timed_from) * config.batch_size * config.seq_len
-    held = list(iterate_batches(split.val, config, training=False, rng=rng, batch_size=config.batch_size))
-    x, y = np.concatenate([b[0] for b in held]), np.concatenate([b[1] for b in held])
-    heldout = float(model.evaluate(x, y, batch_size=config.batch_size, verbose=0))
+    heldout = heldout_nats()
     return {
         "preset": preset,
         "budget": budget,
@@ -91,6 +102,8 @@ def train_for(preset: str, text: str, budget: float) -> dict[str, Any]:
         "readings": chars / len(split.train),
         "train_nats_last_100": float(np.mean(losses[-100:])),
         "heldout_nats": heldout,
+        "best_heldout_nats": min([heldout, *(point["heldout_nats"] for point in curve)]),
+        "curve": curve,
     }
 
 
