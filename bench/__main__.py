@@ -1,6 +1,6 @@
 """python -m bench [--full | --quick | --quality | --smoke] [--out PATH] [--sections learning,...,kinds] [--kinds ...]
 
---full (make bench: 30-38 min, as the seed trains until 1.60 nats, at most 600 s) and --quick
+--full (make bench: about 53 min on 2 cores, 2026-12-04) and --quick
 (make bench-quick, ~10 min) rewrite docs/benchmarks.md, docs/benchmarks.json and
 docs/loss_vs_time.png. --smoke runs every section with tiny budgets (about 2 minutes) and writes
 to a scratch folder unless --out is given. `--sections app` alone takes about 4 minutes in quick mode:

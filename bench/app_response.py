@@ -154,10 +154,10 @@ def measure_budget(page, server, minutes: float) -> dict[str, Any]:
     """
     from charlstm.estimate import READABLE_AFTER_CHARS
 
-    from .studio import RunWatch, key, wait_idle
+    from .studio import RunWatch, key, open_expander, wait_idle
 
     if not page.locator(key("train_budget")).is_visible():  # the expander may still be open from before
-        page.get_by_text("Advanced settings").click()
+        open_expander(page, "Advanced settings")
     page.locator(key("train_budget")).get_by_text("a time limit").click()
     wait_idle(page)
     box = page.locator(f"{key('train_minutes')} input")

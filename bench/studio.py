@@ -227,5 +227,21 @@ def new_run(page) -> None:
     page.locator(f"{key('train_start')} button").wait_for()
 
 
+def open_expander(page, title: str, seconds: float = 15.0) -> None:
+    """Open the expander `title` once the page shows one of it.
+
+    Streamlit can show an element twice for a moment, its old place fading out while the rerun draws it
+    in the new one (a Start's notice above moves everything down): a click then finds two and fails.
+    """
+    summary = page.locator("[data-testid=stExpander] summary", has_text=title)
+    deadline = time.monotonic() + seconds
+    while summary.count() != 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if summary.count() != 1:
+        raise RuntimeError(f"the page shows {summary.count()} expanders {title!r} after {seconds:g} s")
+    summary.click()
+    wait_idle(page)
+
+
 def code_text(page) -> str:
     return page.locator(CODE).first.inner_text()
