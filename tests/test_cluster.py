@@ -154,12 +154,15 @@ def test_an_external_cluster_trains_two_jobs_at_once(tmp_path, english_text, clu
     with dask_cluster(workers=2) as address:
         queue = JobQueue(root=tmp_path, scheduler=address)
         wait_for(lambda: _workers(queue) == 2, 60, what="two workers")
-        config = cluster_config.replace(seconds=60.0)  # a safety net: both are stopped once seen side by side
+        # Both train until stopped once seen side by side. A shorter budget could end the first job before the
+        # second worker, cold and sharing two busy cores with it, had imported TensorFlow (seen in CI: the two
+        # ran one after the other, each for its 60 s).
+        config = cluster_config.replace(seconds=600.0)
         runs = [queue_run(queue, english_text[:20_000], config, owner, owner) for owner in ("gina", "hugo")]
         watched = [Sightings(run) for run in runs]
         wait_for(
             lambda: Sightings.overlap(watched),
-            120,
+            240,
             0.2,
             what=lambda: f"both jobs training at once: {[w.states for w in watched]}",
         )
