@@ -68,9 +68,6 @@ class QueuePlace:
     training_now: int  # runs training on this models folder
 
 
-JOB_KEY_PREFIX = "charlstm-"  # a training's Dask key: this prefix, the run's id and the request's token
-
-
 class JobQueue:
     """One per studio process (or CLI call). Thread-safe; the Dask client starts on first use."""
 
@@ -91,7 +88,6 @@ class JobQueue:
         self._client: Any = None
         self._cluster: Any = None
         self._last: dict[str, Any] = {}  # owner -> their last submitted future
-        self._placed: dict[str, Any] = {}  # worker -> the last training this queue placed on it
 
     # --- the cluster --------------------------------------------------------------------------------
     @property
@@ -170,44 +166,19 @@ class JobQueue:
                     f"Could not write to the models folder ({exc.strerror or exc}). Check the free disk space."
                 ) from None
             after = self._last.get(owner)
-            waits = after is not None and not after.done()
-            place = None if waits else self._free_trainer()  # after an owner's last job: where a slot frees
             future = self.client().submit(
                 train_run,
                 str(run.path),
                 request.token,
-                *([after] if waits else []),
-                key=f"{JOB_KEY_PREFIX}{run.id}-{request.token}",
+                *([after] if after is not None and not after.done() else []),
+                key=f"charlstm-{run.id}-{request.token}",
                 resources={TRAIN_RESOURCE: 1},
                 priority=-round(request.submitted * 1000),  # first come, first served (Dask's default is not)
                 pure=False,
-                **({"workers": [place], "allow_other_workers": True} if place else {}),
             )
-            if place:
-                self._placed[place] = future
             fire_and_forget(future)  # an external cluster keeps training after this studio restarts
             self._last = {who: f for who, f in self._last.items() if not f.done()}  # forget finished ones
             self._last[owner] = future
-
-    def _free_trainer(self) -> str | None:
-        """A worker whose training slot holds no training, nor one waiting for it; None when all are taken.
-
-        Dask does not queue a task that needs a resource on the scheduler: it hands it at once to the worker it
-        judges least busy from estimated durations, and a worker still importing TensorFlow for its warm-up
-        looks busier than one training. Two trainings could then wait on one worker while another's slot
-        stayed free (seen in CI; dask/distributed#8177). So the queue places a training on a free slot itself.
-        """
-        client = self.client()
-        processing = client.processing()  # worker -> keys assigned to it, running or waiting there
-        self._placed = {w: f for w, f in self._placed.items() if not f.done()}
-        free = [
-            worker
-            for worker, info in client.scheduler_info()["workers"].items()
-            if info.get("resources", {}).get(TRAIN_RESOURCE)
-            and worker not in self._placed  # placed a moment ago: the scheduler may not list it yet
-            and not any(str(key).startswith(JOB_KEY_PREFIX) for key in processing.get(worker, ()))
-        ]
-        return min(free, key=lambda worker: len(processing.get(worker, ())), default=None)
 
     def check_limits(self, owner: str, starting: int = 1) -> None:
         """One training and OWNER_MAX_WAITING waiting per owner; at most `max_queued` waiting in all.

@@ -17,7 +17,7 @@ from helpers import dask_cluster, trainer_pid, wait_for
 
 from charlstm.cluster import ENV_ALLOW_OPEN
 from charlstm.errors import CharlstmError
-from charlstm.jobs import JOB_KEY_PREFIX, JobQueue
+from charlstm.jobs import JobQueue
 from charlstm.run import LEASE_SECONDS, Run
 from charlstm.store import new_run
 from charlstm.text import Corpus
@@ -154,6 +154,11 @@ def test_an_external_cluster_trains_two_jobs_at_once(tmp_path, english_text, clu
     with dask_cluster(workers=2) as address:
         queue = JobQueue(root=tmp_path, scheduler=address)
         wait_for(lambda: _workers(queue) == 2, 60, what="two workers")
+        # Dask hands a task that needs a resource at once to the worker that looks least busy by estimated
+        # durations, and a worker still importing TensorFlow for its warm-up looks busier than one training:
+        # both jobs could then wait on one worker (seen in CI; dask/distributed#8177). Start once both are warm.
+        warm = lambda: not any(queue.client().processing().values())  # noqa: E731
+        wait_for(warm, 180, 0.5, what="both workers' warm-up (TensorFlow imported)")
         # Both train until stopped once seen side by side. A shorter budget could end the first job before the
         # second worker, cold and sharing two busy cores with it, had imported TensorFlow (seen in CI: the two
         # ran one after the other, each for its 60 s).
@@ -171,30 +176,6 @@ def test_an_external_cluster_trains_two_jobs_at_once(tmp_path, english_text, clu
         assert [queue.stop(r) for r in runs] == ["stopping", "stopping"]
         wait_for(lambda: not any(r.status().active for r in runs), 60, what="both jobs to stop")
         assert [r.status().state for r in runs] == ["user", "user"]
-        queue.close()
-
-
-def test_two_trainings_go_to_two_free_workers_at_once(tmp_path, english_text, cluster_config, monkeypatch):
-    """Submitted together, before either worker has warmed up, two trainings take one slot each.
-
-    Left to Dask, a task needing a resource goes at once to the worker that looks least busy by estimated
-    durations, and both could wait on one worker (the queue places them itself: `JobQueue._free_trainer`).
-    """
-    monkeypatch.setenv(ENV_ALLOW_OPEN, "1")
-    with dask_cluster(workers=2) as address:
-        queue = JobQueue(root=tmp_path, scheduler=address)
-        wait_for(lambda: _workers(queue) == 2, 60, what="two workers")
-        config = cluster_config.replace(seconds=600.0)  # stopped below
-        runs = [queue_run(queue, english_text[:20_000], config, owner, owner) for owner in ("iris", "jon")]
-
-        def trainings_per_worker() -> list[int]:
-            keys = queue.client().processing().values()
-            return sorted(sum(str(k).startswith(JOB_KEY_PREFIX) for k in held) for held in keys)
-
-        wait_for(lambda: trainings_per_worker() == [1, 1], 30, 0.2, what=lambda: f"one each: {trainings_per_worker()}")
-        for run in runs:  # still starting ("left") or training ("stopping")
-            queue.stop(run)
-        wait_for(lambda: not any(r.status().active for r in runs), 120, what="both jobs to stop")
         queue.close()
 
 
