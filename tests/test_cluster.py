@@ -56,8 +56,16 @@ def test_the_studios_cluster_is_closed(embedded):
     assert all(worker.startswith("tls://") for worker in client.scheduler_info()["workers"])
 
 
+def wait_warm(queue: JobQueue) -> None:
+    """Until every worker's warm-up is done. Dask hands a task that needs a resource at once to the worker that
+    looks least busy by estimated durations, and a worker still importing TensorFlow for its warm-up looks
+    busier than one training: two jobs could then wait on one worker (seen in CI; dask/distributed#8177)."""
+    wait_for(lambda: not any(queue.client().processing().values()), 180, 0.5, what="the workers' warm-up")
+
+
 def test_a_killed_worker_reads_interrupted_keeps_its_checkpoint_and_continues(embedded, english_text, cluster_config):
     text = english_text[:20_000]
+    wait_warm(embedded)  # so that the two jobs take a worker each
     victim = queue_run(embedded, text, cluster_config.replace(seconds=600.0), "alice", "victim")  # killed long before
     # trains on through the kill, however long the victim's first epoch took on a busy machine: stopped below
     bystander = queue_run(embedded, text, cluster_config.replace(seconds=600.0), "bob", "bystander")
@@ -154,11 +162,7 @@ def test_an_external_cluster_trains_two_jobs_at_once(tmp_path, english_text, clu
     with dask_cluster(workers=2) as address:
         queue = JobQueue(root=tmp_path, scheduler=address)
         wait_for(lambda: _workers(queue) == 2, 60, what="two workers")
-        # Dask hands a task that needs a resource at once to the worker that looks least busy by estimated
-        # durations, and a worker still importing TensorFlow for its warm-up looks busier than one training:
-        # both jobs could then wait on one worker (seen in CI; dask/distributed#8177). Start once both are warm.
-        warm = lambda: not any(queue.client().processing().values())  # noqa: E731
-        wait_for(warm, 180, 0.5, what="both workers' warm-up (TensorFlow imported)")
+        wait_warm(queue)
         # Both train until stopped once seen side by side. A shorter budget could end the first job before the
         # second worker, cold and sharing two busy cores with it, had imported TensorFlow (seen in CI: the two
         # ran one after the other, each for its 60 s).
