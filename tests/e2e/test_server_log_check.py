@@ -29,7 +29,7 @@ distributed.comm.core.CommClosedError: ConnectionPool closing.
 """
 
 OURS = """Traceback (most recent call last):
-  File "/work/charlstm/library.py", line 10, in open
+  File "charlstm/library.py", line 10, in open
     raise KeyError(run_id)
 KeyError: 'abc'
 """
