@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from distributed.security import Security
 
 TRAIN_RESOURCE = "train"  # each worker offers one training slot
+WORKER_PRELOAD = "charlstm.worker"  # its dask_setup warms a worker up before it joins (`dask worker --preload`)
 START_TIMEOUT_SECONDS = 120.0
 CONNECT_TIMEOUT = "10s"
 ENV_ALLOW_OPEN = "CHARLSTM_ALLOW_OPEN_SCHEDULER"  # "1": accept a tcp:// scheduler that only you can reach
@@ -195,6 +196,7 @@ def serve(workers: int, security: Security) -> None:
         dashboard_address=None,
         resources={TRAIN_RESOURCE: 1},
         env={THREADS_ENV: str(threads)},
+        preload=[WORKER_PRELOAD],  # each worker, and each restarted one, joins with TensorFlow loaded
     )
     try:
         if announce(cluster.scheduler_address):

@@ -7,9 +7,9 @@ submits `charlstm.worker.train_run` to a Dask cluster, where each worker offers 
 - Embedded (the default): a `LocalCluster` of worker processes started with the studio;
   `CHARLSTM_WORKERS` sets how many (default: one per two cores, memory allowing).
 - External: `CHARLSTM_SCHEDULER=tls://host:8786` submits to a cluster started with TLS
-  (`dask scheduler --tls-...` and `dask worker ... --resources train=1`, see the README); a `tcp://`
-  scheduler only with `CHARLSTM_ALLOW_OPEN_SCHEDULER=1`. The models folder must be on storage every
-  machine sees.
+  (`dask scheduler --tls-...` and `dask worker ... --resources train=1 --preload charlstm.worker`, see
+  the README); a `tcp://` scheduler only with `CHARLSTM_ALLOW_OPEN_SCHEDULER=1`. The models folder
+  must be on storage every machine sees.
 
 Everything a page shows comes from the run folders, not from this object: a reload, a second tab
 or a restarted server sees the same runs. This object only holds the Dask client and, per owner,
@@ -102,15 +102,10 @@ class JobQueue:
             return self._client
 
     def _connect(self) -> Any:
-        from distributed import fire_and_forget
-
         from . import cluster
-        from .worker import warm_up
 
         self._cluster, client = cluster.connect(self.scheduler, self.workers)  # TLS, or refused: see cluster.py
-        for worker in client.scheduler_info()["workers"]:  # import TensorFlow now, not at the first Start
-            fire_and_forget(client.submit(warm_up, workers=[worker], pure=False, key=f"warm-up-{worker}"))
-        atexit.register(self.close)
+        atexit.register(self.close)  # the workers joined warm (cluster.WORKER_PRELOAD): nothing to send them
         return client
 
     def close(self) -> None:

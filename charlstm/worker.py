@@ -90,6 +90,17 @@ def warm_up() -> str:
     return "ready"
 
 
+def dask_setup(worker: Any) -> None:
+    """Dask's preload hook (`dask worker --preload charlstm.worker`): warm up before joining the scheduler.
+
+    A worker that joined cold and imported TensorFlow as a task looked busier to the scheduler than one
+    already training, and Dask hands a task that needs the `train` resource at once to the worker it judges
+    least busy (dask/distributed#8177): two trainings could wait on one worker while another's slot stood
+    free. A worker that joins warm, and a restarted one too, has no such task to look busy with.
+    """
+    warm_up()
+
+
 _prepared = False
 
 

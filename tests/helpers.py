@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from charlstm.cluster import WORKER_PRELOAD
+
 
 def wait_for(
     predicate: Callable[[], Any], timeout: float = 60.0, every: float = 0.05, what: Callable[[], str] | str = ""
@@ -57,7 +59,7 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def dask_cluster(workers: int) -> Iterator[str]:
-    """`dask scheduler` and `workers` x `dask worker --resources train=1` on loopback, as the README shows.
+    """`dask scheduler` and `workers` x `dask worker` on loopback, with the README's training slot and preload.
 
     Yields the scheduler's address; every process is stopped on the way out.
     """
@@ -67,7 +69,7 @@ def dask_cluster(workers: int) -> Iterator[str]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     quiet: dict[str, Any] = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port)], **quiet)]
-    worker_args = ["--nworkers", "1", "--nthreads", "1", "--resources", "train=1"]
+    worker_args = ["--nworkers", "1", "--nthreads", "1", "--resources", "train=1", "--preload", WORKER_PRELOAD]
     try:
         procs += [subprocess.Popen([dask, "worker", address, *worker_args], **quiet) for _ in range(workers)]
         yield address

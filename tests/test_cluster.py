@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 
 import pytest
@@ -56,16 +57,20 @@ def test_the_studios_cluster_is_closed(embedded):
     assert all(worker.startswith("tls://") for worker in client.scheduler_info()["workers"])
 
 
-def wait_warm(queue: JobQueue) -> None:
-    """Until every worker's warm-up is done. Dask hands a task that needs a resource at once to the worker that
-    looks least busy by estimated durations, and a worker still importing TensorFlow for its warm-up looks
-    busier than one training: two jobs could then wait on one worker (seen in CI; dask/distributed#8177)."""
-    wait_for(lambda: not any(queue.client().processing().values()), 180, 0.5, what="the workers' warm-up")
+def test_workers_join_warm(embedded):
+    """Each worker imported Keras before it joined (cluster.WORKER_PRELOAD), with nothing left to run.
+
+    A worker that warmed up by a task looked busier to Dask than one training, and Dask hands a task that needs
+    the training slot at once to the worker it judges least busy: two trainings waited on one worker while the
+    other's slot stood free (seen in CI; dask/distributed#8177). The two-job tests below rely on this.
+    """
+    client = embedded.client()
+    assert all(client.run(lambda: "keras" in sys.modules).values())
+    assert not any(client.processing().values())
 
 
 def test_a_killed_worker_reads_interrupted_keeps_its_checkpoint_and_continues(embedded, english_text, cluster_config):
     text = english_text[:20_000]
-    wait_warm(embedded)  # so that the two jobs take a worker each
     victim = queue_run(embedded, text, cluster_config.replace(seconds=600.0), "alice", "victim")  # killed long before
     # trains on through the kill, however long the victim's first epoch took on a busy machine: stopped below
     bystander = queue_run(embedded, text, cluster_config.replace(seconds=600.0), "bob", "bystander")
@@ -153,7 +158,7 @@ def test_an_open_external_scheduler_is_refused(tmp_path, monkeypatch):
 
 
 def test_an_external_cluster_trains_two_jobs_at_once(tmp_path, english_text, cluster_config, monkeypatch):
-    """`dask scheduler` and two `dask worker --resources train=1` processes on loopback.
+    """`dask scheduler` and two `dask worker --resources train=1 --preload charlstm.worker` processes on loopback.
 
     They listen on plain tcp:// on 127.0.0.1, so the studio needs the opt-in for an open scheduler; the
     README's TLS recipe is tested in test_cluster_security.py.
@@ -161,11 +166,9 @@ def test_an_external_cluster_trains_two_jobs_at_once(tmp_path, english_text, clu
     monkeypatch.setenv(ENV_ALLOW_OPEN, "1")
     with dask_cluster(workers=2) as address:
         queue = JobQueue(root=tmp_path, scheduler=address)
-        wait_for(lambda: _workers(queue) == 2, 60, what="two workers")
-        wait_warm(queue)
-        # Both train until stopped once seen side by side. A shorter budget could end the first job before the
-        # second worker, cold and sharing two busy cores with it, had imported TensorFlow (seen in CI: the two
-        # ran one after the other, each for its 60 s).
+        wait_for(lambda: _workers(queue) == 2, 180, what="two workers, warm (their preload imports Keras)")
+        # Both train until stopped once seen side by side: on two busy cores, a short budget could end the first
+        # job before the second had read its text (seen in CI: the two ran one after the other, each for 60 s).
         config = cluster_config.replace(seconds=600.0)
         runs = [queue_run(queue, english_text[:20_000], config, owner, owner) for owner in ("gina", "hugo")]
         watched = [Sightings(run) for run in runs]

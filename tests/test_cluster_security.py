@@ -182,13 +182,16 @@ def test_the_readmes_recipe_for_several_machines(tmp_path):
     procs = [subprocess.Popen([dask_cli, "scheduler", "--host", "127.0.0.1", "--port", str(port), *tls], **quiet)]
     try:
         worker = [dask_cli, "worker", f"tls://127.0.0.1:{port}", *tls, "--nworkers", "1", "--nthreads", "1"]
-        procs.append(subprocess.Popen([*worker, "--resources", "train=1"], **quiet))
+        worker += ["--resources", "train=1", "--preload", cluster.WORKER_PRELOAD]
+        procs.append(subprocess.Popen(worker, **quiet))
         studio = textwrap.dedent(
             f"""
             import os
+            import sys
             from charlstm import cluster
             _, client = cluster.connect(os.environ["CHARLSTM_SCHEDULER"], 1)
-            client.wait_for_workers(1, timeout=30)
+            client.wait_for_workers(1, timeout=60)
+            assert all(client.run(lambda: "keras" in sys.modules).values())  # it joined warm: the preload ran
             print(client.submit(os.getpid, resources={{"{cluster.TRAIN_RESOURCE}": 1}}).result(timeout=30))
             print(client.scheduler_info()["services"]["dashboard"])
             """

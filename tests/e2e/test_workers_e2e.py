@@ -94,7 +94,7 @@ def test_no_tensorflow_in_the_server_and_a_killed_worker(browser, tmp_path, engl
 
 @pytest.fixture
 def external_cluster(tmp_path):
-    """`dask scheduler` + one `dask worker --resources train=1` on loopback, as the README shows."""
+    """`dask scheduler` + one `dask worker` with a training slot and the preload, as the README shows."""
     with dask_cluster(workers=1) as address:
         yield address
 
