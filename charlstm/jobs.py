@@ -160,12 +160,12 @@ class JobQueue:
                 raise CharlstmError(
                     f"Could not write to the models folder ({exc.strerror or exc}). Check the free disk space."
                 ) from None
-            after = self._last.get(owner)
+            after = self._owner_job_ahead(owner, run)
             future = self.client().submit(
                 train_run,
                 str(run.path),
                 request.token,
-                *([after] if after is not None and not after.done() else []),
+                *([after] if after is not None else []),
                 key=f"charlstm-{run.id}-{request.token}",
                 resources={TRAIN_RESOURCE: 1},
                 priority=-round(request.submitted * 1000),  # first come, first served (Dask's default is not)
@@ -174,6 +174,19 @@ class JobQueue:
             fire_and_forget(future)  # an external cluster keeps training after this studio restarts
             self._last = {who: f for who, f in self._last.items() if not f.done()}  # forget finished ones
             self._last[owner] = future
+
+    def _owner_job_ahead(self, owner: str, run: Run) -> Any:
+        """The owner's last job, if one of their other runs still trains or waits: this one starts after it.
+
+        The run folders decide, not the job's Dask state: a job whose worker was killed is retried by Dask and
+        may wait, on another worker, behind someone else's training, though its run already reads
+        "interrupted". A Continue tied to it would wait there too, beside a free slot.
+        """
+        after = self._last.get(owner)
+        if after is None or after.done():
+            return None
+        others_active = any(other.path != run.path for other, _ in self.owner_active(owner))
+        return after if others_active else None
 
     def check_limits(self, owner: str, starting: int = 1) -> None:
         """One training and OWNER_MAX_WAITING waiting per owner; at most `max_queued` waiting in all.

@@ -94,17 +94,20 @@ def test_a_killed_worker_reads_interrupted_keeps_its_checkpoint_and_continues(em
     seen = len(bystander.history())
     wait_for(lambda: len(bystander.history()) > seen, 60, 0.2, what="a bystander's epoch after the kill")
     assert bystander.status().state == "running"
-    assert embedded.stop(bystander) == "stopping"
-    wait_for(lambda: not bystander.status().active, 60, what="the bystander to stop")
-    assert bystander.status().state == "user"
 
-    # Continue works from the kept checkpoint, and the slot is free for it
+    # Continue works from the kept checkpoint, on the restarted worker, while the bystander trains on. (Dask
+    # retries the killed job on the bystander's worker, where it waits; the Continue must not wait behind it.)
     embedded.submit(victim, "alice", action="continue", epochs=1)
     wait_for(lambda: not victim.status().active, 120, what="the continued run to finish")
     assert victim.status().state == "completed", victim.status().message
     history = victim.history()
     assert history[-1].epoch > epochs_before
     assert [h.epoch for h in history] == sorted({h.epoch for h in history})  # no epoch counted twice
+
+    assert bystander.status().state == "running"
+    assert embedded.stop(bystander) == "stopping"
+    wait_for(lambda: not bystander.status().active, 60, what="the bystander to stop")
+    assert bystander.status().state == "user"
 
 
 def test_a_job_that_raises_says_why_and_frees_the_slot(embedded, english_text, cluster_config):
