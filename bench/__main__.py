@@ -1,11 +1,14 @@
 """python -m bench [--full | --quick | --quality | --smoke] [--out PATH] [--sections learning,...,kinds] [--kinds ...]
 
 --full (make bench: about 53 min on 2 cores, 2026-12-04) and --quick
-(make bench-quick, ~10 min) rewrite docs/benchmarks.md, docs/benchmarks.json and
-docs/loss_vs_time.png. --smoke runs every section with tiny budgets (about 2 minutes) and writes
-to a scratch folder unless --out is given. `--sections app` alone takes about 4 minutes in quick mode:
-it starts a real `charlstm studio` and drives it with Debian Chromium (/usr/bin/chromium, through
-Playwright), and skips with the reason when either is missing.
+(make bench-quick, ~10 min) write benchmarks.md, benchmarks.json and loss_vs_time.png to a folder of
+their own, docs/bench-runs/<date>-<time>-<mode>/, unless --out is given. docs/benchmarks.md is the
+write-up: sections written by hand from several runs (the grid, the GPU, the tuning) sit beside the
+generated ones there, and a rerun must not overwrite them; copy what a run shows into it. --smoke runs
+every section with tiny budgets (about 2 minutes) and writes to a scratch folder.
+`--sections app` alone takes about 4 minutes in quick mode: it starts a real `charlstm studio` and
+drives it with Debian Chromium (/usr/bin/chromium, through Playwright), and skips with the reason
+when either is missing.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ SECTIONS = {
     "kinds": (kinds.run, kinds.TITLE),
 }
 SMOKE_OUT = Path(tempfile.gettempdir()) / "charlstm-bench-smoke" / "benchmarks.md"
+WRITE_UP = ROOT / "docs" / "benchmarks.md"
+RUNS_DIR = ROOT / "docs" / "bench-runs"  # every run's raw results, beside the JSON of earlier ones
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -46,7 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     group = parser.add_mutually_exclusive_group()
     for name in MODES:
         group.add_argument(f"--{name}", dest="mode", action="store_const", const=name, help=f"{name} budgets")
-    parser.add_argument("--out", type=Path, help="where to write benchmarks.md (default: docs/ for full/quick)")
+    parser.add_argument("--out", type=Path, help=f"where to write benchmarks.md (default: a new folder in {RUNS_DIR})")
     parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, from: {', '.join(SECTIONS)}")
     parser.add_argument("--kinds", help=f"section 5's texts, comma-separated, from: {', '.join(LOADERS)}")
     parser.add_argument("--contenders", help="section 5's contenders, comma-separated (default: the mode's)")
@@ -60,9 +65,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.kinds and set(args.kinds) - set(LOADERS):
         parser.error(f"unknown texts: {', '.join(sorted(set(args.kinds) - set(LOADERS)))}")
     if args.out is None:
-        name = "benchmarks-quality.md" if args.mode == "quality" else "benchmarks.md"
-        args.out = SMOKE_OUT if args.mode == "smoke" else ROOT / "docs" / name
+        args.out = SMOKE_OUT if args.mode == "smoke" else default_out(args.mode)
     return args
+
+
+def default_out(mode: str) -> Path:
+    """A new folder per run: docs/benchmarks.md, written by hand around generated tables, is never overwritten."""
+    return RUNS_DIR / f"{time.strftime('%Y-%m-%d-%H%M')}-{mode}" / "benchmarks.md"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         report.write(args.out, meta, sections)  # after every section, so a long run keeps what it has
     print(f"bench: wrote {args.out} ({(time.monotonic() - started) / 60:.1f} min)", file=sys.stderr)
+    if args.out.resolve() != WRITE_UP.resolve():
+        print(f"bench: {WRITE_UP.relative_to(ROOT)} is the write-up: copy into it what this run shows", file=sys.stderr)
     return 1 if failed else 0
 
 

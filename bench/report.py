@@ -1,4 +1,4 @@
-"""Write the results: docs/benchmarks.md (tables, targets, causes), benchmarks.json and loss_vs_time.png."""
+"""Write one run's results: benchmarks.md (tables, targets, causes), benchmarks.json and loss_vs_time.png."""
 
 from __future__ import annotations
 

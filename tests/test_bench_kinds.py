@@ -87,3 +87,14 @@ def test_the_accelerator_script_trains_our_model_for_its_time_and_scores_it(tmp_
     assert row["preset"] == "quick" and row["chars_per_sec"] > 0 and 0 < row["heldout_nats"] < guessing
     scores = [point["heldout_nats"] for point in row["curve"]]  # the checks made in time (a slow machine may make none)
     assert row["best_heldout_nats"] == min([*scores, row["heldout_nats"]])
+
+
+def test_a_benchmark_run_never_overwrites_the_write_up():
+    """docs/benchmarks.md holds sections written by hand from several runs: a run writes to a folder of its own."""
+    from bench.__main__ import RUNS_DIR, WRITE_UP, parse_args
+
+    for mode in ("full", "quick", "quality"):
+        out = parse_args([f"--{mode}"]).out
+        assert out.parent.parent == RUNS_DIR and out.parent.name.endswith(f"-{mode}")
+        assert out.resolve() != WRITE_UP.resolve()
+    assert parse_args(["--full", "--out", str(WRITE_UP)]).out == WRITE_UP  # on purpose, still possible
