@@ -122,6 +122,25 @@ def test_a_job_that_raises_says_why_and_frees_the_slot(embedded, english_text, c
     assert after.status().state == "completed", after.status().message
 
 
+def test_a_training_waiting_for_a_slot_takes_the_first_that_frees(embedded, english_text, cluster_config):
+    """Three trainings, two slots: the third starts when the short one ends, while the long one trains on.
+
+    Dask hands a waiting training to a worker at once, perhaps the long one's; its work stealing must then move
+    it to the worker that frees first, or the third would wait for the long training's end.
+    """
+    text = english_text[:20_000]
+    long = queue_run(embedded, text, cluster_config.replace(seconds=600.0), "ivy", "long")  # stopped below
+    short = queue_run(embedded, text, cluster_config.replace(seconds=20.0), "jack", "short")  # ends by its time
+    both = (long, short)
+    wait_for(lambda: all(r.status().state == "running" for r in both), 120, 0.2, what="two trainings at once")
+    third = queue_run(embedded, text, cluster_config.replace(epochs=1), "kim", "third")
+    wait_for(lambda: not third.status().active, 180, what=lambda: f"the third: {third.status().state}")
+    assert third.status().state == "completed", third.status().message
+    assert long.status().state == "running"  # the third did not wait for it
+    assert embedded.stop(long) == "stopping"
+    wait_for(lambda: not long.status().active, 60, what="the long training to stop")
+
+
 def test_leaving_the_queue_and_stopping(embedded, english_text, cluster_config):
     """An owner's second job waits for the first; leaving the queue removes it; Stop ends the first."""
     text = english_text[:20_000]
