@@ -29,6 +29,7 @@ from .config import TrainConfig
 from .errors import BundleError, CharlstmError, ConfigError
 from .identity import OPERATOR
 from .run import (
+    EPOCHS_BROUGHT,
     HISTORY,
     MAX_SNAPSHOTS,
     META,
@@ -277,6 +278,7 @@ def _write_run(
     shown = chosen_name or (meta.get("name") if isinstance(meta.get("name"), str) else None) or label
     stored_corpus = meta.get("corpus")
     corpus = stored_corpus if isinstance(stored_corpus, str) else "unknown"
+    history = [r for r in map(EpochRecord.from_dict, _json_lines(entries.get(HISTORY, b""))) if r is not None]
     run = Run.create(
         run_dir,
         name=clean_text(shown, 80) or label,
@@ -285,9 +287,8 @@ def _write_run(
         vocab=vocab,
         text=None,
         owner=owner,
-        extra_meta={"imported": True},
+        extra_meta={"imported": True, EPOCHS_BROUGHT: len(history)},
     )
-    history = [r for r in map(EpochRecord.from_dict, _json_lines(entries.get(HISTORY, b""))) if r is not None]
     for record in history:  # only lines that validate field by field; anything else from a stranger is dropped
         run.append_epoch(record)
     for samples in map(EpochSamples.from_dict, _json_lines(entries.get(SAMPLES, b""))):

@@ -62,6 +62,7 @@ NO_LEASE = "interrupted"  # the state of a run whose trainer stopped renewing it
 META, CONFIG, VOCAB, CORPUS = "meta.json", "config.json", "vocab.json", "corpus.txt"
 TEXT_SINCE = "text_since_epoch"  # in meta.json: the epochs up to it were trained on another text
 TRAINED_SECONDS = "trained_seconds"  # in meta.json: every training of the run, Start to finished, added up
+EPOCHS_BROUGHT = "epochs_brought"  # in meta.json: epochs an imported or copied model had trained elsewhere
 REQUEST, STARTED, STATUS, LEASE, STOP = "request.json", "request.started.json", "status.json", "lease.json", "stop"
 PROGRESS, BATCHES, HISTORY, SAMPLES, ERROR_LOG = (
     "progress.json",
@@ -633,6 +634,13 @@ class Run:
             seconds = self.meta().get(TRAINED_SECONDS, 0.0)
             return float(seconds) if _within(seconds, 0.0, MAX_SECONDS * MAX_EPOCH) else 0.0
         return 0.0
+
+    def epochs_brought(self) -> int:
+        """Epochs of its history trained before it came here (an import or a copy): `trained_seconds` has none."""
+        with contextlib.suppress(CharlstmError):
+            epochs = self.meta().get(EPOCHS_BROUGHT, 0)
+            return epochs if isinstance(epochs, int) and not isinstance(epochs, bool) and epochs > 0 else 0
+        return 0
 
     def config(self) -> TrainConfig:
         try:

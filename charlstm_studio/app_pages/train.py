@@ -509,23 +509,30 @@ def text_facts(corpus: Corpus, lowercase: bool, min_chars: int) -> tuple[int, st
     return cached[2]
 
 
-def trained_words(cfg: TrainConfig, history: list[EpochRecord], seconds: float) -> str:
+def trained_words(cfg: TrainConfig, history: list[EpochRecord], seconds: float, brought: int = 0) -> str:
     """How long the model trained, all its trainings added up: a continued model trained longer than its
-    first settings said. `seconds` is the run's own total (0 for a run from before it was kept)."""
+    first settings said. `seconds` is the run's own total (0 for a run from before it was kept); `brought`
+    epochs were trained before it came here (a copy or an import), in a time not known here."""
     if not history:
         return f"to train {budget_words(cfg)}"
     epochs = f"{len(history)} epoch{'s' if len(history) != 1 else ''}"
+    here = len(history) - brought
+    if brought and here <= 0:
+        return f"trained {epochs} before it came here"
+    if brought:
+        took = f" in {widgets.duration(seconds)}" if seconds else ""
+        return f"trained {epochs}: {brought} before it came here, {here} here{took}"
     return f"trained {epochs} in {widgets.duration(seconds)}" if seconds else f"trained {epochs}"
 
 
-def settings_words(cfg: TrainConfig, history: list[EpochRecord], seconds: float) -> str:
+def settings_words(cfg: TrainConfig, history: list[EpochRecord], seconds: float, brought: int = 0) -> str:
     mode = "every next character" if cfg.mode == "sequence" else f"one per window, every {cfg.stride} characters"
     return (
         f"{cfg.preset.capitalize()} preset · {cfg.layers} layer(s) of {cfg.units} units · sequences of {cfg.seq_len} "
         f"characters, predicting {mode} · batches of {cfg.batch_size} · {cfg.optimizer} with learning rate "
         f"{cfg.learning_rate:g}{' (falling to near zero by the end)' if cfg.lr_schedule == 'budget' else ''} · "
         f"{cfg.val_fraction:.0%} held out · {dropout_words(cfg)}seed {cfg.seed} · "
-        f"{trained_words(cfg, history, seconds)}" + (" · lowercased" if cfg.lowercase else "")
+        f"{trained_words(cfg, history, seconds, brought)}" + (" · lowercased" if cfg.lowercase else "")
     )
 
 
@@ -615,7 +622,7 @@ busy = status is not None and status.active
 if shown is not None and status is not None:
     run_header(shown, status)
     with contextlib.suppress(CharlstmError):
-        st.caption(settings_words(shown.config(), shown.history(), shown.trained_seconds()))
+        st.caption(settings_words(shown.config(), shown.history(), shown.trained_seconds(), shown.epochs_brought()))
     draw_run(shown, status.state)
 elif run_id:
     st.info(

@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from studio_helpers import CORPUS, TEXT, TINY_SETTINGS, has, make_run, new_app, poll, poll_until_final, stranger, texts
+from studio_helpers import (
+    CORPUS,
+    ME,
+    TEXT,
+    TINY_SETTINGS,
+    has,
+    make_run,
+    new_app,
+    poll,
+    poll_until_final,
+    stranger,
+    texts,
+)
 
 from charlstm import store
 from charlstm.config import PRESETS
@@ -184,7 +196,6 @@ def test_one_time_estimate_from_this_machine(runs_root):
     assert "typical laptop" in caption and "readable words" in caption  # nothing measured here yet
     assert "at most" in caption and "learnt sooner" in caption  # a pasted paragraph settles long before 2.5 min
     from run_factory import TINY, random_run
-    from studio_helpers import ME
 
     from charlstm.run import EpochRecord
 
@@ -227,6 +238,23 @@ def test_a_continued_model_says_how_long_it_trained_in_all(runs_root):
     at = new_app(TRAIN, query={"run": run.id})
     line = next(c for c in texts(at, "caption") if "held out" in c)
     assert "trained 3 epochs in 1 min 21 s" in line, line
+
+
+def test_a_copied_model_tells_its_epochs_from_elsewhere_from_its_own(runs_root, tmp_path):
+    """A copy or an import brings epochs trained elsewhere, but not their time: an outsider read "trained 17 epochs
+    in 2 s" after continuing a ready-made model of 15 epochs for 2."""
+    from charlstm.bundle import export_bundle, import_bundle
+    from charlstm.run import EpochRecord
+
+    exported = export_bundle(make_run(runs_root, name="elsewhere"), tmp_path / "elsewhere.zip")
+    run = Run(import_bundle(exported, root=runs_root, name="brought", owner=ME))
+    assert run.epochs_brought() == 1
+    for epoch in (2, 3):
+        run.append_epoch(EpochRecord(epoch, 1.9, 2.1, 3.0, 0.004, 10, 1.0 * epoch, 1000.0, False))
+    run.add_trained_seconds(2.0)
+    at = new_app(TRAIN, query={"run": run.id})
+    line = next(c for c in texts(at, "caption") if "held out" in c)
+    assert "trained 3 epochs: 1 before it came here, 2 here in 2 s" in line, line
 
 
 def test_a_finished_run_shows_how_it_learned(runs_root):
