@@ -46,6 +46,7 @@ from charlstm_studio.ui.charts import (
     top_next_chars,
 )
 from charlstm_studio.ui.copies import copies_in, copy_words
+from charlstm_studio.ui.model_picker import follow_address, show_in_address
 from charlstm_studio.ui.timelapse import how_it_learned
 
 STREAM_EVERY_SECONDS = 0.15  # a text written faster than this appears at once: no redraws to wait for
@@ -145,12 +146,7 @@ def choose_model() -> tuple[str, Generator] | None:
         st.info("There is no trained model yet. Train one first: it takes a few clicks and a couple of minutes.")
         st.page_link(pages.TRAIN, label="Go to the Train page", icon=":material/model_training:")
         return None
-    if not st.session_state.get("_gen_model_url_read"):  # a copied link names its model (if this browser may use it)
-        st.session_state["_gen_model_url_read"] = True
-        if st.query_params.get("m") in {**by_id, **starters}:
-            st.session_state["gen_model"] = st.query_params["m"]
-        elif "m" in st.query_params:  # someone else's model (or one deleted since): say so, never show it
-            st.info(state.NOT_YOURS_WORDS, icon=":material/lock:")
+    follow_address("gen_model", {**by_id, **starters})
     if st.session_state.get("gen_model") not in {**by_id, **starters}:
         st.session_state["gen_model"] = state.playground_default(list(by_id), list(starters))
 
@@ -168,8 +164,7 @@ def choose_model() -> tuple[str, Generator] | None:
         "Model", [*by_id, *starters], key="gen_model", format_func=describe, help=widgets.TOOLTIP["bpc"]
     )
     state.set_playground_model(model_id)
-    if st.query_params.get("m") != model_id:
-        st.query_params["m"] = model_id
+    show_in_address(model_id)
     try:
         gen = state.generator(model_id)
     except CharlstmError as exc:

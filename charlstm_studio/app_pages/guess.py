@@ -34,8 +34,17 @@ MAX_GUESSES = 10  # a character not found in this many guesses is told, and coun
 MIN_FOR_BOUNDS = 10  # characters found before Shannon's bounds mean anything (one character gives nonsense)
 
 
-def new_round(model_id: str, vocab: Vocabulary, text: str, seed: int | None = None) -> None:
-    """A stretch of the held-out end of the text (the model never trained on it), as the model reads it."""
+ROUND_SOURCE = {  # where a round's stretch comes from, in the words the page shows under the board
+    "held out": "This stretch is from the part of its text the model never trained on.",
+    "trained": "Its text is too short to keep a part aside for this game: this stretch is text the model trained "
+    "on, so it may know it by heart. Train on a longer text for a fair game.",
+    "yours": "This stretch is from the text you gave.",
+}
+
+
+def new_round(model_id: str, vocab: Vocabulary, text: str, seed: int | None = None, yours: bool = False) -> None:
+    """A stretch of the held-out end of the model's text, as the model reads it: the model never trained on it,
+    unless the text is too short to have a held-out end long enough (the page then says so)."""
     cleaned, _ = vocab.clean_prompt(text)
     held_out = int(len(cleaned) * 0.9)
     rng = random.Random(seed)
@@ -45,6 +54,7 @@ def new_round(model_id: str, vocab: Vocabulary, text: str, seed: int | None = No
     context, target = guessing.round_from(cleaned, start)
     st.session_state[GAME] = {
         "model": model_id,
+        "source": "yours" if yours else "held out" if start >= held_out else "trained",
         "context": context,
         "target": target,
         "done": [],
@@ -137,7 +147,8 @@ def scores(game: dict, model: guessing.ModelPlay) -> None:
 
 def play(model_id: str, run: Run, gen: Generator) -> None:
     text = model_text(run, model_id)
-    if text is None:
+    yours = text is None
+    if yours:
         st.caption("This model came without its text: give it a text of yours to play on (a few paragraphs).")
         text = st.text_area("Your text", key="guess_typed", height=120, max_chars=20_000)
         if len(text) < guessing.ROUND_CHARS + guessing.CONTEXT_CHARS + 10:
@@ -149,10 +160,11 @@ def play(model_id: str, run: Run, gen: Generator) -> None:
         or not game
         or game["model"] != model_id
     ):
-        new_round(model_id, gen.vocab, text)
+        new_round(model_id, gen.vocab, text, yours=yours)
         game = st.session_state[GAME]
     model = guessing.model_play(gen, game["context"], game["target"])
     st.html(board(game, model))
+    st.caption(ROUND_SOURCE[game.get("source", "held out")])
     done = len(game["done"])
     if done < len(game["target"]):
         tries = f" ({game['tries']} wrong so far)" if game["tries"] else ""
@@ -179,7 +191,7 @@ st.title("Guess the next character")
 st.markdown(
     "In 1951 Claude Shannon measured how predictable English is by having people guess a text **one letter at a "
     "time**, until right. Play his game against the model: it reads the same text and 'guesses' in the order of "
-    "its probabilities. The text is from the part of its text it never trained on."
+    "its probabilities."
 )
 chosen = choose_model("guess_model", "There is no model to play against yet. Train one on the Train page.")
 if chosen is not None:

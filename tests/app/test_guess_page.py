@@ -59,3 +59,25 @@ def test_a_round_ends_and_a_new_one_starts(runs_root):
     assert any("Round over" in s for s in texts(at, "success")) and not has(at, "button", "guess_tell")
     at.button(key="guess_new_round").click().run()
     assert at.session_state["_guess_game"]["done"] == [] and has(at, "button", "guess_tell")
+
+
+def test_a_link_names_the_model_it_plays(runs_root):
+    """`?m=` picks the model here as on Generate, and the address names the model being played."""
+    first, second = make_run(runs_root, name="first"), make_run(runs_root, name="second", seed=1)
+    for wanted in (first.name, second.name):
+        at = new_app(GUESS, query={"m": wanted})
+        assert at.selectbox(key="guess_model").value == wanted and at.query_params["m"] == wanted
+    at.selectbox(key="guess_model").set_value(first.name).run()
+    assert at.query_params["m"] == first.name
+
+
+def test_the_page_says_whether_the_stretch_was_trained_on(runs_root):
+    """A diary of a few paragraphs has no held-out end long enough for a round: the stretch is trained text, and
+    the page says so (it once claimed every stretch was text the model never trained on)."""
+    from studio_helpers import TEXT
+
+    for copies, words in ((5, "text the model trained on"), (100, "never trained on")):
+        run = make_run(runs_root, name=f"{copies} copies", text=TEXT * copies)
+        at = new_app(GUESS, query={"m": run.name})
+        assert at.session_state["_guess_game"]["source"] == ("held out" if copies == 100 else "trained")
+        assert any(words in c for c in texts(at, "caption")), texts(at, "caption")
