@@ -143,6 +143,26 @@ def prepare_text(text: str, lowercase: bool) -> str:
     return text.lower() if lowercase else text
 
 
+SHORT_TEXT_CHARS = 10_000  # below it `quick` kept 2.3-2.6 nats (jumbled words); 1.8-2.3 from 10,000 to 20,000
+CHARS_PER_PAGE = 2_000  # a book's page, to say a text's length in words a person pictures
+
+
+def short_text_advice(chars: int) -> str | None:
+    """What to tell a person whose text trains a model that only jumbles it (docs/benchmarks.md, section 8's
+    short texts); None for a text long enough. It trains all the same: a short text is allowed, just weak."""
+    if chars >= SHORT_TEXT_CHARS:
+        return None
+    pages = chars // CHARS_PER_PAGE
+    length = f"about {pages} page{'s' if pages != 1 else ''}" if pages else "less than a page"
+    return (
+        f"This text is short: {chars:,} characters, {length}. From so little, a model learns letters and short "
+        "words, but mostly writes jumbled text or repeats yours. For writing that reads like the text, give it "
+        f"at least {SHORT_TEXT_CHARS:,} characters (about {SHORT_TEXT_CHARS // CHARS_PER_PAGE} pages). Or copy a "
+        "ready-made model on the Models page and continue it on this text: it already knows how words look, "
+        "and picks up your text's style."
+    )
+
+
 def check_trainable(text: str, min_chars: int) -> None:
     """Refuse texts that cannot make one training window plus a validation part."""
     stripped = text.strip()

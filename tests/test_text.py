@@ -265,3 +265,11 @@ def test_a_named_pipe_or_a_device_is_refused_without_reading(tmp_path):
     for path in (pipe, Path("/dev/zero")):
         with pytest.raises(CorpusError, match="not a regular file"):
             read_corpus(path)
+
+
+def test_short_text_advice_names_the_length_in_pages_and_stops_at_the_threshold():
+    from charlstm.text import SHORT_TEXT_CHARS, short_text_advice
+
+    assert "857 characters, less than a page" in short_text_advice(857)
+    assert "4,100 characters, about 2 pages" in short_text_advice(4_100)
+    assert short_text_advice(SHORT_TEXT_CHARS - 1) is not None and short_text_advice(SHORT_TEXT_CHARS) is None

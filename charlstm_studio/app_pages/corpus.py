@@ -14,7 +14,7 @@ import streamlit as st
 
 from charlstm.corpora import BUILTINS, download_nietzsche, nietzsche_is_cached
 from charlstm.errors import CharlstmError
-from charlstm.text import Corpus, corpus_stats, prepare_text
+from charlstm.text import Corpus, corpus_stats, prepare_text, short_text_advice
 from charlstm_studio.ui import pages, state, widgets
 from charlstm_studio.ui.charts import char_frequency_chart
 from charlstm_studio.ui.corpus_tools import (
@@ -167,6 +167,8 @@ if stats.chars < config.min_corpus_chars():
         f"This text is too short for training: {stats.chars:,} characters, but the current settings need at "
         f"least {config.min_corpus_chars():,}. Add more text, or choose a shorter sequence length on the Train page."
     )
+elif advice := short_text_advice(stats.chars):
+    st.warning(advice, icon=":material/short_text:")
 elif stats.unique_chars > 500:
     st.info(
         f"This text uses {stats.unique_chars:,} different characters (for example Chinese or Japanese). "

@@ -47,7 +47,7 @@ from charlstm.estimate import estimate
 from charlstm.jobs import DEFAULT_MAX_SECONDS, OWNER_MAX_WAITING, STUDIO_MAX_EPOCHS
 from charlstm.live import TRAINING
 from charlstm.run import ACTIVE_STATES, EpochRecord, EpochSamples, Progress, Run, Status
-from charlstm.text import Corpus, check_trainable, prepare_text
+from charlstm.text import Corpus, check_trainable, prepare_text, short_text_advice
 from charlstm.weights import parameter_count
 from charlstm_studio.ui import pages, state, widgets
 from charlstm_studio.ui.charts import batch_loss_chart, copied_chart, epoch_chart
@@ -547,6 +547,9 @@ def new_run_form(shown_run: bool) -> None:
         st.subheader("Train a new model")
     config = settings_form()
     st.markdown(f"**Text:** {widgets.md(widgets.corpus_title(corpus.name))} · {len(corpus.text):,} characters")
+    advice = short_text_advice(len(corpus.text))
+    if advice:
+        st.info(advice, icon=":material/short_text:")
     problem = None
     if config is not None:
         vocab_size, problem = text_facts(corpus, config.lowercase, config.min_corpus_chars())

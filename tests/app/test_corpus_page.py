@@ -173,3 +173,18 @@ def test_the_corpus_page_keeps_the_previous_text_when_uploads_are_too_big_togeth
     assert at.session_state["corpus"].name == before
     shown = " ".join(texts(at, "caption")) + " ".join(str(f.help) for f in at.get("file_uploader"))
     assert "10 KB in all" in shown or "0 MB in all" in shown
+
+
+def test_a_short_text_is_taken_with_advice_a_long_one_without():
+    """A diary of a few paragraphs trains into jumbled text: the person hears so before Start, with what helps."""
+    from charlstm.text import SHORT_TEXT_CHARS
+
+    short, long = TEXT * 5, TEXT * (SHORT_TEXT_CHARS // len(TEXT) + 1)
+    for text, advised in ((short, True), (long, False)):
+        at = new_app(CORPUS)
+        at.text_area(key="corpus_paste").input(text)
+        at.button(key="corpus_paste_use").click().run()
+        assert any("This text is short" in w for w in texts(at, "warning")) == advised
+        at.switch_page("app_pages/train.py").run()
+        assert any("This text is short" in i and "ready-made model" in i for i in texts(at, "info")) == advised
+        assert not at.button(key="train_start").disabled  # short is allowed: it only learns less
