@@ -1,8 +1,9 @@
 """How long a training takes on this computer: one estimate, from speeds measured here, used everywhere.
 
 The speed is the characters per second that finished trainings on this machine reached (each
-epoch's record keeps it), for the same kind of training; before any training has finished, a
-speed measured on a 2-core laptop (docs/benchmarks.md) stands in, and the words say so.
+epoch's record keeps it), for the same kind of training. A model of another shape trained here tells
+this machine's pace against a 2-core laptop's, and the laptop's speed for this shape is scaled by it.
+Before any training has finished, the laptop's speed (docs/benchmarks.md) stands in, and the words say so.
 """
 
 from __future__ import annotations
@@ -43,11 +44,20 @@ SOONER_AFTER_READINGS = 60
 
 
 @dataclass(frozen=True)
+class Speed:
+    """Characters a second this machine trains a model at."""
+
+    chars_per_sec: float
+    same_shape: bool  # False: from this machine's pace on models of other shapes (scaled by their work)
+
+
+@dataclass(frozen=True)
 class Estimate:
     seconds: float  # the whole training, validation and samples included
     readable_seconds: float  # until the samples look like words
     chars_per_sec: float
     measured: bool  # False: a typical laptop's speed, not this machine's
+    same_shape: bool  # measured on models of this shape (False: scaled from others, or not measured)
     readings: float  # how many times the training reads the text in that time
     may_end_sooner: bool  # the text is short for the time: it will likely settle and finish early
 
@@ -61,21 +71,37 @@ def same_speed(a: TrainConfig, b: TrainConfig) -> bool:
     return all(getattr(a, name) == getattr(b, name) for name in SPEED_FIELDS)
 
 
-def measured_speed(runs: Iterable[Run], config: TrainConfig) -> float | None:
-    """The median speed of the latest trainings here of a model shaped and fed as `config`'s."""
+def _trained_speeds(runs: Iterable[Run]) -> list[tuple[float, TrainConfig, float]]:
+    """(when, settings, characters a second) of each run trained here, oldest first."""
     speeds = []
     for run in runs:
         try:
-            theirs = run.config()
+            config = run.config()
         except CharlstmError:  # an unreadable run says nothing about speed
-            continue
-        if not same_speed(theirs, config):
             continue
         history = run.history()
         if history and history[-1].chars_per_sec > 0:
-            speeds.append((run.path.stat().st_mtime, history[-1].chars_per_sec))
-    recent = sorted(speeds)[-RECENT_RUNS:]
-    return statistics.median(s[1] for s in recent) if recent else None
+            speeds.append((run.path.stat().st_mtime, config, history[-1].chars_per_sec))
+    return sorted(speeds, key=lambda s: s[0])
+
+
+def measured_speed(runs: Iterable[Run], config: TrainConfig) -> float | None:
+    """The median speed of the latest trainings here of a model shaped and fed as `config`'s."""
+    recent = [speed for _, theirs, speed in _trained_speeds(runs) if same_speed(theirs, config)][-RECENT_RUNS:]
+    return statistics.median(recent) if recent else None
+
+
+def speed_here(runs: Iterable[Run], config: TrainConfig) -> Speed | None:
+    """This machine's speed for `config`: measured on its shape, else scaled from its pace on other shapes
+    (an outsider's three trainings left every other shape at the laptop's speed); None before any training."""
+    speeds = _trained_speeds(runs)
+    same = [speed for _, theirs, speed in speeds if same_speed(theirs, config)][-RECENT_RUNS:]
+    if same:
+        return Speed(statistics.median(same), same_shape=True)
+    paces = [speed / typical_speed(theirs) for _, theirs, speed in speeds if theirs.mode == config.mode]
+    if not paces:
+        return None
+    return Speed(typical_speed(config) * statistics.median(paces[-RECENT_RUNS:]), same_shape=False)
 
 
 def epoch_chars(config: TrainConfig, n_chars: int) -> float:
@@ -100,9 +126,13 @@ def typical_speed(config: TrainConfig) -> float:
     return min(TYPICAL_MAX_CHARS_PER_SEC, TYPICAL_MULTIPLY_ADDS_PER_SEC / multiply_adds_per_char(config))
 
 
-def estimate(config: TrainConfig, n_chars: int, speed: float | None) -> Estimate:
-    """The time a training of `config` on `n_chars` characters takes at `speed` (or a typical one)."""
-    chars_per_sec = speed or typical_speed(config)
+def estimate(config: TrainConfig, n_chars: int, speed: Speed | float | None) -> Estimate:
+    """The time a training of `config` on `n_chars` characters takes at `speed` (or a typical one).
+
+    A plain number is a speed measured on this shape."""
+    if isinstance(speed, int | float):
+        speed = Speed(float(speed), same_shape=True)
+    chars_per_sec = speed.chars_per_sec if speed else typical_speed(config)
     per_epoch = epoch_chars(config, n_chars) / chars_per_sec
     checking = per_epoch * config.val_fraction / 3.0  # validation runs forward only: about 3x faster
     seconds = START_SECONDS + config.epochs * (per_epoch + checking + EPOCH_END_SECONDS)
@@ -112,7 +142,8 @@ def estimate(config: TrainConfig, n_chars: int, speed: float | None) -> Estimate
     readings = max(0.0, seconds - START_SECONDS) / (per_epoch + checking + EPOCH_END_SECONDS)
     settles = config.patience is not None and config.lr_schedule == "budget" and config.val_fraction > 0
     sooner = settles and readings > SOONER_AFTER_READINGS
-    return Estimate(seconds, readable, chars_per_sec, speed is not None, readings, sooner)
+    same_shape = speed is not None and speed.same_shape
+    return Estimate(seconds, readable, chars_per_sec, speed is not None, same_shape, readings, sooner)
 
 
 # --- memory: checked before a job starts, so settings that cannot fit are refused with the reason ---------

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from . import bundle, limits, starters, store
 from .config import TrainConfig
 from .errors import CharlstmError
-from .estimate import check_memory, measured_speed
+from .estimate import Speed, check_memory, speed_here
 from .identity import check_owner
 from .run import Run, Status
 from .text import Corpus
@@ -81,9 +81,9 @@ class Library:
     def place(self, run_id: str) -> QueuePlace:
         return self.queue.place(self.open(run_id))
 
-    def speed(self, config: TrainConfig) -> float | None:
+    def speed(self, config: TrainConfig) -> Speed | None:
         """Characters a second that trainings on this machine reached (anyone's: only a speed is read)."""
-        return measured_speed(store.run_folders(self.root), config)
+        return speed_here(store.run_folders(self.root), config)
 
     # --- making --------------------------------------------------------------------------------------
     def _make_room(self, adding: int, what: str, replacing: Run | None = None) -> None:

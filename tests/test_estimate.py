@@ -79,3 +79,24 @@ def test_the_measured_speed_is_read_from_models_of_the_same_shape_whatever_their
     assert measured_speed(runs, big_shape) == 15_000.0
     assert measured_speed(runs, sizing.small(big_shape).replace(units=8, embedding_dim=4)) == 90_000.0
     assert measured_speed(runs, quick_shape.replace(units=16)) is None
+
+
+def test_a_shape_never_trained_here_is_timed_by_this_machines_pace_on_others(tmp_path):
+    """An outsider trained three models and the Train page still quoted a laptop's speed for every other shape."""
+    from run_factory import random_run
+
+    from charlstm.estimate import Speed, speed_here, typical_speed
+    from charlstm.run import EpochRecord, Run
+
+    quick = preset_config("quick", units=8, embedding_dim=4)
+    run = Run(random_run(tmp_path, "abcdefgh " * 200, quick, seed=1))
+    assert speed_here([run], quick) is None  # nothing trained yet: the laptop's speed, and the page says so
+    twice_as_fast = 2 * typical_speed(quick)
+    run.append_epoch(EpochRecord(1, 2.0, 2.1, 3.0, 0.01, 10, 1.0, twice_as_fast, False))
+    assert speed_here([run], quick) == Speed(twice_as_fast, same_shape=True)
+    wider = quick.replace(units=64)
+    scaled = speed_here([run], wider)
+    assert scaled == Speed(pytest.approx(2 * typical_speed(wider)), same_shape=False)
+    guess = estimate(wider, 1_000_000, scaled)
+    assert guess.measured and not guess.same_shape
+    assert speed_here([run], preset_config("classic")) is None  # windows train at a pace of their own

@@ -587,11 +587,12 @@ def new_run_form(shown_run: bool) -> None:
 def time_words(config: TrainConfig, n_chars: int) -> str:
     """One estimate, in the words a new user needs: how long in all, and how long until words appear."""
     guess = estimate(config, n_chars, state.library().speed(config))
-    where = (
-        f"measured here: {guess.chars_per_sec:,.0f} characters/s"
-        if guess.measured
-        else "a typical laptop's speed until your first training here has measured this computer"
-    )
+    if guess.same_shape:
+        where = f"measured here: {guess.chars_per_sec:,.0f} characters/s"
+    elif guess.measured:
+        where = f"about {guess.chars_per_sec:,.0f} characters/s, from this computer's speed on other models"
+    else:
+        where = "a typical laptop's speed until your first training here has measured this computer"
     words = f"about {widgets.duration(guess.readable_seconds)} to readable words"
     if guess.readable_seconds > guess.seconds:
         words = "it may end before its words look like words: give it more time"

@@ -199,10 +199,11 @@ def test_one_time_estimate_from_this_machine(runs_root):
 
     from charlstm.run import EpochRecord
 
-    other = make_run(runs_root, name="another shape")  # 12 units: its speed says nothing about 24
+    other = make_run(runs_root, name="another shape")  # 12 units: it tells this machine's pace, not 24's speed
     Run(other).append_epoch(EpochRecord(2, 2.0, 2.1, 3.0, 0.004, 10, 5.0, 99_999.0, False))
     at.run()
-    assert "typical laptop" in next(c for c in texts(at, "caption") if c.startswith("On this computer"))
+    caption = next(c for c in texts(at, "caption") if c.startswith("On this computer"))
+    assert "from this computer's speed on other models" in caption and "typical laptop" not in caption
     shaped = TINY.replace(embedding_dim=PRESETS["quick"].config.embedding_dim)  # the page's: quick, tiny settings
     run = random_run(runs_root, TEXT * 20, shaped, name="measured", owner=ME, finished=True)
     Run(run).append_epoch(EpochRecord(2, 2.0, 2.1, 3.0, 0.004, 10, 5.0, 12_345.0, False))
