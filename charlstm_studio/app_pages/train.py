@@ -235,10 +235,14 @@ def preset_values(cfg: TrainConfig) -> dict:
 
 
 def preset_label(name: str) -> str:
-    """A preset with what it costs, where the choice is made: "Quick · 2.5 min"."""
+    """A preset with what it costs, where the choice is made: "Quick · 2.5 min", "Classic · 60 epochs, about
+    1 h 10 min here" (an epoch budget's time depends on the text and the machine: an outsider saw none)."""
     config = PRESETS[name].config
-    cost = f"{config.seconds / 60:g} min" if config.seconds else f"{config.epochs} epochs"
-    return f"{name.capitalize()} · {cost}"
+    if config.seconds:
+        return f"{name.capitalize()} · {config.seconds / 60:g} min"
+    planned = sizing.fitted(config, len(corpus.text))
+    took = estimate(planned, len(corpus.text), state.library().speed(planned)).seconds
+    return f"{name.capitalize()} · {config.epochs} epochs, about {widgets.duration(took)} here"
 
 
 def preset_choice() -> str:

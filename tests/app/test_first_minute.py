@@ -59,8 +59,19 @@ def test_streamlit_run_app_py_at_the_top_of_the_checkout_starts_the_studio():
 
 
 def test_each_preset_says_what_it_costs_where_it_is_chosen():
+    """An epoch budget's time depends on the text and the machine: it is estimated for this text, here."""
+    from charlstm import sizing
+    from charlstm.config import PRESETS
+    from charlstm.estimate import estimate
+    from charlstm_studio.ui import widgets
+
     at = new_app("app_pages/train.py")
-    assert at.radio(key="train_preset").options == ["Quick · 2.5 min", "Classic · 60 epochs", "Quality · 15 min"]
+    quick, classic, quality = at.radio(key="train_preset").options
+    assert (quick, quality) == ("Quick · 2.5 min", "Quality · 15 min")
+    chars = len(at.session_state["corpus"].text)
+    planned = sizing.fitted(PRESETS["classic"].config, chars)
+    took = widgets.duration(estimate(planned, chars, None).seconds)  # nothing trained here: a laptop's speed
+    assert classic == f"Classic · 60 epochs, about {took} here"
 
 
 def test_an_upload_over_the_quota_is_refused_in_plain_words(runs_root, tmp_path, monkeypatch):
