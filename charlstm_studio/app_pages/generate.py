@@ -158,7 +158,7 @@ def choose_model() -> tuple[str, Generator] | None:
         quality = f" · {r.val_bpc:.2f} bits/char" if r.val_bpc is not None else ""
         training = " · still training" if r.state == "running" else ""
         epochs = f"{r.epochs} epoch" + ("" if r.epochs == 1 else "s")
-        return f"{r.name} ({r.corpus}, {epochs}{quality}{training})"
+        return f"{r.name} ({widgets.corpus_title(r.corpus)}, {epochs}{quality}{training})"
 
     model_id = st.selectbox(
         "Model", [*by_id, *starters], key="gen_model", format_func=describe, help=widgets.TOOLTIP["bpc"]

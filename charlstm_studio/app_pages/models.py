@@ -104,17 +104,21 @@ def continue_training(run: Run, epochs: int, seconds: float) -> None:
         st.error(widgets.md(exc))
 
 
+SCORE_COLUMN = "score (bits per character, lower is better)"  # measured on text it never trained on
+SIZE_COLUMN = "size (numbers it learnt)"
+
+
 def library_table(runs: list[RunSummary]) -> None:
     """Every model this session may see, one row each (damaged ones with their problem)."""
     table = pd.DataFrame(  # what a phone shows without scrolling first: name, state, how good
         {
             "name": [r.name for r in runs],
             "state": [STATES.get(r.state, r.state) for r in runs],
-            "held-out bits/char": [r.val_bpc for r in runs],
+            SCORE_COLUMN: [r.val_bpc for r in runs],
             "epochs": [r.epochs for r in runs],
-            "text": [r.corpus for r in runs],
+            "text": [widgets.corpus_title(r.corpus) for r in runs],
             "preset": [r.preset for r in runs],
-            "size (numbers)": [r.parameters or None for r in runs],
+            SIZE_COLUMN: [r.parameters or None for r in runs],
             "created": [dt.datetime.fromtimestamp(r.created).strftime("%Y-%m-%d %H:%M") for r in runs],
             "problem": [r.error or "" for r in runs],
         }
@@ -127,8 +131,8 @@ def library_table(runs: list[RunSummary]) -> None:
         width="stretch",
         column_config={
             "name": st.column_config.TextColumn(width="medium"),  # "My model" and "My model (2)" both readable
-            "held-out bits/char": st.column_config.NumberColumn(format="%.3f", help=widgets.HELP["bpc"]),
-            "size (numbers)": st.column_config.NumberColumn(format="localized"),
+            SCORE_COLUMN: st.column_config.NumberColumn(format="%.3f", help=widgets.HELP["bpc"]),
+            SIZE_COLUMN: st.column_config.NumberColumn(format="localized"),
         },
     )
     widgets.help_box("bpc")

@@ -37,7 +37,7 @@ def test_table_lists_models_and_unreadable_ones_with_their_problem(runs_root):
     assert set(df["name"]) == {"alpha", broken.name}  # an unreadable run is listed by its folder
     row = df[df["name"] == "alpha"].iloc[0]
     assert row["text"] == "test text" and row["epochs"] == 1 and row["state"] == "finished"
-    assert abs(row["held-out bits/char"] - 2.2 / 0.6931471805599453) < 1e-6
+    assert abs(row["score (bits per character, lower is better)"] - 2.2 / 0.6931471805599453) < 1e-6
     assert "unreadable" in df[df["name"] == broken.name].iloc[0]["problem"]
 
 
