@@ -79,7 +79,7 @@ def epoch_chart(history: Sequence) -> alt.Chart:
     color = alt.Color(
         "measured on:N",
         scale=alt.Scale(domain=["training text", "held-out text"], range=[TRAIN_COLOR, VAL_COLOR]),
-        legend=alt.Legend(orient="top-right", title=None),
+        legend=alt.Legend(orient="bottom", title=None),  # inside the plot, it covered the curves' start
     )
     return (
         alt.Chart(df, title="Loss per epoch (lower is better)")
@@ -102,10 +102,15 @@ def copied_chart(points: Sequence[tuple[int, float]]) -> alt.Chart:
         .mark_line(point=True, color="#6a3d9a")
         .encode(
             x=alt.X("epoch:Q", axis=alt.Axis(format="d", tickMinStep=1)),
-            y=alt.Y("copied:Q", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1]), title="copied"),
+            y=alt.Y(
+                "copied:Q",
+                axis=alt.Axis(format="%", values=[0, 0.5, 1]),
+                scale=alt.Scale(domain=[0, 1]),
+                title="copied",
+            ),
             tooltip=["epoch:Q", alt.Tooltip("copied:Q", format=".0%")],
         )
-        .properties(height=130)
+        .properties(height=170)  # at 130 px its title was cut and a line at 0% read as a bar
     )
 
 
