@@ -110,6 +110,9 @@ with upload_tab:
 
 # --- paste ---------------------------------------------------------------------------------------
 with paste_tab:
+    in_use = state.corpus()
+    if "corpus_paste" not in st.session_state and in_use.source == "paste" and len(in_use.text) <= MAX_PASTE_CHARS:
+        st.session_state["corpus_paste"] = in_use.text  # a new session shows the pasted text it still trains on
     pasted = st.text_area("Paste any text here", key="corpus_paste", height=200, max_chars=MAX_PASTE_CHARS)
     if st.button("Use this text", key="corpus_paste_use"):
         needed = (st.session_state.get("train_config") or state.preset_base()).min_corpus_chars()

@@ -188,3 +188,14 @@ def test_a_short_text_is_taken_with_advice_a_long_one_without():
         at.switch_page("app_pages/train.py").run()
         assert any("This text is short" in i and "ready-made model" in i for i in texts(at, "info")) == advised
         assert not at.button(key="train_start").disabled  # short is allowed: it only learns less
+
+
+def test_a_later_visit_shows_the_pasted_text_still_in_use():
+    """The sidebar said "pasted text" while the Paste box of a new session stood empty: nothing to see or edit."""
+    text = TEXT * 120
+    at = new_app(CORPUS)
+    at.text_area(key="corpus_paste").input(text)
+    at.button(key="corpus_paste_use").click().run()
+    again = new_app(CORPUS)  # the same browser, a new session (a reload)
+    assert again.text_area(key="corpus_paste").value == text
+    assert new_app(CORPUS, browser=stranger()).text_area(key="corpus_paste").value == ""  # theirs is theirs
