@@ -245,6 +245,7 @@ class Trainer:
                 steps_per_epoch=steps,
                 callbacks=[self._callback(hook, steps)],
                 verbose=0,
+                shuffle=False,  # the dataset orders its own batches; Keras's default warned on every training
             )
         return self.stop_reason
 
