@@ -72,7 +72,9 @@ def same_speed(a: TrainConfig, b: TrainConfig) -> bool:
 
 
 def _trained_speeds(runs: Iterable[Run]) -> list[tuple[float, TrainConfig, float]]:
-    """(when, settings, characters a second) of each run trained here, oldest first."""
+    """(when, settings, characters a second) of each run trained here, oldest first.
+
+    A copy or an import not trained further here is left out: its speed is another machine's."""
     speeds = []
     for run in runs:
         try:
@@ -80,7 +82,7 @@ def _trained_speeds(runs: Iterable[Run]) -> list[tuple[float, TrainConfig, float
         except CharlstmError:  # an unreadable run says nothing about speed
             continue
         history = run.history()
-        if history and history[-1].chars_per_sec > 0:
+        if len(history) > run.epochs_brought() and history[-1].chars_per_sec > 0:
             speeds.append((run.path.stat().st_mtime, config, history[-1].chars_per_sec))
     return sorted(speeds, key=lambda s: s[0])
 

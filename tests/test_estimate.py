@@ -100,3 +100,5 @@ def test_a_shape_never_trained_here_is_timed_by_this_machines_pace_on_others(tmp
     guess = estimate(wider, 1_000_000, scaled)
     assert guess.measured and not guess.same_shape
     assert speed_here([run], preset_config("classic")) is None  # windows train at a pace of their own
+    run.update_meta(epochs_brought=1)  # as if copied here with its one epoch: another machine's speed
+    assert speed_here([run], quick) is None
