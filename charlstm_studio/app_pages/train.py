@@ -43,7 +43,7 @@ from charlstm import sizing
 from charlstm.config import LR_SCHEDULES, OPTIMIZERS, PRESETS, RANGES, TrainConfig, preset_config
 from charlstm.copies import MIN_COPY
 from charlstm.errors import CharlstmError
-from charlstm.estimate import estimate
+from charlstm.estimate import Speed, estimate
 from charlstm.jobs import DEFAULT_MAX_SECONDS, OWNER_MAX_WAITING, STUDIO_MAX_EPOCHS
 from charlstm.live import TRAINING
 from charlstm.run import ACTIVE_STATES, EpochRecord, EpochSamples, Progress, Run, Status
@@ -241,7 +241,7 @@ def preset_label(name: str) -> str:
     if config.seconds:
         return f"{name.capitalize()} · {config.seconds / 60:g} min"
     planned = sizing.fitted(config, len(corpus.text))
-    took = estimate(planned, len(corpus.text), state.library().speed(planned)).seconds
+    took = estimate(planned, len(corpus.text), speed_of(planned)).seconds
     return f"{name.capitalize()} · {config.epochs} epochs, about {widgets.duration(took)} here"
 
 
@@ -588,9 +588,20 @@ def new_run_form(shown_run: bool) -> None:
         start_training(config)
 
 
+_speeds: dict[TrainConfig, Speed | None] = {}  # this rerun's: the page runs anew each time, and so does this
+
+
+def speed_of(config: TrainConfig) -> Speed | None:
+    """This machine's speed for `config`, read from the run folders once per rerun (a preset's label and the
+    estimate under the settings both ask)."""
+    if config not in _speeds:
+        _speeds[config] = state.library().speed(config)
+    return _speeds[config]
+
+
 def time_words(config: TrainConfig, n_chars: int) -> str:
     """One estimate, in the words a new user needs: how long in all, and how long until words appear."""
-    guess = estimate(config, n_chars, state.library().speed(config))
+    guess = estimate(config, n_chars, speed_of(config))
     if guess.same_shape:
         where = f"measured here: {guess.chars_per_sec:,.0f} characters/s"
     elif guess.measured:
