@@ -185,12 +185,14 @@ def test_the_warm_up_lasts_some_steps_however_short_the_budget():
 
 
 def test_a_timed_job_lowers_its_rate_as_the_clock_runs_out(tmp_path, corpus, tiny_config):
-    config = tiny_config.replace(epochs=10_000, seconds=8.0, steps_per_epoch=3, sample_length=0)
+    config = tiny_config.replace(epochs=10_000, seconds=8.0, steps_per_epoch=10, sample_length=0)
     snap = TrainingJob.create(corpus, config, root=tmp_path).run()
-    rates = [h.learning_rate for h in snap.history]
-    assert len(rates) >= 3, rates
-    peak = rates.index(max(rates))  # up during the warm-up (its first LR_WARMUP_STEPS steps), then only down
-    assert rates[peak:] == sorted(rates[peak:], reverse=True)
+    steps = np.cumsum([h.steps for h in snap.history])
+    # Up during the warm-up (its first LR_WARMUP_STEPS steps), then only down. A slow machine may spend much
+    # of the budget before the warm-up's steps are done, so only the epochs after them are compared.
+    rates = [h.learning_rate for h, done in zip(snap.history, steps, strict=True) if done > LR_WARMUP_STEPS]
+    assert len(rates) >= 2, [(h.steps, h.learning_rate) for h in snap.history]
+    assert rates == sorted(rates, reverse=True)
     assert rates[-1] < 0.25 * config.learning_rate  # near the floor when the budget ends
 
 
