@@ -25,6 +25,21 @@ from .weights import Weights, check_weights
 MAX_LENGTH = 20_000
 Watch = Callable[[int, np.ndarray, tuple[np.ndarray, np.ndarray]], None]  # see Generator._step
 SCORE_CHUNK = 20_000
+PROMPT_WORDS = 3  # a prompt taken from a person's own text: its first line of at least this many words
+
+
+def opening_words(text: str, words: int = PROMPT_WORDS) -> str:
+    """A prompt the person recognises from their own text: the first `words` words of its first line that has
+    that many (a title or a date above it is skipped), and a space; "" when no line has them.
+
+    A fixed English prompt ("The meaning of ") makes a model of German verse or of code start from
+    characters it rarely or never saw.
+    """
+    for line in text.splitlines():
+        found = line.split()
+        if len(found) >= words:
+            return " ".join(found[:words]) + " "
+    return ""
 
 
 @functools.cache

@@ -665,6 +665,15 @@ class Run:
         except FileNotFoundError:
             return None
 
+    def text_opening(self, chars: int = 4096) -> str | None:
+        """The first `chars` characters of the training text, or None: enough to take a prompt from without
+        reading a text of 100 MB."""
+        try:
+            with self.file(CORPUS).open(encoding="utf-8", errors="replace") as f:
+                return f.read(chars)
+        except FileNotFoundError:
+            return None
+
     def text_version(self) -> float:
         """Changes whenever the training text does (a cache key for what is worked out from it); 0: no text."""
         try:

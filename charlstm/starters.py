@@ -53,11 +53,12 @@ class StarterSpec:
     steps_per_epoch: int = 100
     seed: int = 1337
     preset: str = "quick"
+    prompt: str = ""  # how the playground starts its text: words this text often begins with
 
 
 SPECS: tuple[StarterSpec, ...] = (
-    StarterSpec("nietzsche", "nietzsche", "Nietzsche (ready-made)"),
-    StarterSpec("python-docs", "python-docs", "Python's documentation (ready-made)"),
+    StarterSpec("nietzsche", "nietzsche", "Nietzsche (ready-made)", prompt="The meaning of "),
+    StarterSpec("python-docs", "python-docs", "Python's documentation (ready-made)", prompt="Return the "),
 )
 
 
@@ -69,6 +70,7 @@ class Starter:
     title: str
     bundle: Path
     card: dict
+    prompt: str = ""  # the playground's first words for it (a shared model has none: it starts a line)
 
     @property
     def ref(self) -> str:
@@ -101,7 +103,7 @@ def list_starters(root: Path | None = None) -> list[Starter]:
     for spec in SPECS:
         path = bundle_path(spec.name, root)
         if path.is_file():
-            out.append(Starter(spec.name, spec.title, path, _read_card(card_path(spec.name, root))))
+            out.append(Starter(spec.name, spec.title, path, _read_card(card_path(spec.name, root)), spec.prompt))
     return out + shared_models(root)
 
 

@@ -11,7 +11,7 @@ import pytest
 from charlstm import store
 from charlstm.config import TrainConfig
 from charlstm.errors import BundleError, ConfigError
-from charlstm.generate import MAX_LENGTH, Generator, check_length
+from charlstm.generate import MAX_LENGTH, Generator, check_length, opening_words
 from charlstm.run import Run
 from charlstm.sampling import Sampling, softmax
 from charlstm.text import Vocabulary
@@ -498,3 +498,10 @@ def test_the_explained_step_matches_the_keras_layer(docs):
     outputs, _, memory = twin(embedded)
     np.testing.assert_allclose(steps["h"], np.asarray(outputs)[0], atol=1e-5)
     np.testing.assert_allclose(steps["c"][-1], np.asarray(memory)[0], atol=1e-5)
+
+
+def test_a_prompt_from_a_persons_own_text_is_its_first_line_of_three_words():
+    assert opening_words("MY DIARY\n12 May\n\n  Today   I\tplanted beans.\n") == "Today I planted "
+    assert opening_words("def f(x):\n    return x  # twice\n") == "return x # "
+    assert opening_words("one two\nthree\n") == "" == opening_words("")
+    assert opening_words("Ein Mann ging", words=2) == "Ein Mann "

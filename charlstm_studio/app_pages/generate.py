@@ -124,6 +124,16 @@ def restore_settings() -> None:
         widgets.keep(key, default)
 
 
+def follow_model_prompt(model_id: str) -> None:
+    """A prompt nobody typed follows the model: Python's documentation starts "Return the ", a diary its first
+    words. A prompt the person typed (or a link brought) stays whatever model they pick."""
+    suggested = state.suggested_prompt(model_id)
+    placed = st.session_state.get("_gen_prompt_placed", DEFAULTS["gen_prompt"])
+    if st.session_state["gen_prompt"] == placed:
+        st.session_state["gen_prompt"] = suggested
+    st.session_state["_gen_prompt_placed"] = suggested
+
+
 def save_settings() -> None:
     """Keep the settings for other pages and in the URL."""
     widgets.remember(*DEFAULTS)
@@ -346,6 +356,7 @@ def sampling_controls() -> None:
 
 def playground(model_id: str, gen: Generator) -> None:
     restore_settings()
+    follow_model_prompt(model_id)
     prompt = st.text_area("Start of the text (the prompt)", key="gen_prompt", height=80, max_chars=PROMPT_MAX)
     low, high, step = TEMPERATURE_RANGE
     temperature = float(

@@ -19,7 +19,7 @@ from charlstm import starters, store
 from charlstm.config import PRESETS, TrainConfig
 from charlstm.corpora import BUILTINS, download_nietzsche, load_corpus, nietzsche_is_cached, read_cached_nietzsche
 from charlstm.errors import CharlstmError
-from charlstm.generate import Generator
+from charlstm.generate import Generator, opening_words
 from charlstm.identity import KeyRing, hashed
 from charlstm.jobs import JobQueue
 from charlstm.library import RUN_ID_RE, Library
@@ -292,6 +292,15 @@ def model_run(model_id: str) -> Run:
     if starters.is_ref(model_id):
         return starters.starter_run(model_id)
     return library().open(model_id)
+
+
+def suggested_prompt(model_id: str) -> str:
+    """How the playground starts a model's text until the person types their own: a ready-made model's
+    words, else the first words of your text ("" for a model without one: it starts a line)."""
+    if starters.is_ref(model_id):
+        return starters.get_starter(model_id).prompt
+    opening = library().open(model_id).text_opening()
+    return opening_words(opening) if opening else ""
 
 
 def playground_default(own_ids: list[str], starter_ids: list[str]) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from studio_helpers import TEXT, has, make_run, new_app, stranger, texts
 
 GENERATE = "app_pages/generate.py"
+OWN_START = "The quick brown "  # the prompt a model of TEXT starts with: the first three words of its text
 
 
 def output(at) -> str:
@@ -29,7 +30,7 @@ def test_writes_and_a_new_temperature_writes_new_text(runs_root):
     at = new_app(GENERATE)
     assert at.selectbox(key="gen_model").value == run.name
     first = output(at)
-    assert first.startswith("the meaning of ") or first.startswith("The meaning of ")
+    assert first.startswith(OWN_START)
     assert len(first) >= 400
     at.slider(key="gen_temperature").set_value(1.5).run()
     assert not at.exception
@@ -55,7 +56,7 @@ def test_new_sample_and_length(runs_root):
     assert any(text != first for text in outputs)
     at.slider(key="gen_length").set_value(100).run()
     shown = output(at)  # a code block does not show the trailing line breaks a random model may write
-    assert len(shown.rstrip()) <= len("The meaning of ") + 100 <= len(shown) + 5
+    assert len(shown.rstrip()) <= len(OWN_START) + 100 <= len(shown) + 5
 
 
 def test_unseen_characters_are_pointed_out(runs_root):
@@ -78,7 +79,7 @@ def test_compare_view_shows_four_temperatures_from_the_same_start(runs_root):
     slider = "**Temperature 0.5 (your slider)**"
     assert labels == ["**Temperature 0.2**", slider, "**Temperature 1**", "**Temperature 1.2**"]
     compared = [c.value for c in at.code[1:5]]
-    assert len(set(compared)) > 1 and all(c.startswith("The meaning of ") for c in compared)
+    assert len(set(compared)) > 1 and all(c.startswith(OWN_START) for c in compared)
     assert compared[1] == output(at)  # the slider's column is the text above
 
 
@@ -254,7 +255,7 @@ def test_how_it_learned_scrubs_through_the_snapshots(runs_root):
     scrubber = at.select_slider(key="gen_timelapse")
     assert scrubber.value == 2  # the end of its training first
     shots = run.snapshots()
-    prompt = "The meaning of "  # the page's prompt
+    prompt = OWN_START  # the page's prompt
     last = next(c.value for c in at.code if c.value == prompt + frame(run, shots[2].number, prompt, 300, 1, 0.5))
     scrubber.set_value(0).run()
     first = prompt + frame(run, shots[0].number, prompt, 300, 1, 0.5)
@@ -315,8 +316,8 @@ def test_the_loop_guard_and_top_p_write_what_the_core_writes(runs_root):
     at.slider(key="gen_temperature").set_value(0.2).run()
     at.select_slider(key="gen_no_repeat").set_value(8).run()
     at.slider(key="gen_top_p").set_value(0.9).run()
-    expected = gen.generate("The meaning of ", [Sampling(0.2, top_p=0.9, no_repeat=8)], 400, seed=1)[0].text
-    assert output(at) == "The meaning of " + expected
+    expected = gen.generate(OWN_START, [Sampling(0.2, top_p=0.9, no_repeat=8)], 400, seed=1)[0].text
+    assert output(at) == OWN_START + expected
     at.slider(key="gen_top_k").set_value(2).run()  # the chart: at least eight of its ten characters are removed
     (removed,) = [c for c in texts(at, "caption") if c.startswith("Your settings remove")]
     assert removed.count(", ") >= 7, removed
@@ -368,7 +369,8 @@ def test_what_it_copies_from_its_training_text_is_marked_with_its_share(runs_roo
     run = Run(make_run(runs_root))
     at = new_app(GENERATE)
     assert any("Nothing here is copied" in m for m in texts(at, "markdown"))  # random weights: no recitation
-    written = load_generator(run.path).generate("The meaning of ", [0.5], 400, seed=1)[0].text
+    at.text_area(key="gen_prompt").set_value("A model ").run()  # typed: it stays when the text changes below
+    written = load_generator(run.path).generate("A model ", [0.5], 400, seed=1)[0].text
     run.set_text(written[:250] + " " * 5 + TEXT * 40)  # the first 250 characters are in its training text
     at.run()
     (note,) = [m for m in texts(at, "markdown") if "copied word for word" in m]
@@ -377,3 +379,23 @@ def test_what_it_copies_from_its_training_text_is_marked_with_its_share(runs_roo
     assert marked.count('title="copied"') == 1
     at.toggle(key="gen_compare").set_value(True).run()
     assert "Copied from its training text: 62%" in texts(at, "caption")  # the slider's temperature, compared
+
+
+def test_a_prompt_nobody_typed_follows_the_model_and_a_typed_one_stays(runs_root):
+    """Python's documentation does not start "The meaning of ": switching models brings each one's words."""
+    make_run(runs_root, text="Dear diary\n\nToday I planted tomatoes and beans.\n" * 400)
+    at = new_app(GENERATE)
+    assert at.text_area(key="gen_prompt").value == "Today I planted "  # your text's first line of three words
+    at.selectbox(key="gen_model").set_value("starter:python-docs").run()
+    assert at.text_area(key="gen_prompt").value == "Return the " and output(at).startswith("Return the ")
+    at.selectbox(key="gen_model").set_value("starter:nietzsche").run()
+    assert at.text_area(key="gen_prompt").value == "The meaning of "
+    at.text_area(key="gen_prompt").set_value("Once upon ").run()
+    at.selectbox(key="gen_model").set_value("starter:python-docs").run()
+    assert at.text_area(key="gen_prompt").value == "Once upon " and output(at).startswith("Once upon ")
+
+
+def test_a_linked_prompt_stays_with_the_linked_model():
+    at = new_app(GENERATE, query={"m": "starter:python-docs", "p": "Ein Mann "})
+    assert at.selectbox(key="gen_model").value == "starter:python-docs"
+    assert at.text_area(key="gen_prompt").value == "Ein Mann "
