@@ -530,19 +530,26 @@ def trained_words(cfg: TrainConfig, history: list[EpochRecord], seconds: float, 
 
 
 def settings_words(cfg: TrainConfig, history: list[EpochRecord], seconds: float, brought: int = 0) -> str:
-    mode = "every next character" if cfg.mode == "sequence" else f"one per window, every {cfg.stride} characters"
+    """The run's settings in a line a newcomer can read: what each does, with the Advanced settings' name."""
+    guesses = "each next one" if cfg.mode == "sequence" else f"the one after them, every {cfg.stride} characters"
+    cells = f"{cfg.units} units of memory" + (f" in each of {cfg.layers} layers" if cfg.layers > 1 else "")
+    falling = ", falling to near zero by the end" if cfg.lr_schedule == "budget" else ""
     return (
-        f"{cfg.preset.capitalize()} preset · {cfg.layers} layer(s) of {cfg.units} units · sequences of {cfg.seq_len} "
-        f"characters, predicting {mode} · batches of {cfg.batch_size} · {cfg.optimizer} with learning rate "
-        f"{cfg.learning_rate:g}{' (falling to near zero by the end)' if cfg.lr_schedule == 'budget' else ''} · "
-        f"{cfg.val_fraction:.0%} held out · {dropout_words(cfg)}seed {cfg.seed} · "
-        f"{trained_words(cfg, history, seconds, brought)}" + (" · lowercased" if cfg.lowercase else "")
+        f"{cfg.preset.capitalize()} preset · {cells} · reads {cfg.seq_len} characters at a time and guesses "
+        f"{guesses} · learns from {cfg.batch_size} pieces at a time · learning rate {cfg.learning_rate:g}{falling} "
+        f"({cfg.optimizer}) · {cfg.val_fraction:.0%} of the text kept aside to check it · {dropout_words(cfg)}"
+        f"random seed {cfg.seed} · {trained_words(cfg, history, seconds, brought)}"
+        + (" · lowercased" if cfg.lowercase else "")
     )
 
 
 def dropout_words(cfg: TrainConfig) -> str:
     """The dropout a run trains with (chosen for its text when it was planned: sizing.py), or nothing."""
-    return f"dropout {cfg.dropout:.0%} · " if cfg.dropout else ""
+    return (
+        f"dropout {cfg.dropout:.0%} (it forgets at random while learning, so it memorises less) · "
+        if cfg.dropout
+        else ""
+    )
 
 
 def new_run_form(shown_run: bool) -> None:

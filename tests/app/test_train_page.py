@@ -237,7 +237,7 @@ def test_a_continued_model_says_how_long_it_trained_in_all(runs_root):
     run.add_trained_seconds(50.0)
     run.add_trained_seconds(31.0)
     at = new_app(TRAIN, query={"run": run.id})
-    line = next(c for c in texts(at, "caption") if "held out" in c)
+    line = next(c for c in texts(at, "caption") if "kept aside to check it" in c)
     assert "trained 3 epochs in 1 min 21 s" in line, line
 
 
@@ -254,7 +254,7 @@ def test_a_copied_model_tells_its_epochs_from_elsewhere_from_its_own(runs_root, 
         run.append_epoch(EpochRecord(epoch, 1.9, 2.1, 3.0, 0.004, 10, 1.0 * epoch, 1000.0, False))
     run.add_trained_seconds(2.0)
     at = new_app(TRAIN, query={"run": run.id})
-    line = next(c for c in texts(at, "caption") if "held out" in c)
+    line = next(c for c in texts(at, "caption") if "kept aside to check it" in c)
     assert "trained 3 epochs: 1 before it came here, 2 here in 2 s" in line, line
 
 
@@ -298,5 +298,5 @@ def test_the_settings_line_names_the_dropout_chosen_for_the_text(runs_root):
     assert any("dropout 50%" in c for c in texts(at, "caption")), texts(at, "caption")
     plain = random_run(runs_root, TEXT * 20, TINY.replace(dropout=0.0), name="plain", owner=ME, finished=True)
     at = new_app(TRAIN, query={"run": plain.name})
-    line = next(c for c in texts(at, "caption") if "held out ·" in c)
+    line = next(c for c in texts(at, "caption") if "kept aside to check it ·" in c)
     assert "dropout" not in line  # none chosen, none named
