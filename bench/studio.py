@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -24,18 +23,9 @@ import psutil
 
 from charlstm.run import PROGRESS, STATUS, Run
 
+from .browser import CHROMIUM, CHROMIUM_ARGS, key, nav, open_expander, wait_idle  # noqa: F401 (the bench's clicks)
 from .common import ROOT
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 MIB = 2**20
 CHART = "[data-testid=stVegaLiteChart]"
 CODE = "[data-testid=stCode]"
@@ -193,23 +183,11 @@ class RunWatch:
 
 
 # --- a user's clicks ----------------------------------------------------------------------------------------
-def key(name: str) -> str:
-    """Streamlit puts `st-key-<key>` on the container of every widget with a key."""
-    return f".st-key-{name}"
-
-
-def wait_idle(page, timeout: float = 60_000) -> None:
-    page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=timeout)
 
 
 def open_app(page, url: str) -> None:
     page.goto(url)
     wait_idle(page, 120_000)
-
-
-def nav(page, title: str) -> None:
-    page.locator("[data-testid=stSidebarNavLink]", has_text=title).click()
-    wait_idle(page)
 
 
 def stop_training(page, timeout: float = 240_000) -> None:
@@ -225,22 +203,6 @@ def new_run(page) -> None:
     page.locator(f"{key('train_new')} button").click()
     wait_idle(page)
     page.locator(f"{key('train_start')} button").wait_for()
-
-
-def open_expander(page, title: str, seconds: float = 15.0) -> None:
-    """Open the expander `title` once the page shows one of it.
-
-    Streamlit can show an element twice for a moment, its old place fading out while the rerun draws it
-    in the new one (a Start's notice above moves everything down): a click then finds two and fails.
-    """
-    summary = page.locator("[data-testid=stExpander] summary", has_text=title)
-    deadline = time.monotonic() + seconds
-    while summary.count() != 1 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if summary.count() != 1:
-        raise RuntimeError(f"the page shows {summary.count()} expanders {title!r} after {seconds:g} s")
-    summary.click()
-    wait_idle(page)
 
 
 def code_text(page) -> str:

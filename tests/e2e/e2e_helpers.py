@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,19 +17,10 @@ from pathlib import Path
 from helpers import free_port, serving  # tests/helpers.py: one polling helper, one way to start a studio
 from run_factory import STUDIO_SETTINGS
 
+from bench.browser import CHROMIUM, CHROMIUM_ARGS, key, nav, open_expander, wait_idle  # noqa: F401 (re-exported)
+
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = ROOT / "test-results" / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 
 @contextlib.contextmanager
@@ -86,11 +76,6 @@ def assert_no_traceback(log: str) -> None:
         assert "distributed/" in chain and "Closed" in chain, after[-4000:]
 
 
-def wait_idle(page, timeout: float = 30_000) -> None:
-    """Wait until the Streamlit script run has finished."""
-    page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=timeout)
-
-
 def shot(page, name: str) -> Path:
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
@@ -102,19 +87,9 @@ def shot(page, name: str) -> Path:
 TINY_SETTINGS = {key: str(value) for key, value in STUDIO_SETTINGS.items()}  # typed into the boxes
 
 
-def key(name: str) -> str:
-    """Streamlit puts `st-key-<key>` on the container of every widget with a key."""
-    return f".st-key-{name}"
-
-
 def open_app(page, path: str = "/") -> None:
     page.goto(page.base_url + path)
     wait_idle(page, 90_000)
-
-
-def nav(page, title: str) -> None:
-    page.locator("[data-testid=stSidebarNavLink]", has_text=title).click()
-    wait_idle(page)
 
 
 def use_pasted_text(page, text: str) -> None:
