@@ -149,6 +149,9 @@ def launch(workers: int) -> tuple[subprocess.Popen, Security]:
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
+        # Its own session: a Ctrl+C in the studio's terminal reaches the studio, not the workers mid-step (each
+        # then logged a traceback while closing). The cluster ends in order when the studio's pipe closes.
+        start_new_session=True,
     )
     assert proc.stdin is not None  # stdin=PIPE
     try:

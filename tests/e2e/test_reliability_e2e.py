@@ -7,10 +7,18 @@ big file.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
+import subprocess
+import sys
+import urllib.request
 
+import psutil
 import pytest
-from e2e_helpers import streamlit_server, wait_idle
+from e2e_helpers import ROOT, streamlit_server, wait_idle
+from helpers import free_port, wait_for
 
 LIMIT_MB = 1
 
@@ -80,3 +88,60 @@ def test_the_server_answers_on_localhost_only(limited_server):
         pytest.skip("this machine has no network address besides localhost")
     with pytest.raises(OSError), socket.create_connection((address, port), timeout=5):
         pass
+
+
+def _tensorflow_loaded(proc: psutil.Process) -> bool:
+    """Whether a process has TensorFlow's libraries mapped: a training worker that joined warm."""
+    try:
+        return any("tensorflow" in m.path for m in proc.memory_maps())
+    except psutil.Error:
+        return False
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.read().decode().strip() == "ok"
+    except OSError:
+        return False
+
+
+def test_a_ctrl_c_ends_the_studio_and_its_training_cluster_without_a_traceback(browser, tmp_path):
+    """A Ctrl+C in a terminal signals its whole process group: each worker, caught closing, logged a traceback."""
+    port, log_path = free_port(), tmp_path / "server.log"
+    env = {**os.environ, "CHARLSTM_HOME": str(tmp_path / "home"), "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "charlstm", "studio", "--port", str(port)]
+    with open(log_path, "w") as log:  # a process group of its own, as a terminal gives `make run`
+        studio = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    family: list[psutil.Process] = []
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _answers(url), 90, 0.3, what="the studio's health check")
+        page = browser.new_page()
+        page.goto(url + "/train")  # the first page starts the training cluster
+        wait_idle(page, 90_000)
+        server = psutil.Process(studio.pid)
+        wait_for(
+            lambda: any(_tensorflow_loaded(p) for p in server.children(recursive=True)),
+            120,
+            0.5,
+            what="a training worker with TensorFlow loaded",
+        )
+        family = server.children(recursive=True)
+        page.close()
+        os.killpg(studio.pid, signal.SIGINT)  # what Ctrl+C does
+        studio.wait(60)
+        wait_for(
+            lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in family),
+            60,
+            0.5,
+            what="the cluster's processes to end",
+        )
+    finally:
+        for proc in [psutil.Process(studio.pid), *family] if studio.poll() is None else family:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+    printed = log_path.read_text(errors="replace")
+    assert "Traceback" not in printed and " ERROR " not in printed, printed[-4000:]
