@@ -631,6 +631,7 @@ def start_training(config: TrainConfig) -> None:
         with st.spinner("Saving the text and settings for this run…"):
             run = state.library().start_new(corpus, config, name=label)
         state.set_shown_run(run.id)
+        state.set_playground_model(run.id)  # once it has a model, every page plays with it (and the sidebar)
         st.rerun()
     except CharlstmError as exc:
         st.error(widgets.md(exc))

@@ -304,24 +304,20 @@ def suggested_prompt(model_id: str) -> str:
 
 
 def playground_default(own_ids: list[str], starter_ids: list[str]) -> str | None:
-    """Your model picked last, else the one you just trained, else a ready-made one you picked, else the newest.
+    """The model picked last, else your newest, else a ready-made one.
 
-    A model you trained wins over a ready-made one chosen before it: after training, you play with yours.
+    Picked last: on Generate, Guess or Inside, or the training you started last (Start picks it, so that after
+    training you play with yours; a ready-made model you pick after that is the one every page then opens).
     """
-    for wanted in (playground_model(), st.session_state.get("run_id")):
-        if wanted in own_ids:
-            return wanted
-    if playground_model() in starter_ids:
-        return playground_model()
+    picked = playground_model()
+    if picked in own_ids or picked in starter_ids:
+        return picked
     return (own_ids or starter_ids or [None])[0]
 
 
 def model_in_use() -> str | None:
-    """The model Generate and Inside open with now: the one picked, else the default they would pick."""
-    own = [r.path.name for r in usable_runs()]
-    refs = [s.ref for s in starter_models()]
-    picked = playground_model()
-    return picked if picked in own or picked in refs else playground_default(own, refs)
+    """The model Generate, Guess and Inside open with now (the sidebar names it)."""
+    return playground_default([r.path.name for r in usable_runs()], [s.ref for s in starter_models()])
 
 
 def usable_runs() -> list[store.RunSummary]:

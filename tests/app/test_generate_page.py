@@ -228,14 +228,21 @@ def test_the_text_comes_right_after_the_temperature_slider(runs_root):
     assert order.index(("slider", "gen_length")) > slider + 1
 
 
-def test_a_model_you_just_trained_wins_over_a_ready_made_one(runs_root):
+def test_a_model_you_just_trained_wins_over_a_ready_made_one_and_a_later_pick_wins_over_it(runs_root):
     at = new_app(GENERATE)
     assert at.selectbox(key="gen_model").value.startswith("starter:")
     run = make_run(runs_root, name="mine")
-    at.session_state["run_id"] = run.name  # what the Train page sets when a run starts
+    at.session_state["model_run"] = run.name  # what the Train page's Start picks (test_start_watch_reattach_stop)
+    at.session_state["run_id"] = run.name  # ...and the run the Train page shows
     at.switch_page("app_pages/models.py").run()  # leaving the page drops the picker's key, as in a browser
+    assert "mine" in " ".join(texts(at, "caption"))  # the sidebar names the model the pages play
     at.switch_page(GENERATE).run()
     assert at.selectbox(key="gen_model").value == run.name
+    at.selectbox(key="gen_model").set_value("starter:python-docs").run()
+    at.switch_page("app_pages/models.py").run()
+    assert "Python's documentation" in " ".join(texts(at, "caption"))
+    at.switch_page(GENERATE).run()
+    assert at.selectbox(key="gen_model").value == "starter:python-docs"  # picked after training: it stays
 
 
 def test_how_it_learned_scrubs_through_the_snapshots(runs_root):

@@ -56,6 +56,7 @@ def test_start_watch_reattach_stop(runs_root):
     assert not at.exception and not at.error, texts(at, "error")
     run_id = at.session_state["run_id"]
     assert at.query_params["run"] == [run_id] or at.query_params["run"] == run_id
+    assert at.session_state["model_run"] == run_id  # Start picks it: once it has a model, every page plays it
     assert at.button(key="train_stop")
     assert not has(at, "number_input", "train_units")  # no new settings while it trains...
     assert "24 units" in " ".join(texts(at, "caption"))  # ...but the job's own are shown
