@@ -17,7 +17,7 @@ import urllib.request
 
 import psutil
 import pytest
-from e2e_helpers import ROOT, streamlit_server, wait_idle
+from e2e_helpers import ROOT, assert_no_traceback, streamlit_server, wait_idle
 from helpers import free_port, wait_for
 
 LIMIT_MB = 1
@@ -143,5 +143,4 @@ def test_a_ctrl_c_ends_the_studio_and_its_training_cluster_without_a_traceback(b
         for proc in [psutil.Process(studio.pid), *family] if studio.poll() is None else family:
             with contextlib.suppress(psutil.Error):
                 proc.kill()
-    printed = log_path.read_text(errors="replace")
-    assert "Traceback" not in printed and " ERROR " not in printed, printed[-4000:]
+    assert_no_traceback(log_path.read_text(errors="replace"))  # Dask's own heartbeat race excepted, as everywhere
