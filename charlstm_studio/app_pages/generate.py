@@ -139,6 +139,12 @@ def save_settings() -> None:
     widgets.remember(*DEFAULTS)
     for key, param in URL_PARAMS.items():
         value = st.session_state[key]
+        if key == "gen_prompt" and value == st.session_state.get("_gen_prompt_placed"):
+            # A prompt nobody typed stays out of the address: it may be the first words of a private text,
+            # and a reload works it out again. A typed one is the person's own choice to share.
+            if param in st.query_params:
+                del st.query_params[param]
+            continue
         value = ("1" if value else "0") if isinstance(value, bool) else str(value)
         if st.query_params.get(param) != value:
             st.query_params[param] = value

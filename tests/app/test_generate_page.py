@@ -393,6 +393,7 @@ def test_a_prompt_nobody_typed_follows_the_model_and_a_typed_one_stays(runs_root
     make_run(runs_root, text="Dear diary\n\nToday I planted tomatoes and beans.\n" * 400)
     at = new_app(GENERATE)
     assert at.text_area(key="gen_prompt").value == "Today I planted "  # your text's first line of three words
+    assert "p" not in at.query_params  # words of a private text never go into a link nobody asked to share
     at.selectbox(key="gen_model").set_value("starter:python-docs").run()
     assert at.text_area(key="gen_prompt").value == "Return the " and output(at).startswith("Return the ")
     at.selectbox(key="gen_model").set_value("starter:nietzsche").run()
@@ -400,6 +401,7 @@ def test_a_prompt_nobody_typed_follows_the_model_and_a_typed_one_stays(runs_root
     at.text_area(key="gen_prompt").set_value("Once upon ").run()
     at.selectbox(key="gen_model").set_value("starter:python-docs").run()
     assert at.text_area(key="gen_prompt").value == "Once upon " and output(at).startswith("Once upon ")
+    assert at.query_params["p"] in ("Once upon ", ["Once upon "])  # typed: the link writes the same text
 
 
 def test_a_linked_prompt_stays_with_the_linked_model():
