@@ -19,7 +19,8 @@ Widget keys (for tests and the browser suite):
     gen_timelapse    select_slider  how it learned: the moment of its training that writes
 
 The whole setup sits in the URL (?p=…&t=…&n=…&seed=…&k=…&tp=…&nr=…&c=…), so a reload or a copied link writes the
-same text again (with the same model: yours stay yours, a stranger's page falls back to a ready-made one).
+same text again (with the same model: yours stay yours, a stranger's page falls back to a ready-made one). A prompt
+nobody typed is left out: it follows the model, and may be the first words of a private text.
 """
 
 import dataclasses
