@@ -46,7 +46,7 @@ def follow_address(key: str, allowed: Collection[str]) -> None:
     if wanted in allowed:
         st.session_state[key] = wanted
     elif MODEL_PARAM in st.query_params:
-        st.info(state.NOT_YOURS_WORDS, icon=":material/lock:")
+        state.not_yours_notice()
 
 
 def show_in_address(model_id: str) -> None:

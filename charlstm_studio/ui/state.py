@@ -171,9 +171,22 @@ NOT_YOURS_WORDS = (
 )
 
 
+NOT_YOURS_SAID = "_not_yours_said"  # this script run said it already (a link may name someone's run and model)
+
+
 def link_notice(show: bool = True) -> None:
-    """Once: the link named a model this browser may not open (it was dropped from the address)."""
+    """Once: the link named a model this browser may not open (it was dropped from the address).
+
+    Called at the top of every script run (app.py), so it also starts the run with nothing said yet."""
+    st.session_state[NOT_YOURS_SAID] = False
     if st.session_state.pop(LINK_NOT_YOURS, False) and show:
+        not_yours_notice()
+
+
+def not_yours_notice() -> None:
+    """Say that a link's model is not this browser's, unless this script run has said it already."""
+    if not st.session_state.get(NOT_YOURS_SAID):
+        st.session_state[NOT_YOURS_SAID] = True
         st.info(NOT_YOURS_WORDS, icon=":material/lock:")
 
 

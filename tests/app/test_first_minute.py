@@ -103,3 +103,5 @@ def test_a_link_to_someone_elses_model_says_so(runs_root):
     at = new_app(None, query={"m": theirs.name}, browser=stranger())
     assert any("not one of yours" in i for i in texts(at, "info"))
     assert at.selectbox(key="gen_model").value != theirs.name
+    at = new_app(None, query={"run": theirs.name, "m": theirs.name}, browser=stranger())  # Generate's own link
+    assert sum("not one of yours" in i for i in texts(at, "info")) == 1  # said once, not once per part
