@@ -79,7 +79,9 @@ def epoch_chart(history: Sequence) -> alt.Chart:
     color = alt.Color(
         "measured on:N",
         scale=alt.Scale(domain=["training text", "held-out text"], range=[TRAIN_COLOR, VAL_COLOR]),
-        legend=alt.Legend(orient="bottom", title=None),  # inside the plot, it covered the curves' start
+        # Beside the plot: inside it covered the curves' start, and above or below it Streamlit fits the whole
+        # chart into its height, which squashed the plot to a third of the batch chart's beside it
+        legend=alt.Legend(orient="right", title=None),
     )
     return (
         alt.Chart(df, title="Loss per epoch (lower is better)")

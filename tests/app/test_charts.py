@@ -49,6 +49,8 @@ def test_epoch_chart_shows_training_and_held_out_loss():
         (1, "held-out text"),
         (2, "training text"),
     ]
+    legend = epoch_chart(history).to_dict()["encoding"]["color"]["legend"]
+    assert legend["orient"] in ("left", "right")  # above or below, Streamlit squashed the plot to fit its height
 
 
 def test_character_labels_make_invisible_characters_visible():
