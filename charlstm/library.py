@@ -94,7 +94,9 @@ class Library:
         """A new run of this owner's for `corpus` and `config`, checked in full before anything is written."""
         plan = store.plan_run(corpus, config)
         self._make_room(limits.training_bytes(plan.config, len(plan.vocab), len(plan.text)), "a new model")
-        return store.write_run(plan, owner=self.owner, root=self.root, name=_label(name))
+        run = store.write_run(plan, owner=self.owner, root=self.root, name=_label(name))
+        self._distinct_name(run)
+        return run
 
     def upload(self, data: bytes) -> Run:
         """A model from a bundle file (anyone's export), as a new run of this owner's."""

@@ -87,6 +87,9 @@ def test_what_the_library_makes_is_the_owners(root, english_text):
     assert bob.runs() == [] and {r.id for r in alice.runs()} == {made.id, copy.id}
     second = alice.copy_starter("starter:python-docs")
     assert second.name == copy.name + " (2)"  # two copies can be told apart
+    again = alice.create(Corpus(english_text[:20_000], "my diary", "paste"), SMALL, name="Diary")
+    assert again.name == "Diary (2)"  # so can two trainings given one name
+    assert bob.create(Corpus(english_text[:20_000], "his", "paste"), SMALL, name="Diary").name == "Diary"  # his own
 
 
 def test_an_export_carries_no_owner_no_text_and_no_samples(root, english_text):

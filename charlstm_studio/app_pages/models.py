@@ -153,7 +153,7 @@ def pick_model(runs: list[RunSummary]) -> RunSummary:
         "Model",
         list(by_id),
         key="models_pick",
-        format_func=lambda i: f"{by_id[i].name} ({STATES.get(by_id[i].state)})",
+        format_func=lambda i: f"{by_id[i].name} · {STATES.get(by_id[i].state, by_id[i].state)}",
         on_change=lambda: st.session_state.update({PICKED: st.session_state["models_pick"]}),
     )
     return by_id[run_id]
