@@ -64,6 +64,7 @@ MODES = {
 }
 BUDGETS = {"time": "a time limit", "epochs": "a number of epochs"}
 SCHEDULES = {"budget": "Slows down as the end nears", "constant": "Stays the same (the 2017 example)"}
+LONG_TRAINING_SECONDS = 3600.0  # an estimate above this gets a warning before Start (Classic on Nietzsche: hours)
 LIVE_POLL_SECONDS = 1.0  # how often a training's page reads its run folder
 FIRST_POINT_POLL_SECONDS = 0.3  # ... until the first loss is there
 
@@ -254,6 +255,7 @@ def preset_choice() -> str:
         horizontal=True,
         on_change=apply_preset,
         format_func=preset_label,
+        help=widgets.TOOLTIP["epoch"],
     )
     st.session_state["preset"] = name
     st.caption(PRESETS[name].description)
@@ -570,6 +572,7 @@ def new_run_form(shown_run: bool) -> None:
             f"({parameter_count(planned, vocab_size):,} numbers to learn), trained {budget_words(planned)}."
         )
         st.caption(time_words(planned, len(corpus.text)))
+        long_training_warning(planned, len(corpus.text))
         chosen = sizing.why(config, len(corpus.text))
         if chosen:
             st.caption(chosen)
@@ -604,6 +607,18 @@ def speed_of(config: TrainConfig) -> Speed | None:
     if config not in _speeds:
         _speeds[config] = state.library().speed(config)
     return _speeds[config]
+
+
+def long_training_warning(config: TrainConfig, n_chars: int) -> None:
+    """Hours of training are a choice to make knowingly: Classic's 60 epochs of Nietzsche take most of a day."""
+    seconds = estimate(config, n_chars, speed_of(config)).seconds
+    if seconds > LONG_TRAINING_SECONDS:
+        st.warning(
+            f"This training would take about {widgets.duration(seconds)} on this computer. It goes on if you close "
+            "the page, and you can write with its best model so far after every epoch. To see a model learn in "
+            "minutes, pick Quick, or set a time limit under Advanced settings.",
+            icon=":material/schedule:",
+        )
 
 
 def time_words(config: TrainConfig, n_chars: int) -> str:

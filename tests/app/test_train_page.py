@@ -220,6 +220,18 @@ def test_a_classic_estimate_counts_its_epochs(runs_root):
     assert "about 0 s" not in caption and "in all" in caption
 
 
+def test_hours_of_training_are_said_before_start():
+    """Classic's 60 epochs of a built-in text take hours: an outsider was offered 7 h 27 min without a word."""
+    import re
+
+    at = new_app(TRAIN)  # a built-in text of hundreds of thousands of characters
+    assert not any("would take about" in w for w in texts(at, "warning"))  # quick: minutes
+    at.radio(key="train_preset").set_value("classic").run()
+    (warning,) = [w for w in texts(at, "warning") if "would take about" in w]
+    assert re.search(r"about \d+ h", warning) and "pick Quick" in warning, warning
+    assert not at.button(key="train_start").disabled  # a choice made knowingly, not a refusal
+
+
 def test_start_is_off_with_the_reason_when_the_text_is_too_short():
     at = paste_and_open_train(TEXT * 5)
     at.number_input(key="train_seq_len").set_value(900).run()  # longer than the text can hold with a held-out part
