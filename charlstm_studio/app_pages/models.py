@@ -64,10 +64,7 @@ def show_notice() -> None:
 
 
 st.title("Your models")
-st.caption(
-    f"Saved on the computer that runs this studio; only you see them. They take "
-    f"{limits.megabytes(state.library().usage())} of the {limits.megabytes(limits.quota_bytes())} each person may keep."
-)
+usage_line = st.empty()  # filled at the end of the page, after an import, copy or delete below has changed it
 
 
 # --- upload ------------------------------------------------------------------------------------------
@@ -323,3 +320,7 @@ else:
     st.info("No models yet. Train one on the Train page, or add a model file above.")
     st.page_link(pages.TRAIN, label="Go to the Train page", icon=":material/model_training:")
 ready_made()
+usage_line.caption(
+    f"Saved on the computer that runs this studio; only you see them. They take "
+    f"{limits.megabytes(state.library().usage())} of the {limits.megabytes(limits.quota_bytes())} each person may keep."
+)

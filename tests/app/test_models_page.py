@@ -8,7 +8,7 @@ import zipfile
 
 from studio_helpers import FINAL, has, make_run, new_app, poll, texts
 
-from charlstm import store
+from charlstm import limits, store
 from charlstm.bundle import export_bundle
 from charlstm.run import Run, summarize
 
@@ -71,8 +71,17 @@ def test_delete_asks_first(runs_root):
     assert list(table(at)["name"]) == ["keep"]
 
 
+def state_usage(root) -> int:
+    """What this browser's models take on disk, as the Models page counts it."""
+    from studio_helpers import ME
+
+    from charlstm.library import Library
+
+    return Library(ME, root=root).usage()
+
+
 def test_download_and_upload_a_bundle(runs_root, tmp_path):
-    run = make_run(runs_root, name="traveller")
+    run = make_run(runs_root, name="traveller", units=300)  # 1.5 MB of weights: an import shows in the usage line
     at = new_app(MODELS)
     assert at.get("download_button")  # the bundle is made when clicked (a callable)
     data = export_bundle(run, tmp_path / "traveller.zip").read_bytes()
@@ -80,6 +89,8 @@ def test_download_and_upload_a_bundle(runs_root, tmp_path):
     assert not at.exception
     assert any("Added traveller (2)" in s for s in texts(at, "success"))  # a copy gets a distinct name
     assert sorted(table(at)["name"]) == ["traveller", "traveller (2)"]
+    (usage,) = [c for c in texts(at, "caption") if "each person may keep" in c]
+    assert f"They take {limits.megabytes(state_usage(runs_root))} of" in usage  # the import counted at once
     at.run()  # the same upload is not imported twice on the next rerun
     assert sorted(table(at)["name"]) == ["traveller", "traveller (2)"]
     at.button(key="models_delete").click().run()  # the added copy is the one shown
