@@ -40,9 +40,9 @@ def show() -> None:
     """Current corpus, current model and this session's trainings."""
     with st.sidebar:
         corpus = state.corpus()
-        st.markdown("**Text**")
+        st.markdown("**Text to train on**")  # not the text of the model below (a ready-made one has its own)
         st.caption(f"{widgets.md(widgets.corpus_title(corpus.name))} · {len(corpus.text):,} characters")
-        st.markdown("**Model**")
+        st.markdown("**Model to play with**")
         st.caption(widgets.md(model_name()))
         active = bool(state.my_active_runs())
 
