@@ -197,6 +197,9 @@ def serve(workers: int, security: Security) -> None:
         protocol="tls",
         security=security,
         dashboard_address=None,
+        # Without a dashboard the scheduler still opens its (route-less) HTTP server, on port 8787 by default:
+        # a second studio on the machine then warned "Port 8787 is already in use". Any free loopback port.
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
         resources={TRAIN_RESOURCE: 1},
         env={THREADS_ENV: str(threads)},
         preload=[WORKER_PRELOAD],  # each worker, and each restarted one, joins with TensorFlow loaded

@@ -39,6 +39,9 @@ TLS_ENV = {  # what the README tells the studio's operator to set, here with the
 }
 
 
+DASK_DASHBOARD_PORT = 8787  # where a scheduler opens its HTTP server unless told otherwise
+
+
 @pytest.fixture(scope="module")
 def embedded():
     """The studio's embedded cluster with one worker, as `JobQueue` starts it."""
@@ -82,6 +85,7 @@ def test_no_http_endpoint_answers_with_data(embedded):
     assert _raw_http_get(host, int(port)) == b""  # the scheduler's port speaks TLS only
     info = embedded.scheduler_info()
     http_ports = [info["services"]["dashboard"]] + [w["services"]["dashboard"] for w in info["workers"].values()]
+    assert info["services"]["dashboard"] != DASK_DASHBOARD_PORT  # a second studio on the machine finds it free
     for http_port in http_ports:  # Dask starts an HTTP server even without a dashboard: it serves nothing
         assert {route: _http_status(host, http_port, route) for route in DASK_ROUTES} == dict.fromkeys(DASK_ROUTES, 404)
 
