@@ -51,8 +51,9 @@ def test_a_contender_keeps_to_its_budget_and_its_weights_score_in_charlstm(conte
     started = time.monotonic()
     trained = contenders.train(contender, text, budget, {"units": 32}, started)
     waited = time.monotonic() - started
-    # the plain baseline checks its deadline after each batch, and Keras validates once more after it
-    assert waited < budget + 5.0, f"{contender} waited {waited:.1f} s for a {budget} s budget"
+    # The plain baseline checks its deadline after each batch, and Keras validates once more after it; the first
+    # batch traces the model, up to 8-10 s on a loaded machine (test_training.py's timed tests say more).
+    assert waited < budget + 10.0, f"{contender} waited {waited:.1f} s for a {budget} s budget"
     assert trained.steps > 0 and trained.chars_fed > 0
     score = Generator(trained.weights, trained.config, trained.vocab).score(heldout)
     # better than a uniform guess: the arrays landed where charlstm's network expects them
