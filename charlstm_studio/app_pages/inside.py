@@ -105,12 +105,13 @@ def slice_of(corpus: str, gen: Generator) -> tuple[str, str, int | None]:
     length = st.slider("How many characters", 200, 2000, 600, step=100, key="inside_length")
     last = max(0, len(corpus) - length)
     start = st.slider("Start at character number", 0, last, min(held_out, last), key="inside_start")
+    where = f"Characters {start:,} to {start + length:,} of {len(corpus):,}. "  # the slider has no 1,000s commas
     if start >= held_out:
-        st.caption(HELD_OUT)
+        st.caption(where + HELD_OUT)
     else:  # a short text's held-out part is shorter than the slice: say which part the model trained on
         trained = min(held_out, start + length) - start
         st.caption(
-            f"The first {trained:,} characters of this slice are text the model **trained on** (it may have "
+            f"{where}The first {trained:,} characters of this slice are text the model **trained on** (it may have "
             f"memorised them); the held-out text, which it never trained on, starts at character {held_out:,}."
         )
     offset = start - held_out if 0 <= start - held_out < SEARCH_CHARS else None

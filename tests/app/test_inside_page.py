@@ -140,6 +140,7 @@ def test_typing_a_stretch_lists_its_cells_in_words_and_finds_them_again(python_d
     gen = load_generator(starter_dir("python-docs"))
     corpus = python_docs.decode("utf-8")
     start, length = at.slider(key="inside_start").value, at.slider(key="inside_length").value
+    assert f"Characters {start:,} to {start + length:,} of {len(corpus):,}." in " ".join(texts(at, "caption"))
     text = corpus[start : start + length]
     acts = inside.activations(gen.trace(text), "lstm")
     where = inside.find_stretch(text, "the bound")
