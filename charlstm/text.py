@@ -143,6 +143,7 @@ def prepare_text(text: str, lowercase: bool) -> str:
     return text.lower() if lowercase else text
 
 
+PASTED = "paste"  # a Corpus.source: the person pasted it (its name is "pasted text", whatever it holds)
 SHORT_TEXT_CHARS = 10_000  # below it `quick` kept 2.3-2.6 nats (jumbled words); 1.8-2.3 from 10,000 to 20,000
 CHARS_PER_PAGE = 2_000  # a book's page, to say a text's length in words a person pictures
 

@@ -14,7 +14,7 @@ import streamlit as st
 
 from charlstm.corpora import BUILTINS, download_nietzsche, nietzsche_is_cached
 from charlstm.errors import CharlstmError
-from charlstm.text import Corpus, corpus_stats, prepare_text, short_text_advice
+from charlstm.text import PASTED, Corpus, corpus_stats, prepare_text, short_text_advice
 from charlstm_studio.ui import pages, state, widgets
 from charlstm_studio.ui.charts import char_frequency_chart
 from charlstm_studio.ui.corpus_tools import (
@@ -111,7 +111,7 @@ with upload_tab:
 # --- paste ---------------------------------------------------------------------------------------
 with paste_tab:
     in_use = state.corpus()
-    if "corpus_paste" not in st.session_state and in_use.source == "paste" and len(in_use.text) <= MAX_PASTE_CHARS:
+    if "corpus_paste" not in st.session_state and in_use.source == PASTED and len(in_use.text) <= MAX_PASTE_CHARS:
         st.session_state["corpus_paste"] = in_use.text  # a new session shows the pasted text it still trains on
     pasted = st.text_area("Paste any text here", key="corpus_paste", height=200, max_chars=MAX_PASTE_CHARS)
     if st.button("Use this text", key="corpus_paste_use"):
@@ -125,7 +125,7 @@ with paste_tab:
                 "a few pages work best. The text in use has not changed."
             )
         else:
-            state.set_corpus(Corpus(pasted.replace("\r\n", "\n"), "pasted text", "paste"))
+            state.set_corpus(Corpus(pasted.replace("\r\n", "\n"), "pasted text", PASTED))
             st.success(f"Using your pasted text ({len(pasted):,} characters).")
 
 # --- what the model will see ---------------------------------------------------------------------

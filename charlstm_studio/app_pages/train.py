@@ -44,10 +44,11 @@ from charlstm.config import LR_SCHEDULES, OPTIMIZERS, PRESETS, RANGES, TrainConf
 from charlstm.copies import MIN_COPY
 from charlstm.errors import CharlstmError
 from charlstm.estimate import Speed, estimate
+from charlstm.generate import opening_words
 from charlstm.jobs import DEFAULT_MAX_SECONDS, OWNER_MAX_WAITING, STUDIO_MAX_EPOCHS
 from charlstm.live import TRAINING
 from charlstm.run import ACTIVE_STATES, EpochRecord, EpochSamples, Progress, Run, Status
-from charlstm.text import Corpus, check_trainable, prepare_text, short_text_advice
+from charlstm.text import PASTED, Corpus, check_trainable, prepare_text, short_text_advice
 from charlstm.weights import parameter_count
 from charlstm_studio.ui import pages, state, widgets
 from charlstm_studio.ui.charts import batch_loss_chart, copied_chart, epoch_chart
@@ -554,12 +555,21 @@ def dropout_words(cfg: TrainConfig) -> str:
     )
 
 
+def text_words(text: Corpus) -> str:
+    """The text Start trains on: a pasted one with its first words, so that after a refused paste nobody takes the
+    text still in use for the one they just pasted (both are "pasted text")."""
+    title = widgets.corpus_title(text.name)
+    opening = opening_words(text.text).strip() if text.source == PASTED else ""
+    shown = f"{title} (“{opening}…”)" if opening else title
+    return f"**Text:** {widgets.md(shown)} · {len(text.text):,} characters"
+
+
 def new_run_form(shown_run: bool) -> None:
     """Settings, a name and the Start button (or a pointer to this session's other running job)."""
     if shown_run:
         st.subheader("Train a new model")
     config = settings_form()
-    st.markdown(f"**Text:** {widgets.md(widgets.corpus_title(corpus.name))} · {len(corpus.text):,} characters")
+    st.markdown(text_words(corpus))
     advice = short_text_advice(len(corpus.text))
     if advice:
         st.info(advice, icon=":material/short_text:")

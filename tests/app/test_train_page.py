@@ -313,3 +313,16 @@ def test_the_settings_line_names_the_dropout_chosen_for_the_text(runs_root):
     at = new_app(TRAIN, query={"run": plain.name})
     line = next(c for c in texts(at, "caption") if "kept aside to check it ·" in c)
     assert "dropout" not in line  # none chosen, none named
+
+
+def test_a_pasted_text_is_named_by_its_first_words_so_a_refused_paste_is_not_taken_for_it():
+    """An outsider's 50-character paste was refused ("The text in use has not changed"), but the Train page said
+    only "pasted text" and Start trained the earlier paste, which they took for the new one."""
+    at = paste_and_open_train()
+    assert any(m.startswith("**Text:** pasted text (“The quick brown…”)") for m in texts(at, "markdown"))
+    at.switch_page(CORPUS).run()
+    at.text_area(key="corpus_paste").input("Too short to learn from.").run()
+    at.button(key="corpus_paste_use").click().run()
+    assert any("has not changed" in e for e in texts(at, "error"))
+    at.switch_page(TRAIN).run()
+    assert any(m.startswith("**Text:** pasted text (“The quick brown…”)") for m in texts(at, "markdown"))
