@@ -49,8 +49,11 @@ def new_round(model_id: str, vocab: Vocabulary, text: str, seed: int | None = No
     held_out = int(len(cleaned) * 0.9)
     rng = random.Random(seed)
     need = guessing.ROUND_CHARS + guessing.CONTEXT_CHARS
-    low = held_out if len(cleaned) - held_out > need + 40 else guessing.CONTEXT_CHARS
-    start = rng.randrange(low, max(low + 1, len(cleaned) - guessing.ROUND_CHARS))
+    if len(cleaned) - held_out > need + 40:  # room in the held-out end: the round is text it never trained on
+        low, high = held_out, len(cleaned) - guessing.ROUND_CHARS
+    else:  # none: trained text, all of it (a stretch across the border would be neither, and said as one)
+        low, high = guessing.CONTEXT_CHARS, min(held_out, len(cleaned)) - guessing.ROUND_CHARS
+    start = rng.randrange(low, max(low + 1, high))
     context, target = guessing.round_from(cleaned, start)
     st.session_state[GAME] = {
         "model": model_id,

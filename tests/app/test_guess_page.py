@@ -79,5 +79,7 @@ def test_the_page_says_whether_the_stretch_was_trained_on(runs_root):
     for copies, words in ((5, "text the model trained on"), (100, "never trained on")):
         run = make_run(runs_root, name=f"{copies} copies", text=TEXT * copies)
         at = new_app(GUESS, query={"m": run.name})
-        assert at.session_state["_guess_game"]["source"] == ("held out" if copies == 100 else "trained")
-        assert any(words in c for c in texts(at, "caption")), texts(at, "caption")
+        for _ in range(20):  # every round: a random stretch once crossed into a short text's held-out end (CI)
+            assert at.session_state["_guess_game"]["source"] == ("held out" if copies == 100 else "trained")
+            assert any(words in c for c in texts(at, "caption")), texts(at, "caption")
+            at.button(key="guess_new_round").click().run()
