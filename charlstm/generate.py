@@ -26,6 +26,7 @@ MAX_LENGTH = 20_000
 Watch = Callable[[int, np.ndarray, tuple[np.ndarray, np.ndarray]], None]  # see Generator._step
 SCORE_CHUNK = 20_000
 PROMPT_WORDS = 3  # a prompt taken from a person's own text: its first line of at least this many words
+OPENING_CHARS = 4096  # ... looked for only this far in (a page rerun must not split a 2 MB paste into lines)
 
 
 def opening_words(text: str, words: int = PROMPT_WORDS) -> str:
@@ -35,7 +36,7 @@ def opening_words(text: str, words: int = PROMPT_WORDS) -> str:
     A fixed English prompt ("The meaning of ") makes a model of German verse or of code start from
     characters it rarely or never saw.
     """
-    for line in text.splitlines():
+    for line in text[:OPENING_CHARS].splitlines():
         found = line.split()
         if len(found) >= words:
             return " ".join(found[:words]) + " "

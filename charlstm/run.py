@@ -665,7 +665,7 @@ class Run:
         except FileNotFoundError:
             return None
 
-    def text_opening(self, chars: int = 4096) -> str | None:
+    def text_opening(self, chars: int) -> str | None:
         """The first `chars` characters of the training text, or None: enough to take a prompt from without
         reading a text of 100 MB."""
         try:

@@ -505,3 +505,10 @@ def test_a_prompt_from_a_persons_own_text_is_its_first_line_of_three_words():
     assert opening_words("def f(x):\n    return x  # twice\n") == "return x # "
     assert opening_words("one two\nthree\n") == "" == opening_words("")
     assert opening_words("Ein Mann ging", words=2) == "Ein Mann "
+
+
+def test_a_prompt_is_looked_for_only_near_the_start():
+    """The Train page names a pasted text by its first words on every rerun: a 2 MB paste is not split into lines."""
+    from charlstm.generate import OPENING_CHARS
+
+    assert opening_words("x\n" * OPENING_CHARS + "far too late here") == ""

@@ -43,7 +43,7 @@ from charlstm import sizing
 from charlstm.config import LR_SCHEDULES, OPTIMIZERS, PRESETS, RANGES, TrainConfig, preset_config
 from charlstm.copies import MIN_COPY
 from charlstm.errors import CharlstmError
-from charlstm.estimate import Speed, estimate
+from charlstm.estimate import Estimate, Speed, estimate
 from charlstm.generate import opening_words
 from charlstm.jobs import DEFAULT_MAX_SECONDS, OWNER_MAX_WAITING, STUDIO_MAX_EPOCHS
 from charlstm.live import TRAINING
@@ -581,8 +581,9 @@ def new_run_form(shown_run: bool) -> None:
             f"A {planned.layers}-layer model with {planned.units} units per layer "
             f"({parameter_count(planned, vocab_size):,} numbers to learn), trained {budget_words(planned)}."
         )
-        st.caption(time_words(planned, len(corpus.text)))
-        long_training_warning(planned, len(corpus.text))
+        guess = estimate(planned, len(corpus.text), speed_of(planned))
+        st.caption(time_words(guess))
+        long_training_warning(guess)
         chosen = sizing.why(config, len(corpus.text))
         if chosen:
             st.caption(chosen)
@@ -619,9 +620,9 @@ def speed_of(config: TrainConfig) -> Speed | None:
     return _speeds[config]
 
 
-def long_training_warning(config: TrainConfig, n_chars: int) -> None:
+def long_training_warning(guess: Estimate) -> None:
     """Hours of training are a choice to make knowingly: Classic's 60 epochs of Nietzsche take most of a day."""
-    seconds = estimate(config, n_chars, speed_of(config)).seconds
+    seconds = guess.seconds
     if seconds > LONG_TRAINING_SECONDS:
         st.warning(
             f"This training would take about {widgets.duration(seconds)} on this computer. It goes on if you close "
@@ -631,9 +632,8 @@ def long_training_warning(config: TrainConfig, n_chars: int) -> None:
         )
 
 
-def time_words(config: TrainConfig, n_chars: int) -> str:
+def time_words(guess: Estimate) -> str:
     """One estimate, in the words a new user needs: how long in all, and how long until words appear."""
-    guess = estimate(config, n_chars, speed_of(config))
     if guess.same_shape:
         where = f"measured here: {guess.chars_per_sec:,.0f} characters/s"
     elif guess.measured:

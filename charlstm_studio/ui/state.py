@@ -19,7 +19,7 @@ from charlstm import starters, store
 from charlstm.config import PRESETS, TrainConfig
 from charlstm.corpora import BUILTINS, download_nietzsche, load_corpus, nietzsche_is_cached, read_cached_nietzsche
 from charlstm.errors import CharlstmError
-from charlstm.generate import Generator, opening_words
+from charlstm.generate import OPENING_CHARS, Generator, opening_words
 from charlstm.identity import KeyRing, hashed
 from charlstm.jobs import JobQueue
 from charlstm.library import RUN_ID_RE, Library
@@ -312,7 +312,7 @@ def suggested_prompt(model_id: str) -> str:
     words, else the first words of your text ("" for a model without one: it starts a line)."""
     if starters.is_ref(model_id):
         return starters.get_starter(model_id).prompt
-    opening = library().open(model_id).text_opening()
+    opening = library().open(model_id).text_opening(OPENING_CHARS)
     return opening_words(opening) if opening else ""
 
 
