@@ -133,7 +133,7 @@ def fill(page, widget: str, value: str) -> None:
     box = page.locator(f"{key(widget)} input")
     expect(box).to_have_count(1)
     box.fill(value)
-    box.press("Enter")
+    page.keyboard.press("Enter")  # to the box just filled: a rerun may draw a second copy of it for a moment
     wait_idle(page)
 
 
