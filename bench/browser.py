@@ -37,16 +37,18 @@ def nav(page, title: str) -> None:
 
 
 def open_expander(page, title: str, seconds: float = 15.0) -> None:
-    """Open the expander `title` once the page shows one of it.
+    """Open the expander `title` once the page shows one of it, and see it open (an open one stays open).
 
     Streamlit can show an element twice for a moment, its old place fading out while the rerun draws it
     in the new one (a Start's notice above moves everything down): a click then finds two and fails.
     """
     summary = page.locator("[data-testid=stExpander] summary", has_text=title)
+    shown_open = page.locator("[data-testid=stExpander] details[open] > summary", has_text=title)
     deadline = time.monotonic() + seconds
-    while summary.count() != 1 and time.monotonic() < deadline:
+    while shown_open.count() != 1 and time.monotonic() < deadline:
+        if summary.count() == 1:  # a click during a rerun may land on the fading copy: looked at again after
+            summary.click()
+            wait_idle(page)
         time.sleep(0.2)
-    if summary.count() != 1:
-        raise RuntimeError(f"the page shows {summary.count()} expanders {title!r} after {seconds:g} s")
-    summary.click()
-    wait_idle(page)
+    if shown_open.count() != 1:
+        raise RuntimeError(f"the expander {title!r} is not open after {seconds:g} s ({summary.count()} on the page)")

@@ -25,6 +25,7 @@ from e2e_helpers import (
     WRITTEN,
     key,
     nav,
+    open_expander,
     shot,
     start_training,
     streamlit_server,
@@ -391,11 +392,15 @@ def test_a_stranger_sees_nothing_of_yours_and_your_zip_becomes_theirs(studio, pe
 
     # --- B adds A's file: B's own copy, without A's text -----------------------------------------------------
     goto(b, "/models")
-    b.get_by_text("Add a model from a file (.zip)").click()
+    open_expander(b, "Add a model from a file")  # seen open: a message inside a closed one is hidden
     b.locator(f"{key('models_upload')} input[type=file]").set_input_files(
         files=[{"name": "a-secret-diary-model.zip", "mimeType": "application/zip", "buffer": bundle}]
     )
-    b.get_by_text(f"Added {SECRET_NAME} to your models.").wait_for(timeout=30_000)
+    added = b.get_by_text(f"Added {SECRET_NAME} to your models.")
+    try:
+        added.wait_for(timeout=60_000)
+    except Exception as exc:  # what the page said instead
+        raise AssertionError(f"no word of the upload; the page shows: {b.locator('body').inner_text()}") from exc
     wait_idle(b)
     no_exception(b, "B's Models page after the upload")
     shot(b, "stranger-b-upload")
