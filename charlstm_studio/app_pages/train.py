@@ -391,7 +391,7 @@ def draw_charts(batch_losses, history, shares: list[tuple[int, float]]) -> None:
         if batch_losses:
             st.altair_chart(batch_loss_chart(batch_losses), width="stretch")
         else:
-            st.caption("The loss per batch appears here as soon as training starts.")
+            st.caption("The loss at each training step appears here as soon as training starts.")
     with right:
         if history:
             st.altair_chart(epoch_chart(history), width="stretch")
@@ -411,7 +411,7 @@ def draw_charts(batch_losses, history, shares: list[tuple[int, float]]) -> None:
             f"{MIN_COPY} characters or more). When it climbs while the held-out loss stops falling, the model is "
             "memorising its text instead of learning to write."
         )
-    widgets.help_box("loss", "bpc")
+    widgets.help_box("loss", "bpc", "step", "epoch")
 
 
 def draw_samples(samples: list[EpochSamples], shares: dict[int, float], keep: int = 15) -> None:

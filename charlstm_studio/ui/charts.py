@@ -52,17 +52,21 @@ def thin(values: Sequence[float], max_points: int = MAX_POINTS) -> tuple[np.ndar
     return xs, means
 
 
+STEP = "training step"  # one batch of text pieces read, guessed and learnt from
+
+
 def batch_loss_chart(batch_losses: Sequence[float], max_points: int = MAX_POINTS) -> alt.Chart:
-    """Training loss per batch (bits/char), thinned for long runs."""
+    """Training loss per step (bits/char), thinned for long runs. "Step", not "batch": a newcomer reads the
+    word in the help box under the charts (widgets.HELP["step"]) and nowhere else."""
     x, y = thin(batch_losses, max_points)
-    df = pd.DataFrame({"batch": x, "bits per character": y / LN2})
+    df = pd.DataFrame({STEP: x, "bits per character": y / LN2})
     return (
-        alt.Chart(df, title="Loss per batch (lower is better)")
+        alt.Chart(df, title="Loss at each training step (lower is better)")
         .mark_line(color=TRAIN_COLOR, point=len(df) <= FEW_POINTS)  # a line of one point draws nothing
         .encode(
-            x=alt.X("batch:Q", title="batch", axis=alt.Axis(format="d", tickMinStep=1)),
+            x=alt.X(f"{STEP}:Q", title=STEP, axis=alt.Axis(format="d", tickMinStep=1)),
             y=alt.Y("bits per character:Q", scale=alt.Scale(zero=False), axis=BPC_AXIS),
-            tooltip=[alt.Tooltip("batch:Q"), alt.Tooltip("bits per character:Q", format=".3f")],
+            tooltip=[alt.Tooltip(f"{STEP}:Q"), alt.Tooltip("bits per character:Q", format=".3f")],
         )
         .properties(height=260)
     )

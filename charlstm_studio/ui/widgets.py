@@ -33,6 +33,10 @@ HELP = {
         "write the same text again. Change it (or press New sample) for another text."
     ),
     "epoch": "An **epoch** is one read through the whole training text.",
+    "step": (
+        "A **training step** reads a handful of pieces of your text at once (a batch), guesses every next "
+        "character in them, and nudges the model's numbers towards better guesses. An epoch is many steps."
+    ),
     "top_k": (
         "**Top-k** keeps only the k likeliest next characters and never picks the others. Try 3 with a high "
         "temperature: adventurous, but no more odd letters. 0 is off."

@@ -15,6 +15,7 @@ from charlstm_studio.ui.charts import (
     next_char_chart,
     thin,
 )
+from charlstm_studio.ui.widgets import HELP
 
 
 def rows(chart) -> list[dict]:
@@ -122,3 +123,11 @@ def test_copied_stretches_are_marked_and_everything_is_escaped():
     assert copied_html(text, [False] * 8).count('title="copied"') == 0
     shaded = surprise_html(text, [1.0] * 8, copied=mask)
     assert shaded.count("underline 3px") == 4
+
+
+def test_the_loss_chart_counts_training_steps_in_plain_words():
+    """A newcomer reads "training step" on the chart and finds it in the help box under it; "batch" is jargon."""
+    spec = batch_loss_chart([1.0, 0.9]).to_dict()
+    assert spec["encoding"]["x"]["title"] == "training step"
+    assert "batch" not in spec["title"].lower() and "batch" not in spec["encoding"]["x"]["title"]
+    assert "training step" in HELP["step"].lower() and "epoch" in HELP["step"]
