@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import time
 from typing import Any
 
@@ -158,7 +159,21 @@ TASKS = {
 }
 
 
+def end_with_parent(every: float = 1.0) -> None:
+    """Exit when the benchmark that started this worker is gone: a killed benchmark must not leave a training
+    running, which would share the cores with the next measurement unseen (tuning.md, rows M13-M15)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="end-with-parent").start()
+
+
 def main() -> None:
+    end_with_parent()
     task, args = sys.argv[1], json.loads(sys.argv[2] if len(sys.argv) > 2 else "{}")
     result = TASKS[task](args)
     result["peak_rss_mb"] = peak_rss_mb()
