@@ -411,7 +411,7 @@ def draw_charts(batch_losses, history, shares: list[tuple[int, float]]) -> None:
             f"{MIN_COPY} characters or more). When it climbs while the held-out loss stops falling, the model is "
             "memorising its text instead of learning to write."
         )
-    widgets.help_box("loss", "bpc", "step", "epoch")
+    widgets.help_box("loss", "bpc", "epoch", "step")
 
 
 def draw_samples(samples: list[EpochSamples], shares: dict[int, float], keep: int = 15) -> None:
