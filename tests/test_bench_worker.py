@@ -11,13 +11,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKER = "from bench.worker import end_with_parent; import time; end_with_parent(0.1); time.sleep(60)"
+WORKER = (  # says "watching" once it watches (on the parent's stdout, which it shares)
+    "from bench.worker import end_with_parent; import time; end_with_parent(0.1); "
+    "print('watching', flush=True); time.sleep(60)"
+)
 PARENT = (
     "import subprocess, sys, time; "
     f"child = subprocess.Popen([sys.executable, '-c', {WORKER!r}]); "
@@ -29,8 +31,7 @@ def test_a_worker_ends_when_its_benchmark_is_killed():
     parent = subprocess.Popen([sys.executable, "-c", PARENT], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     child = psutil.Process(int(parent.stdout.readline()))
     try:
-        time.sleep(1.0)  # the worker is up and watching
-        assert child.is_running() and child.status() != psutil.STATUS_ZOMBIE, "the worker did not start"
+        assert parent.stdout.readline().strip() == "watching", "the worker did not start"  # killed only after
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait(10)
         gone, _ = psutil.wait_procs([child], timeout=10)
